@@ -1,0 +1,1556 @@
+package isola.kernel;
+
+import static isola.kernel.Status.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The kernel core: a single state machine over kernel objects. Every system call is a method
+ * taking the calling thread. Slow paths run between {@link Machine#enter} and
+ * {@link Machine#leave} (the kernel lock), change objects, and may block the caller. Two fast
+ * paths, {@code call} and {@code replyRecv} in their common case, run without the lock in the
+ * seL4 style: a run of guards, a single CAS that is the point of no return, then the state
+ * change. The core holds no JDK locks or threads, does no reflection or logging, and allocates
+ * nothing on the fast paths.
+ *
+ * <p>Lock-free invariants the slow paths rely on: only the endpoint {@code state} word moves
+ * between "empty" and "one fast-armed receiver" without the lock; every wake-up of a blocked
+ * thread claims its wake word first (see {@link Utcb}), so exactly one of a reply, a timeout
+ * and a kill delivers to a given wait.
+ */
+public final class Kernel {
+    /** Block until done. */
+    public static final long FOREVER = -1L;
+    /** Do not block: a non-blocking send or receive. */
+    public static final long POLL = 0L;
+
+    static final int BLOCKED = 1;
+    static final int PASSIVE = 2;
+    static final int MISS = 3;
+
+    /** Virtual time one kernel entry costs in deterministic mode. */
+    public static final long ENTRY_COST_NS = 1_000;
+
+    // syscall numbers, for the trace
+    static final int OP_SEND = 1, OP_RECV = 2, OP_CALL = 3, OP_REPLY = 4, OP_REPLY_RECV = 5,
+            OP_SIGNAL = 6, OP_WAIT = 7, OP_YIELD = 8, OP_CAP = 9, OP_CREATE = 10, OP_KILL = 11,
+            OP_EXIT = 12, OP_FAULT = 13, OP_SAVE_REPLY = 14, OP_TICK = 15, OP_BOOT = 16;
+    private static final String[] OP_NAMES = {"?", "send", "recv", "call", "reply", "replyRecv",
+        "signal", "wait", "yield", "cap", "create", "kill", "exit", "fault", "saveReply", "tick", "boot"};
+
+    static String opName(int op) {
+        return op > 0 && op < OP_NAMES.length ? OP_NAMES[op] : "op" + op;
+    }
+
+    private final Machine machine;
+    private final boolean fast;
+    private final boolean uni;
+    private final KernelConfig config;
+    final ObjectPool<Domain> domains;
+    final ObjectPool<Tcb> threads;
+    final ObjectPool<Endpoint> endpoints;
+    final ObjectPool<Notification> notifications;
+    final ObjectPool<Reply> replies;
+    private final Scheduler scheduler = new Scheduler();
+    private final TimerQueue timers;
+    private final Trace trace;
+    private final Arena utcbArena = Arena.ofShared();
+    /** The running thread on a uniprocessor machine; null when idle. */
+    private Tcb current;
+
+    public Kernel(Machine machine, KernelConfig config) {
+        this.machine = machine;
+        this.config = config;
+        this.uni = machine.uniprocessor();
+        this.fast = !uni;
+        domains = new ObjectPool<>(config.domains(), Domain::new);
+        threads = new ObjectPool<>(config.threads(), Tcb::new);
+        endpoints = new ObjectPool<>(config.endpoints(), Endpoint::new);
+        notifications = new ObjectPool<>(config.notifications(), Notification::new);
+        replies = new ObjectPool<>(config.replies(), Reply::new);
+        timers = new TimerQueue(config.threads());
+        trace = new Trace(config.traceEvents());
+    }
+
+    public Machine machine() {
+        return machine;
+    }
+
+    public Trace trace() {
+        return trace;
+    }
+
+    public KernelConfig config() {
+        return config;
+    }
+
+    /** The running thread (uniprocessor machines only). */
+    public Tcb current() {
+        return current;
+    }
+
+    // =====================================================================================
+    // IPC: call, send, recv, reply, replyRecv
+    // =====================================================================================
+
+    /**
+     * Sends the message in the caller's registers through the endpoint in {@code slot} and waits
+     * for the reply, which arrives in the same registers. {@code timeout} covers both phases.
+     */
+    public int call(Tcb self, int slot, long tag, long timeout) {
+        if (fast && timeout == FOREVER) {
+            int r = fastCall(self, slot, tag);
+            if (r != MISS) {
+                return r;
+            }
+        }
+        begin(self, OP_CALL, slot);
+        int r = self.killed ? E_KILLED : slowSend(self, slot, tag, timeout, true);
+        r = end(self, r);
+        return r == PASSIVE ? passiveCall(self, self.pendingCap, tag, slot) : r;
+    }
+
+    /** Sends without waiting for a reply; blocks until a receiver takes it or the timeout expires. */
+    public int send(Tcb self, int slot, long tag, long timeout) {
+        begin(self, OP_SEND, slot);
+        int r = self.killed ? E_KILLED : slowSend(self, slot, tag, timeout, false);
+        return end(self, r);
+    }
+
+    /** Receives a message into the caller's registers; a call also binds the caller's reply object. */
+    public int recv(Tcb self, int slot, long timeout) {
+        begin(self, OP_RECV, slot);
+        int r = self.killed ? E_KILLED : slowRecv(self, slot, timeout);
+        return end(self, r);
+    }
+
+    /** Answers the caller bound to this thread's reply object. */
+    public int reply(Tcb self, long tag) {
+        begin(self, OP_REPLY, -1);
+        int r = self.killed ? E_KILLED : slowReply(self, self.reply, tag, -1);
+        return end(self, r);
+    }
+
+    /** Answers the caller whose reply capability was saved in {@code slot}; deletes it (one-shot). */
+    public int replyTo(Tcb self, int slot, long tag) {
+        begin(self, OP_REPLY, slot);
+        int r;
+        Cap c = self.killed ? null : lookup(self, slot, ObjectType.REPLY, Rights.SEND);
+        if (self.killed) {
+            r = E_KILLED;
+        } else if (c == null) {
+            r = self.error;
+        } else {
+            r = slowReply(self, (Reply) c.object, tag, slot);
+            if (r == OK) {
+                deleteSlot(self.current.cspace.slots[slot], E_NO_REPLY);
+            }
+        }
+        return end(self, r);
+    }
+
+    /**
+     * Replies to the current caller, if any, then receives the next message: a server's loop in
+     * one kernel entry. With no caller bound it only receives.
+     */
+    public int replyRecv(Tcb self, int slot, long tag, long timeout) {
+        if (fast && timeout == FOREVER) {
+            int r = fastReplyRecv(self, slot, tag);
+            if (r != MISS) {
+                return r;
+            }
+        }
+        begin(self, OP_REPLY_RECV, slot);
+        int r;
+        if (self.killed) {
+            r = E_KILLED;
+        } else {
+            r = OK;
+            if (self.reply.caller() != null) {
+                r = slowReply(self, self.reply, tag, -1);
+            }
+            if (r == OK) {
+                r = slowRecv(self, slot, timeout);
+            }
+        }
+        return end(self, r);
+    }
+
+    /** Moves the reply object bound to a caller into {@code dst}, so the answer can come later. */
+    public int saveReply(Tcb self, int dst) {
+        begin(self, OP_SAVE_REPLY, dst);
+        int r = self.killed ? E_KILLED : slowSaveReply(self, dst);
+        return end(self, r);
+    }
+
+    // ---- fast paths -------------------------------------------------------------------------
+
+    private int fastCall(Tcb self, int slot, long tag) {
+        CapSlot[] slots = self.current.cspace.slots;
+        if (slot < 0 || slot >= slots.length) {
+            return MISS;
+        }
+        Cap c = slots[slot].cap;
+        if (c == null || c.type != ObjectType.ENDPOINT || (c.rights & Rights.SEND) == 0
+                || (tag & 0xFF00L) != 0 || (tag & 0xFFL) > Utcb.MESSAGE_REGISTERS || self.killed) {
+            return MISS;
+        }
+        Endpoint ep = (Endpoint) c.object;
+        Domain server = ep.server;
+        if (server != null && server.state != Domain.RUNNING) {
+            return MISS;
+        }
+        if (ep.passive != null) {
+            return passiveCall(self, c, tag, slot);
+        }
+        if (!(ep.state instanceof Tcb r)) {
+            return MISS;
+        }
+        MemorySegment su = self.utcb;
+        long gen = ++self.blockGen;
+        Utcb.arm(su, gen);
+        if (!Endpoint.STATE.compareAndSet(ep, r, null) || !Utcb.claim(r.utcb, r.blockGen)) {
+            // Lost the receiver to another sender, or it is being killed: let the lock decide.
+            Utcb.disarm(su, gen);
+            return MISS;
+        }
+        // Point of no return: the receiver is ours.
+        MemorySegment ru = r.utcb;
+        Utcb.copyMrs(su, ru, (int) (tag & 0xFF));
+        Utcb.setTag(ru, tag);
+        Utcb.setBadge(ru, c.badge);
+        Utcb.setStatus(ru, OK);
+        r.reply.bind(self, gen);
+        self.state = Tcb.BLOCKED_REPLY;
+        if (Utcb.release(ru)) {
+            machine.unpark(r);
+        }
+        machine.await(self);
+        self.state = Tcb.RUNNING;
+        return Utcb.status(su);
+    }
+
+    private int fastReplyRecv(Tcb self, int slot, long tag) {
+        CapSlot[] slots = self.current.cspace.slots;
+        if (slot < 0 || slot >= slots.length) {
+            return MISS;
+        }
+        Cap c = slots[slot].cap;
+        if (c == null || c.type != ObjectType.ENDPOINT || (c.rights & Rights.RECV) == 0
+                || (tag & 0xFF00L) != 0 || (tag & 0xFFL) > Utcb.MESSAGE_REGISTERS || self.killed) {
+            return MISS;
+        }
+        Endpoint ep = (Endpoint) c.object;
+        Reply rep = self.reply;
+        Tcb caller = rep.caller();
+        if (ep.passive != null || ep.state != null || (caller != null && caller.proxyOf != null)) {
+            return MISS;
+        }
+        MemorySegment su = self.utcb;
+        if (caller != null) {
+            Reply.CALLER.setRelease(rep, (Tcb) null);
+            MemorySegment cu = caller.utcb;
+            if (Utcb.claim(cu, rep.callerGen)) {
+                Utcb.copyMrs(su, cu, (int) (tag & 0xFF));
+                Utcb.setTag(cu, tag);
+                Utcb.setBadge(cu, 0);
+                Utcb.setStatus(cu, OK);
+                if (Utcb.release(cu)) {
+                    machine.unpark(caller);
+                }
+            } // else the caller timed out or was killed: the reply has nobody to go to.
+        }
+        // The reply is done; from here a miss falls back to the locked receive only.
+        long gen = ++self.blockGen;
+        Utcb.arm(su, gen);
+        self.errorArg = slot;
+        self.state = Tcb.BLOCKED_RECV;
+        self.blockedOn = ep;
+        if (Endpoint.STATE.compareAndSet(ep, null, self)) {
+            machine.await(self);
+            self.blockedOn = null;
+            self.state = Tcb.RUNNING;
+            return Utcb.status(su);
+        }
+        Utcb.disarm(su, gen);
+        self.blockedOn = null;
+        self.state = Tcb.RUNNING;
+        return recv(self, slot, FOREVER);
+    }
+
+    /** Runs a passive server's handler on the calling thread inside the server's domain. */
+    private int passiveCall(Tcb self, Cap c, long tag, int slot) {
+        Endpoint ep = (Endpoint) c.object;
+        Domain server = ep.server;
+        MemorySegment u = self.utcb;
+        Utcb.setTag(u, tag);
+        Utcb.setBadge(u, c.badge);
+        Domain saved = self.current;
+        self.current = server;
+        long replyTag;
+        try {
+            replyTag = ep.passive.enter(self);
+        } catch (Throwable t) {
+            self.current = saved;
+            if (self.killed) {
+                self.errorArg = slot;
+                return E_KILLED;
+            }
+            return passiveFault(self, server, t, slot);
+        }
+        self.current = saved;
+        if ((replyTag & 0xFF00L) != 0 || (replyTag & 0xFFL) > Utcb.MESSAGE_REGISTERS) {
+            return passiveFault(self, server, new IllegalStateException(
+                    "passive handler returned an invalid reply tag 0x" + Long.toHexString(replyTag)), slot);
+        }
+        Utcb.setTag(u, replyTag);
+        return OK;
+    }
+
+    // ---- slow paths (kernel lock held) ------------------------------------------------------
+
+    private int slowSend(Tcb self, int slot, long tag, long timeout, boolean call) {
+        Cap c = lookup(self, slot, ObjectType.ENDPOINT, Rights.SEND);
+        if (c == null) {
+            return self.error;
+        }
+        int st = checkMessage(self, tag, (c.rights & Rights.GRANT) != 0, slot);
+        if (st != OK) {
+            return st;
+        }
+        Endpoint ep = (Endpoint) c.object;
+        Domain server = ep.server;
+        if (server != null && server.state != Domain.RUNNING) {
+            return fail(self, E_DEAD_DOMAIN, slot);
+        }
+        if (ep.passive != null) {
+            if (!call || Tag.caps(tag) != 0) {
+                // A passive server has no thread to take a one-way message or capabilities.
+                return fail(self, E_ILLEGAL_OPERATION, slot);
+            }
+            self.pendingCap = c;
+            trace(Trace.PASSIVE, self.id, server.id);
+            return PASSIVE;
+        }
+        for (;;) {
+            Tcb r = takeReceiver(ep);
+            if (r != null) {
+                transfer(self, c, tag, r, true);
+                if (call) {
+                    long gen = block(self, Tcb.BLOCKED_REPLY, r.reply, slot, timeout);
+                    r.reply.bind(self, gen);
+                }
+                wakeClaimed(r, OK);
+                return call ? BLOCKED : OK;
+            }
+            if (timeout == POLL) {
+                return fail(self, E_WOULD_BLOCK, slot);
+            }
+            if (markQueued(ep, Endpoint.SENDERS)) {
+                break;
+            }
+            // A receiver fast-armed itself meanwhile: deliver to it.
+        }
+        self.pendingCap = c;
+        self.pendingTag = tag;
+        self.pendingCall = call;
+        block(self, Tcb.BLOCKED_SEND, ep, slot, timeout);
+        ep.senders.addByPriority(self);
+        return BLOCKED;
+    }
+
+    private int slowRecv(Tcb self, int slot, long timeout) {
+        Cap c = lookup(self, slot, ObjectType.ENDPOINT, Rights.RECV);
+        if (c == null) {
+            return self.error;
+        }
+        Endpoint ep = (Endpoint) c.object;
+        if (ep.passive != null) {
+            return fail(self, E_ILLEGAL_OPERATION, slot);
+        }
+        if (ep.state == Endpoint.SENDERS) {
+            Tcb s = ep.senders.pollFirst();
+            if (ep.senders.isEmpty()) {
+                ep.state = null;
+            }
+            receiveFrom(self, s);
+            return OK;
+        }
+        if (timeout == POLL) {
+            return fail(self, E_WOULD_BLOCK, slot);
+        }
+        block(self, Tcb.BLOCKED_RECV, ep, slot, timeout);
+        if (fast && timeout == FOREVER && ep.state == null
+                && Endpoint.STATE.compareAndSet(ep, null, self)) {
+            return BLOCKED; // fast-armed: a fast sender can hand off to it without the lock
+        }
+        for (;;) {
+            Object s = ep.state;
+            if (s == Endpoint.RECEIVERS) {
+                break;
+            }
+            if (s == null && Endpoint.STATE.compareAndSet(ep, null, Endpoint.RECEIVERS)) {
+                break;
+            }
+            if (s instanceof Tcb other && Endpoint.STATE.compareAndSet(ep, other, Endpoint.RECEIVERS)) {
+                ep.receivers.addByPriority(other);
+                break;
+            }
+        }
+        ep.receivers.addByPriority(self);
+        return BLOCKED;
+    }
+
+    /** Takes a queued sender's message; a caller stays blocked, now waiting for the reply. */
+    private void receiveFrom(Tcb self, Tcb s) {
+        Cap via = s.pendingCap;
+        transfer(s, via, s.pendingTag, self, true);
+        s.pendingCap = null;
+        if (s.pendingCall) {
+            // Same wait generation: the call's timeout still covers the reply phase.
+            s.state = Tcb.BLOCKED_REPLY;
+            s.blockedOn = self.reply;
+            self.reply.bind(s, s.blockGen);
+        } else if (Utcb.claim(s.utcb, s.blockGen)) {
+            wakeClaimed(s, OK);
+        }
+    }
+
+    private int slowReply(Tcb self, Reply rep, long tag, int slot) {
+        Tcb caller = rep.caller();
+        if (caller == null) {
+            return fail(self, E_NO_REPLY, slot);
+        }
+        int st = checkMessage(self, tag, true, slot);
+        if (st != OK) {
+            return st;
+        }
+        Reply.CALLER.setRelease(rep, (Tcb) null);
+        if (!Utcb.claim(caller.utcb, rep.callerGen)) {
+            return OK; // the caller gave up (timeout, kill): nobody to answer
+        }
+        if (caller.proxyOf != null) {
+            Utcb.release(caller.utcb);
+            faultAnswered(caller.proxyOf, Tag.label(tag));
+            return OK;
+        }
+        transfer(self, null, tag, caller, true);
+        wakeClaimed(caller, OK);
+        return OK;
+    }
+
+    private int slowSaveReply(Tcb self, int dst) {
+        CapSlot d = emptySlot(self, dst);
+        if (d == null) {
+            return self.error;
+        }
+        Reply rep = self.reply;
+        if (rep.caller() == null) {
+            return fail(self, E_NO_REPLY, dst);
+        }
+        Reply fresh = replies.allocate();
+        if (fresh == null) {
+            return fail(self, E_NO_MEMORY, ObjectType.REPLY);
+        }
+        fresh.thread = self;
+        rep.thread = null;
+        self.reply = fresh;
+        install(d, null, Cap.of(rep, Rights.SEND | Rights.GRANT, 0));
+        return OK;
+    }
+
+    /** Validates a message before anything changes: length, cap count, grant right, cap slots. */
+    private int checkMessage(Tcb self, long tag, boolean mayGrant, int slot) {
+        int len = Tag.length(tag);
+        if (len > Utcb.MESSAGE_REGISTERS) {
+            return fail(self, E_MSG_TOO_LONG, len);
+        }
+        int caps = Tag.caps(tag);
+        if (caps == 0) {
+            return OK;
+        }
+        if (caps > Utcb.MAX_CAPS) {
+            return fail(self, E_INVALID_ARG, caps);
+        }
+        if (!mayGrant) {
+            return fail(self, E_NO_RIGHTS, slot);
+        }
+        for (int i = 0; i < caps; i++) {
+            int s = Utcb.capSlot(self.utcb, i);
+            Cap c = lookup(self, s, 0, 0);
+            if (c == null) {
+                return self.error;
+            }
+            if (c.type == ObjectType.REPLY) {
+                return fail(self, E_ILLEGAL_OPERATION, s);
+            }
+        }
+        return OK;
+    }
+
+    /**
+     * Copies a message into the receiver's registers and moves capabilities into its receive
+     * window, each a child of the sender's in the derivation tree. Capabilities that do not fit
+     * (no window, window full or out of range) are not transferred; the tag says how many were.
+     */
+    private void transfer(Tcb from, Cap via, long tag, Tcb to, boolean grant) {
+        MemorySegment fu = from.utcb;
+        MemorySegment tu = to.utcb;
+        Utcb.copyMrs(fu, tu, Tag.length(tag));
+        int n = grant ? Tag.caps(tag) : 0;
+        int moved = 0;
+        if (n > 0) {
+            long window = Utcb.recvWindow(tu);
+            CapSlot[] src = from.current.cspace.slots;
+            CapSlot[] dst = to.current.cspace.slots;
+            for (int i = 0; i < n && window >= 0; i++) {
+                int s = Utcb.capSlot(fu, i);
+                long d = window + moved;
+                if (s < 0 || s >= src.length || d >= dst.length) {
+                    continue;
+                }
+                Cap c = src[s].cap;
+                CapSlot ds = dst[(int) d];
+                if (c == null || c == Cap.REVOKED || c.type == ObjectType.REPLY
+                        || (ds.cap != null && ds.cap != Cap.REVOKED)) {
+                    continue;
+                }
+                install(ds, src[s], c);
+                Utcb.setCapSlot(tu, moved, (int) d);
+                moved++;
+            }
+        }
+        Utcb.setTag(tu, Tag.withCaps(tag, moved));
+        Utcb.setBadge(tu, via == null ? 0 : via.badge);
+    }
+
+    /** Finds a waiting receiver and claims it; null if none. */
+    private Tcb takeReceiver(Endpoint ep) {
+        for (;;) {
+            Object s = ep.state;
+            if (s instanceof Tcb r) {
+                if (Endpoint.STATE.compareAndSet(ep, r, null) && Utcb.claim(r.utcb, r.blockGen)) {
+                    r.blockedOn = null;
+                    return r;
+                }
+            } else if (s == Endpoint.RECEIVERS) {
+                Tcb r = ep.receivers.pollFirst();
+                if (ep.receivers.isEmpty()) {
+                    ep.state = null;
+                }
+                if (r != null && Utcb.claim(r.utcb, r.blockGen)) {
+                    timers.remove(r);
+                    r.blockedOn = null;
+                    return r;
+                }
+            } else {
+                return null;
+            }
+        }
+    }
+
+    /** Moves the endpoint into a queued state; false if a receiver fast-armed meanwhile. */
+    private static boolean markQueued(Endpoint ep, Object queued) {
+        for (;;) {
+            Object s = ep.state;
+            if (s == queued) {
+                return true;
+            }
+            if (s != null) {
+                return false;
+            }
+            if (Endpoint.STATE.compareAndSet(ep, null, queued)) {
+                return true;
+            }
+        }
+    }
+
+    // =====================================================================================
+    // Notifications
+    // =====================================================================================
+
+    /** ORs the capability's badge (1 if unbadged) into the notification, waking a waiter. */
+    public int signal(Tcb self, int slot) {
+        begin(self, OP_SIGNAL, slot);
+        int r;
+        Cap c = self.killed ? null : lookup(self, slot, ObjectType.NOTIFICATION, Rights.SEND);
+        if (self.killed) {
+            r = E_KILLED;
+        } else if (c == null) {
+            r = self.error;
+        } else {
+            signalObject((Notification) c.object, c.badge == 0 ? 1 : c.badge);
+            r = OK;
+        }
+        return end(self, r);
+    }
+
+    /** Kernel-originated signal (interrupts, machine events). Lock held. */
+    void signalObject(Notification n, long bits) {
+        n.word |= bits;
+        while (!n.waiters.isEmpty()) {
+            Tcb w = n.waiters.pollFirst();
+            if (Utcb.claim(w.utcb, w.blockGen)) {
+                Utcb.setBadge(w.utcb, n.word);
+                n.word = 0;
+                wakeClaimed(w, OK);
+                return;
+            }
+        }
+    }
+
+    /** Waits for a signal; the pending bits arrive in the badge register and are cleared. */
+    public int await(Tcb self, int slot, long timeout) {
+        begin(self, OP_WAIT, slot);
+        int r;
+        Cap c = self.killed ? null : lookup(self, slot, ObjectType.NOTIFICATION, Rights.RECV);
+        if (self.killed) {
+            r = E_KILLED;
+        } else if (c == null) {
+            r = self.error;
+        } else {
+            Notification n = (Notification) c.object;
+            if (n.word != 0 || timeout == POLL) {
+                Utcb.setBadge(self.utcb, n.word);
+                n.word = 0;
+                r = OK;
+            } else {
+                block(self, Tcb.BLOCKED_WAIT, n, slot, timeout);
+                n.waiters.addByPriority(self);
+                r = BLOCKED;
+            }
+        }
+        return end(self, r);
+    }
+
+    /** Non-blocking wait: the pending bits (0 if none) arrive in the badge register. */
+    public int poll(Tcb self, int slot) {
+        return await(self, slot, POLL);
+    }
+
+    /** Gives up the rest of the time slice to threads of the same priority. */
+    public int yield(Tcb self) {
+        begin(self, OP_YIELD, 0);
+        self.sliceLeft = 0;
+        self.yielded = true;
+        return end(self, OK);
+    }
+
+    // =====================================================================================
+    // Capabilities
+    // =====================================================================================
+
+    public int capCopy(Tcb self, int src, int dst) {
+        return capMint(self, src, dst, -1, 0);
+    }
+
+    /**
+     * Derives a capability with {@code rights} (a subset of the source's; -1 keeps them) and
+     * {@code badge} (0 keeps the source's; a badged capability cannot be re-badged).
+     */
+    public int capMint(Tcb self, int src, int dst, int rights, long badge) {
+        begin(self, OP_CAP, src);
+        int r = self.killed ? E_KILLED : slowMint(self, src, dst, rights, badge);
+        return end(self, r);
+    }
+
+    private int slowMint(Tcb self, int src, int dst, int rights, long badge) {
+        Cap c = lookup(self, src, 0, 0);
+        if (c == null) {
+            return self.error;
+        }
+        if (c.type == ObjectType.REPLY) {
+            return fail(self, E_ILLEGAL_OPERATION, src);
+        }
+        int newRights = rights == -1 ? c.rights : rights;
+        if ((newRights & ~c.rights) != 0 || newRights < 0) {
+            return fail(self, E_INVALID_ARG, rights);
+        }
+        if (badge != 0 && c.badge != 0 && badge != c.badge) {
+            return fail(self, E_ILLEGAL_OPERATION, src);
+        }
+        CapSlot d = emptySlot(self, dst);
+        if (d == null) {
+            return self.error;
+        }
+        CapSlot s = self.current.cspace.slots[src];
+        install(d, s, Cap.of(c.object, newRights, badge != 0 ? badge : c.badge));
+        return OK;
+    }
+
+    public int capMove(Tcb self, int src, int dst) {
+        begin(self, OP_CAP, src);
+        int r;
+        if (self.killed) {
+            r = E_KILLED;
+        } else {
+            Cap c = lookup(self, src, 0, 0);
+            CapSlot d = c == null ? null : emptySlot(self, dst);
+            if (c == null || d == null) {
+                r = self.error;
+            } else {
+                CapSlot s = self.current.cspace.slots[src];
+                if (d.cap == Cap.REVOKED) {
+                    d.cap = null;
+                }
+                s.transplantTo(d);
+                d.cap = c;
+                s.cap = null;
+                r = OK;
+            }
+        }
+        return end(self, r);
+    }
+
+    public int capDelete(Tcb self, int slot) {
+        begin(self, OP_CAP, slot);
+        int r;
+        if (self.killed) {
+            r = E_KILLED;
+        } else {
+            CSpace cs = self.current.cspace;
+            if (slot < 0 || slot >= cs.slots.length) {
+                r = fail(self, E_INVALID_SLOT, slot);
+            } else if (cs.slots[slot].cap == null) {
+                r = fail(self, E_EMPTY_SLOT, slot);
+            } else {
+                deleteSlot(cs.slots[slot], E_DELETED);
+                r = OK;
+            }
+        }
+        return end(self, r);
+    }
+
+    /** Deletes every capability derived from the one in {@code slot}; they read as revoked. */
+    public int capRevoke(Tcb self, int slot) {
+        begin(self, OP_CAP, slot);
+        int r;
+        Cap c = self.killed ? null : lookup(self, slot, 0, 0);
+        if (self.killed) {
+            r = E_KILLED;
+        } else if (c == null) {
+            r = self.error;
+        } else {
+            revokeChildren(self.current.cspace.slots[slot]);
+            r = OK;
+        }
+        return end(self, r);
+    }
+
+    public int createEndpoint(Tcb self, int dst) {
+        return create(self, dst, ObjectType.ENDPOINT);
+    }
+
+    public int createNotification(Tcb self, int dst) {
+        return create(self, dst, ObjectType.NOTIFICATION);
+    }
+
+    private int create(Tcb self, int dst, int type) {
+        begin(self, OP_CREATE, dst);
+        int r;
+        if (self.killed) {
+            r = E_KILLED;
+        } else {
+            CapSlot d = emptySlot(self, dst);
+            if (d == null) {
+                r = self.error;
+            } else {
+                KernelObject o = allocateObject(self.current, type);
+                if (o == null) {
+                    r = fail(self, E_NO_MEMORY, type);
+                } else {
+                    install(d, null, Cap.of(o, Rights.ALL, 0));
+                    r = OK;
+                }
+            }
+        }
+        return end(self, r);
+    }
+
+    private KernelObject allocateObject(Domain d, int type) {
+        if (d.used >= d.quota) {
+            return null;
+        }
+        KernelObject o = switch (type) {
+            case ObjectType.ENDPOINT -> endpoints.allocate();
+            case ObjectType.NOTIFICATION -> notifications.allocate();
+            default -> null;
+        };
+        if (o != null) {
+            o.owner = d;
+            d.used++;
+        }
+        return o;
+    }
+
+    /** Kills the domain named by a DOMAIN capability with the CONTROL right. */
+    public int domainKill(Tcb self, int slot) {
+        begin(self, OP_KILL, slot);
+        int r;
+        Cap c = self.killed ? null : lookup(self, slot, ObjectType.DOMAIN, Rights.CONTROL);
+        if (self.killed) {
+            r = E_KILLED;
+        } else if (c == null) {
+            r = self.error;
+        } else {
+            killDomain((Domain) c.object);
+            r = OK;
+        }
+        return end(self, r);
+    }
+
+    // ---- capability helpers (lock held) -----------------------------------------------------
+
+    /**
+     * Resolves {@code slot} in the thread's current capability space to a capability of
+     * {@code type} (0: any) with {@code rights}. On failure returns null with the status in
+     * {@code self.error} and the slot in {@code self.errorArg}. Safe without the lock.
+     */
+    private Cap lookup(Tcb self, int slot, int type, int rights) {
+        CapSlot[] slots = self.current.cspace.slots;
+        if (slot < 0 || slot >= slots.length) {
+            fail(self, E_INVALID_SLOT, slot);
+            return null;
+        }
+        Cap c = slots[slot].cap;
+        int st = c == null ? E_EMPTY_SLOT
+                : c == Cap.REVOKED ? E_REVOKED
+                : type != 0 && c.type != type ? E_WRONG_TYPE
+                : (c.rights & rights) != rights ? E_NO_RIGHTS
+                : OK;
+        if (st != OK) {
+            fail(self, st, slot);
+            return null;
+        }
+        return c;
+    }
+
+    private CapSlot emptySlot(Tcb self, int dst) {
+        CapSlot[] slots = self.current.cspace.slots;
+        if (dst < 0 || dst >= slots.length) {
+            fail(self, E_INVALID_SLOT, dst);
+            return null;
+        }
+        Cap c = slots[dst].cap;
+        if (c != null && c != Cap.REVOKED) {
+            fail(self, E_SLOT_OCCUPIED, dst);
+            return null;
+        }
+        return slots[dst];
+    }
+
+    private static int fail(Tcb self, int status, long arg) {
+        self.error = status;
+        self.errorArg = arg;
+        return status;
+    }
+
+    /** Puts {@code cap} into the empty (or revoked) slot {@code d}, as a child of {@code parent}. */
+    private void install(CapSlot d, CapSlot parent, Cap cap) {
+        if (d.cap == Cap.REVOKED) {
+            d.cap = null;
+        }
+        if (parent != null) {
+            parent.addChild(d);
+        }
+        cap.object.capCount++;
+        d.cap = cap;
+    }
+
+    /** Empties a slot; its children move up to its parent. The last capability destroys the object. */
+    private void deleteSlot(CapSlot s, int waiterStatus) {
+        Cap c = s.cap;
+        if (c == null) {
+            return;
+        }
+        s.cap = null;
+        if (c == Cap.REVOKED) {
+            return;
+        }
+        s.unlink();
+        release(c.object, waiterStatus);
+    }
+
+    private void revokeChildren(CapSlot root) {
+        while (root.firstChild != null) {
+            CapSlot leaf = root.firstChild;
+            while (leaf.firstChild != null) {
+                leaf = leaf.firstChild;
+            }
+            leaf.detach();
+            Cap c = leaf.cap;
+            leaf.cap = Cap.REVOKED;
+            release(c.object, E_REVOKED);
+        }
+    }
+
+    /** Drops one capability reference; destroys endpoints, notifications and replies at zero. */
+    private void release(KernelObject o, int waiterStatus) {
+        if (--o.capCount > 0) {
+            return;
+        }
+        switch (o) {
+            case Endpoint ep -> destroyEndpoint(ep, waiterStatus);
+            case Notification n -> {
+                failQueue(n.waiters, waiterStatus);
+                n.word = 0;
+                uncharge(n);
+                notifications.release(n);
+            }
+            case Reply rep -> {
+                if (rep.thread == null) {
+                    failCaller(rep, waiterStatus == E_REVOKED ? E_DELETED : waiterStatus);
+                    replies.release(rep);
+                }
+            }
+            default -> { }
+        }
+    }
+
+    private void destroyEndpoint(Endpoint ep, int waiterStatus) {
+        Object s = ep.state;
+        if (s instanceof Tcb r && Endpoint.STATE.compareAndSet(ep, r, null)
+                && Utcb.claim(r.utcb, r.blockGen)) {
+            wakeClaimed(r, waiterStatus == E_REVOKED ? E_DELETED : waiterStatus);
+        }
+        failQueue(ep.senders, E_DELETED);
+        failQueue(ep.receivers, E_DELETED);
+        ep.state = null;
+        ep.server = null;
+        ep.passive = null;
+        uncharge(ep);
+        endpoints.release(ep);
+    }
+
+    private void uncharge(KernelObject o) {
+        if (o.owner != null) {
+            o.owner.used--;
+        }
+    }
+
+    private void failQueue(TcbQueue q, int status) {
+        while (!q.isEmpty()) {
+            Tcb t = q.pollFirst();
+            if (Utcb.claim(t.utcb, t.blockGen)) {
+                wakeClaimed(t, status);
+            }
+        }
+    }
+
+    /** Wakes the caller bound to a reply object with an error. */
+    private void failCaller(Reply rep, int status) {
+        Tcb caller = rep.caller();
+        if (caller == null) {
+            return;
+        }
+        Reply.CALLER.setRelease(rep, (Tcb) null);
+        if (Utcb.claim(caller.utcb, rep.callerGen)) {
+            if (caller.proxyOf != null) {
+                Utcb.release(caller.utcb);
+                caller.proxyOf.faultPending = false;
+                return;
+            }
+            wakeClaimed(caller, status);
+        }
+    }
+
+    // =====================================================================================
+    // Faults, domain death, thread exit
+    // =====================================================================================
+
+    /**
+     * An uncaught exception in {@code self}'s code. The thread's caller (if it was serving one)
+     * gets E_SERVER_FAULT, the domain is marked faulted, its fault endpoint gets a message, and
+     * the thread waits for the fault handler. Returns OK when resumed (the machine restarts the
+     * thread's body) or E_KILLED when the handler kills the domain.
+     */
+    public int threadFault(Tcb self, Throwable cause) {
+        begin(self, OP_FAULT, 0);
+        failCaller(self.reply, E_SERVER_FAULT);
+        if (self.killed) {
+            return end(self, E_KILLED);
+        }
+        block(self, Tcb.FAULTED, null, -1, FOREVER);
+        faultDomain(self.domain, self, Domain.FAULT_THREAD, cause);
+        return end(self, BLOCKED);
+    }
+
+    private int passiveFault(Tcb self, Domain server, Throwable cause, int slot) {
+        begin(self, OP_FAULT, slot);
+        faultDomain(server, self, Domain.FAULT_HANDLER, cause);
+        fail(self, E_SERVER_FAULT, slot);
+        return end(self, E_SERVER_FAULT);
+    }
+
+    private void faultDomain(Domain d, Tcb t, int kind, Throwable cause) {
+        d.faultCount++;
+        d.lastFault = cause;
+        d.lastFaultThread = t.name;
+        trace(Trace.FAULT, d.id, t.id);
+        if (d.state == Domain.RUNNING) {
+            d.state = Domain.FAULTED;
+        }
+        if (d.faultCap == null || d.faultPending || d.state == Domain.DEAD) {
+            return;
+        }
+        // The fault message is a call from the domain's kernel-internal proxy thread, so it
+        // queues, orders by priority and gets a reply exactly like any other call.
+        Tcb proxy = d.faultProxy;
+        MemorySegment u = proxy.utcb;
+        Utcb.setMr(u, 0, kind);
+        Utcb.setMr(u, 1, t.id);
+        Utcb.setMr(u, 2, d.id);
+        Utcb.setMr(u, 3, d.faultCount);
+        Utcb.setTag(u, Tag.of(Domain.FAULT_LABEL, 4));
+        d.faultPending = true;
+        Endpoint ep = (Endpoint) d.faultCap.object;
+        long tag = Tag.of(Domain.FAULT_LABEL, 4);
+        for (;;) {
+            Tcb r = takeReceiver(ep);
+            if (r != null) {
+                transfer(proxy, d.faultCap, tag, r, false);
+                long gen = block(proxy, Tcb.BLOCKED_REPLY, r.reply, -1, FOREVER);
+                r.reply.bind(proxy, gen);
+                wakeClaimed(r, OK);
+                return;
+            }
+            if (markQueued(ep, Endpoint.SENDERS)) {
+                break;
+            }
+            // A receiver fast-armed itself meanwhile: deliver to it.
+        }
+        proxy.pendingCap = d.faultCap;
+        proxy.pendingTag = tag;
+        proxy.pendingCall = true;
+        block(proxy, Tcb.BLOCKED_SEND, ep, -1, FOREVER);
+        ep.senders.addByPriority(proxy);
+    }
+
+    /** The fault handler replied: resume the domain or kill it. */
+    private void faultAnswered(Domain d, int label) {
+        d.faultPending = false;
+        if (label != Domain.FAULT_RESUME) {
+            killDomain(d);
+            return;
+        }
+        if (d.state == Domain.FAULTED) {
+            d.state = Domain.RUNNING;
+        }
+        for (Tcb t = d.threads; t != null; t = t.domainNext) {
+            if (t.state == Tcb.FAULTED && Utcb.claim(t.utcb, t.blockGen)) {
+                wakeClaimed(t, OK);
+            }
+        }
+    }
+
+    /**
+     * Kills a domain: its threads unwind with E_KILLED, callers it was serving and callers
+     * queued on endpoints it serves get E_DEAD_DOMAIN, its capabilities are deleted.
+     */
+    public void killDomain(Domain d) {
+        if (d.state == Domain.DEAD) {
+            return;
+        }
+        d.state = Domain.DEAD;
+        for (Tcb t = d.threads; t != null; t = t.domainNext) {
+            t.killed = true;
+            failCaller(t.reply, E_DEAD_DOMAIN);
+            if (Utcb.claim(t.utcb, t.blockGen)) {
+                cancelBlock(t);
+                wakeClaimed(t, E_KILLED);
+            }
+        }
+        for (int i = 0; i < endpoints.capacity(); i++) {
+            Endpoint ep = endpoints.get(i);
+            if (ep.live && ep.server == d) {
+                failQueue(ep.senders, E_DEAD_DOMAIN);
+                if (ep.state == Endpoint.SENDERS) {
+                    ep.state = null;
+                }
+            }
+        }
+        Tcb proxy = d.faultProxy;
+        if (proxy != null && d.faultPending && Utcb.claim(proxy.utcb, proxy.blockGen)) {
+            cancelBlock(proxy);
+            Utcb.release(proxy.utcb);
+        }
+        d.faultPending = false;
+        for (CapSlot s : d.cspace.slots) {
+            deleteSlot(s, E_DEAD_DOMAIN);
+        }
+    }
+
+    /** The thread's body returned (or it unwound after a kill): it leaves the system. */
+    public void threadExit(Tcb self) {
+        begin(self, OP_EXIT, 0);
+        failCaller(self.reply, E_DELETED);
+        Domain d = self.domain;
+        Tcb prev = null;
+        for (Tcb t = d.threads; t != null; prev = t, t = t.domainNext) {
+            if (t == self) {
+                if (prev == null) {
+                    d.threads = t.domainNext;
+                } else {
+                    prev.domainNext = t.domainNext;
+                }
+                break;
+            }
+        }
+        d.threadCount--;
+        self.state = Tcb.DEAD;
+        if (uni && scheduler.isQueued(self)) {
+            scheduler.remove(self);
+        }
+        replies.release(self.reply);
+        self.reply = null;
+        threads.release(self);
+        end(self, OK);
+    }
+
+    // =====================================================================================
+    // Blocking, waking, time, scheduling
+    // =====================================================================================
+
+    /** Blocks {@code t} (lock held): arms its wake word and schedules its timeout. */
+    private long block(Tcb t, int state, KernelObject on, int slot, long timeout) {
+        long gen = ++t.blockGen;
+        Utcb.arm(t.utcb, gen);
+        t.state = state;
+        t.blockedOn = on;
+        t.errorArg = slot;
+        if (timeout > 0) {
+            timers.schedule(t, machine.now() + timeout, gen);
+            if (timers.peek() == t) {
+                machine.timerChanged(t.deadline);
+            }
+        }
+        trace(Trace.BLOCK, t.id, on == null ? -1 : on.id);
+        return gen;
+    }
+
+    /** Removes a claimed thread from whatever it waited on. */
+    private void cancelBlock(Tcb t) {
+        TcbQueue q = t.queue;
+        KernelObject on = t.blockedOn;
+        if (q != null) {
+            q.remove(t);
+            if (on instanceof Endpoint ep) {
+                if (ep.state == Endpoint.SENDERS && ep.senders.isEmpty()
+                        || ep.state == Endpoint.RECEIVERS && ep.receivers.isEmpty()) {
+                    ep.state = null;
+                }
+            }
+        } else if (on instanceof Endpoint ep && ep.state == t) {
+            Endpoint.STATE.compareAndSet(ep, t, null);
+        }
+        t.pendingCap = null;
+        timers.remove(t);
+    }
+
+    /** Completes the wake-up of a claimed thread (lock held). */
+    private void wakeClaimed(Tcb t, int status) {
+        timers.remove(t);
+        t.blockedOn = null;
+        if (t.proxyOf != null) {
+            t.proxyOf.faultPending = false;
+            Utcb.release(t.utcb);
+            return;
+        }
+        Utcb.setStatus(t.utcb, status);
+        t.state = Tcb.RUNNING;
+        trace(Trace.WAKE, t.id, status);
+        if (uni) {
+            scheduler.enqueueTail(t);
+        }
+        if (Utcb.release(t.utcb)) {
+            machine.unpark(t);
+        }
+    }
+
+    /** The timer: expires due timeouts. Called by the machine's timer device. */
+    public void tick() {
+        machine.enter(null);
+        expire(machine.now());
+        machine.timerChanged(nextDeadline());
+        if (uni) {
+            reschedule();
+        }
+        machine.leave(null);
+    }
+
+    private void expire(long now) {
+        Tcb t;
+        boolean changed = false;
+        while ((t = timers.peek()) != null && t.deadline <= now) {
+            timers.remove(t);
+            changed = true;
+            if (Utcb.claim(t.utcb, t.timerGen)) {
+                cancelBlock(t);
+                wakeClaimed(t, E_TIMEOUT);
+            }
+        }
+        if (changed) {
+            Tcb next = timers.peek();
+            machine.timerChanged(next == null ? Long.MAX_VALUE : next.deadline);
+        }
+    }
+
+    /** Earliest pending timeout, or Long.MAX_VALUE. Lock held. */
+    public long nextDeadline() {
+        Tcb t = timers.peek();
+        return t == null ? Long.MAX_VALUE : t.deadline;
+    }
+
+    private void begin(Tcb self, int op, long arg) {
+        machine.enter(self);
+        trace(Trace.SYSCALL, self.id, ((long) op << 32) | (arg & 0xFFFFFFFFL));
+        if (uni) {
+            self.sliceLeft -= ENTRY_COST_NS;
+            expire(machine.now());
+        }
+    }
+
+    /** Ends an entry; a blocked caller returns the status its waker left in its UTCB. */
+    private int end(Tcb self, int r) {
+        if (uni) {
+            reschedule();
+        }
+        machine.leave(self);
+        if (r == BLOCKED) {
+            self.state = Tcb.RUNNING;
+            return Utcb.status(self.utcb);
+        }
+        return r;
+    }
+
+    /**
+     * Uniprocessor scheduling decision at the end of an entry: the current thread keeps the CPU
+     * unless it blocked, its slice ran out (round robin: to the tail) or a higher priority thread
+     * is ready (preempted: back to the head).
+     */
+    private void reschedule() {
+        Tcb cur = current;
+        if (cur != null && cur.state == Tcb.RUNNING && !scheduler.isQueued(cur)) {
+            if (cur.sliceLeft <= 0) {
+                cur.sliceLeft = cur.timeslice;
+                cur.yielded = false;
+                scheduler.enqueueTail(cur);
+            } else if (scheduler.highestPriority() > cur.priority) {
+                scheduler.enqueueHead(cur);
+            } else {
+                return;
+            }
+        } else if (cur != null && cur.state == Tcb.RUNNING) {
+            // Woken while still current (e.g. its own timeout fired inside its entry).
+            scheduler.remove(cur);
+            return;
+        }
+        Tcb next = scheduler.pollHighest();
+        current = next;
+        if (next != cur) {
+            trace(next == null ? Trace.IDLE : Trace.SWITCH, next == null ? 0 : next.id, 0);
+        }
+    }
+
+    private void trace(int kind, long a, long b) {
+        if (trace.enabled()) {
+            trace.record(machine.now(), kind, a, b);
+        }
+    }
+
+    // =====================================================================================
+    // Boot interface: used by the machine, init and tests to build the initial system
+    // =====================================================================================
+
+    /** Creates a domain with a capability space of {@code slots} slots and an object quota. */
+    public Domain createDomain(String name, int slots, int quota) {
+        if (slots <= 0 || quota < 0) {
+            throw new KernelException(E_INVALID_ARG,
+                    "createDomain " + name + ": slots " + slots + " and quota " + quota + " must be positive");
+        }
+        machine.enter(null);
+        try {
+            Domain d = domains.allocate();
+            if (d == null) {
+                throw new KernelException(E_NO_MEMORY, "createDomain " + name + ": all "
+                        + domains.capacity() + " domains are in use");
+            }
+            d.name = name;
+            d.cspace = new CSpace(d, slots);
+            d.quota = quota;
+            d.used = 0;
+            d.threads = null;
+            d.threadCount = 0;
+            d.faultCap = null;
+            d.faultProxy = null;
+            d.faultPending = false;
+            d.faultCount = 0;
+            d.lastFault = null;
+            d.backend = null;
+            d.state = Domain.RUNNING;
+            return d;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** Creates an inactive thread in {@code d}; {@link #startThread} makes it runnable. */
+    public Tcb createThread(Domain d, String name, int priority) {
+        if (priority < 0 || priority >= Scheduler.PRIORITIES) {
+            throw new KernelException(E_INVALID_ARG, "createThread " + name + ": priority "
+                    + priority + " is outside 0.." + (Scheduler.PRIORITIES - 1));
+        }
+        machine.enter(null);
+        try {
+            if (d.state == Domain.DEAD) {
+                throw new KernelException(E_DEAD_DOMAIN, "createThread " + name + ": domain "
+                        + d.name + " is dead");
+            }
+            Tcb t = newTcb(name, d, priority);
+            t.domainNext = d.threads;
+            d.threads = t;
+            d.threadCount++;
+            return t;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    private Tcb newTcb(String name, Domain d, int priority) {
+        Tcb t = threads.allocate();
+        Reply rep = t == null ? null : replies.allocate();
+        if (t == null || rep == null) {
+            if (t != null) {
+                threads.release(t);
+            }
+            throw new KernelException(E_NO_MEMORY, "createThread " + name + ": out of "
+                    + (t == null ? "threads" : "reply objects"));
+        }
+        if (t.utcb == null) {
+            t.utcb = Utcb.allocate(utcbArena);
+        }
+        Utcb.disarm(t.utcb, t.blockGen);
+        Utcb.setRecvWindow(t.utcb, Utcb.NO_WINDOW);
+        rep.thread = t;
+        Reply.CALLER.setRelease(rep, (Tcb) null);
+        t.reply = rep;
+        t.name = name;
+        t.domain = d;
+        t.current = d;
+        t.priority = priority;
+        t.state = Tcb.INACTIVE;
+        t.killed = false;
+        t.proxyOf = null;
+        t.timeslice = config.timesliceNs();
+        t.sliceLeft = t.timeslice;
+        t.runner = null;
+        t.sdk = null;
+        return t;
+    }
+
+    public void startThread(Tcb t) {
+        machine.enter(null);
+        try {
+            if (t.state != Tcb.INACTIVE) {
+                throw new KernelException(E_INVALID_ARG, "startThread " + t.name + ": not inactive but "
+                        + Tcb.stateName(t.state));
+            }
+            t.state = Tcb.RUNNING;
+            if (uni) {
+                scheduler.enqueueTail(t);
+                if (current == null) {
+                    reschedule();
+                }
+            }
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    public void setTimeslice(Tcb t, long ns) {
+        if (ns <= 0) {
+            throw new KernelException(E_INVALID_ARG, "setTimeslice " + t.name + ": " + ns + " ns");
+        }
+        machine.enter(null);
+        t.timeslice = ns;
+        t.sliceLeft = ns;
+        machine.leave(null);
+    }
+
+    public Endpoint createEndpoint(Domain owner) {
+        machine.enter(null);
+        try {
+            Endpoint ep = (Endpoint) allocateObject(owner, ObjectType.ENDPOINT);
+            if (ep == null) {
+                throw new KernelException(E_NO_MEMORY, "createEndpoint for " + owner.name
+                        + ": quota " + owner.quota + " or endpoint pool exhausted");
+            }
+            return ep;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    public Notification createNotification(Domain owner) {
+        machine.enter(null);
+        try {
+            Notification n = (Notification) allocateObject(owner, ObjectType.NOTIFICATION);
+            if (n == null) {
+                throw new KernelException(E_NO_MEMORY, "createNotification for " + owner.name
+                        + ": quota " + owner.quota + " or notification pool exhausted");
+            }
+            return n;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** Installs an original capability (a root of the derivation tree) into an empty slot. */
+    public void installCap(Domain d, int slot, KernelObject object, int rights, long badge) {
+        machine.enter(null);
+        try {
+            if (slot < 0 || slot >= d.cspace.slots.length) {
+                throw new KernelException(E_INVALID_SLOT, "installCap into " + d.name + ": slot "
+                        + slot + " is outside 0.." + (d.cspace.slots.length - 1));
+            }
+            CapSlot s = d.cspace.slots[slot];
+            if (s.cap != null && s.cap != Cap.REVOKED) {
+                throw new KernelException(E_SLOT_OCCUPIED, "installCap into " + d.name + ": slot "
+                        + slot + " holds " + s.cap);
+            }
+            if (!object.live) {
+                throw new KernelException(E_DELETED, "installCap into " + d.name + ": " + object
+                        + " is not live");
+            }
+            if ((rights & ~Rights.ALL) != 0) {
+                throw new KernelException(E_INVALID_ARG, "installCap: rights " + rights);
+            }
+            install(s, null, Cap.of(object, rights, badge));
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** Copies a capability from one domain's slot to another's as its child (boot-time grant). */
+    public void grantCap(Domain from, int fromSlot, Domain to, int toSlot, int rights, long badge) {
+        machine.enter(null);
+        try {
+            Cap c = from.cspace.get(fromSlot);
+            if (c == null || c == Cap.REVOKED) {
+                throw new KernelException(E_EMPTY_SLOT, "grantCap from " + from.name + ": slot "
+                        + fromSlot + " is empty");
+            }
+            if ((rights & ~c.rights) != 0) {
+                throw new KernelException(E_INVALID_ARG, "grantCap: rights " + Rights.toString(rights)
+                        + " exceed " + Rights.toString(c.rights));
+            }
+            Cap t = to.cspace.get(toSlot);
+            if (toSlot < 0 || toSlot >= to.cspace.slots.length || (t != null && t != Cap.REVOKED)) {
+                throw new KernelException(E_SLOT_OCCUPIED, "grantCap into " + to.name + ": slot "
+                        + toSlot + " is not an empty slot");
+            }
+            install(to.cspace.slots[toSlot], from.cspace.slots[fromSlot],
+                    Cap.of(c.object, rights, badge != 0 ? badge : c.badge));
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** Makes {@code d} the server of {@code ep}: calls fail with E_DEAD_DOMAIN once it dies. */
+    public void bindServer(Endpoint ep, Domain d) {
+        machine.enter(null);
+        ep.server = d;
+        machine.leave(null);
+    }
+
+    /** Binds a passive server: calls on {@code ep} run {@code entry} on the caller's thread in {@code d}. */
+    public void bindPassive(Endpoint ep, Domain d, PassiveEntry entry) {
+        machine.enter(null);
+        try {
+            if (ep.state != null) {
+                throw new KernelException(E_ILLEGAL_OPERATION, "bindPassive " + ep + " to " + d.name
+                        + ": threads are waiting on it");
+            }
+            ep.server = d;
+            ep.passive = entry;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** Sets where {@code d}'s faults are reported: the endpoint in the holder's slot, with a badge. */
+    public void setFaultEndpoint(Domain d, Endpoint ep, long badge) {
+        machine.enter(null);
+        try {
+            if (d.faultProxy == null) {
+                Tcb proxy = newTcb(d.name + "/fault", d, Scheduler.PRIORITIES - 1);
+                proxy.proxyOf = d;
+                proxy.state = Tcb.INACTIVE;
+                d.faultProxy = proxy;
+            }
+            if (d.faultCap != null) {
+                release(d.faultCap.object, E_DELETED);
+            }
+            d.faultCap = Cap.of(ep, Rights.SEND, badge);
+            ep.capCount++;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** Resumes a faulted domain (its faulted threads restart), as a RESUME fault reply would. */
+    public void resumeDomain(Domain d) {
+        machine.enter(null);
+        try {
+            if (d.state == Domain.DEAD) {
+                throw new KernelException(E_DEAD_DOMAIN, "resumeDomain " + d.name + ": dead");
+            }
+            faultAnswered(d, Domain.FAULT_RESUME);
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    public void killDomainNow(Domain d) {
+        machine.enter(null);
+        try {
+            killDomain(d);
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    // ---- introspection (for the shell, tests and benchmarks) ----
+
+    public Domain domain(int id) {
+        Domain d = domains.get(id);
+        return d.live ? d : null;
+    }
+
+    public int domainCapacity() {
+        return domains.capacity();
+    }
+
+    /** Threads of a domain, newest first. */
+    public java.util.List<Tcb> threadsOf(Domain d) {
+        machine.enter(null);
+        try {
+            java.util.List<Tcb> out = new java.util.ArrayList<>();
+            for (Tcb t = d.threads; t != null; t = t.domainNext) {
+                out.add(t);
+            }
+            return out;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    public int endpointsInUse() {
+        return endpoints.inUse();
+    }
+
+    public int threadsInUse() {
+        return threads.inUse();
+    }
+}

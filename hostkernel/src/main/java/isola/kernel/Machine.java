@@ -1,0 +1,39 @@
+package isola.kernel;
+
+/**
+ * What the core needs from the machine it runs on. The hosted machine backs each thread with a
+ * JVM thread; the bare-metal machine switches CPU contexts. Kernel entries are bracketed by
+ * {@link #enter} and {@link #leave}: between them the caller holds the kernel lock.
+ */
+public interface Machine {
+    /** Current time in nanoseconds (virtual time in deterministic mode). */
+    long now();
+
+    /** Takes the kernel lock for an entry by {@code self} (null for machine-originated entries). */
+    void enter(Tcb self);
+
+    /**
+     * Releases the kernel lock; then, if the kernel blocked {@code self}, waits until it is woken
+     * and, on a uniprocessor machine, until the scheduler picks it again.
+     */
+    void leave(Tcb self);
+
+    /**
+     * Waits, without the kernel lock, until {@code self}'s wake word is WOKEN: the fast paths'
+     * hand-off. Spins briefly, then parks.
+     */
+    void await(Tcb self);
+
+    /** The thread parked while waiting on its wake word; resume its runner. */
+    void unpark(Tcb t);
+
+    /** The earliest pending timeout is now {@code deadline} (Long.MAX_VALUE: none). */
+    void timerChanged(long deadline);
+
+    /**
+     * True if the machine runs one kernel thread at a time in the scheduler's order (the
+     * deterministic mode, and bare metal on one CPU). The lock-free fast paths are then off,
+     * so every decision goes through the scheduler.
+     */
+    boolean uniprocessor();
+}

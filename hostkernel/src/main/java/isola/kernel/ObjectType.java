@@ -1,0 +1,23 @@
+package isola.kernel;
+
+/** Kernel object types. Stored as ints so the fast path compares a field, not a class. */
+public final class ObjectType {
+    private ObjectType() {}
+
+    public static final int ENDPOINT = 1;
+    public static final int NOTIFICATION = 2;
+    public static final int REPLY = 3;
+    public static final int DOMAIN = 4;
+    public static final int THREAD = 5;
+
+    public static String name(int type) {
+        return switch (type) {
+            case ENDPOINT -> "endpoint";
+            case NOTIFICATION -> "notification";
+            case REPLY -> "reply";
+            case DOMAIN -> "domain";
+            case THREAD -> "thread";
+            default -> "type" + type;
+        };
+    }
+}

@@ -1,0 +1,138 @@
+package isola.kernel.hosted;
+
+import isola.kernel.Kernel;
+import isola.kernel.KernelConfig;
+import isola.kernel.KernelException;
+import isola.kernel.KilledError;
+import isola.kernel.Machine;
+import isola.kernel.Status;
+import isola.kernel.Tcb;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Runs the kernel core on a JVM: each kernel thread is backed by a JVM thread, and blocking and
+ * waking follow the core's decisions. The kernel lock is a {@link ReentrantLock} here, outside
+ * the core. Two modes: {@link ConcurrentMachine} runs every runnable thread at once (the host OS
+ * schedules them), {@link DeterministicMachine} runs one at a time in the scheduler's order.
+ */
+public abstract class HostedMachine implements Machine, AutoCloseable {
+    protected final ReentrantLock lock = new ReentrantLock();
+    protected final Condition changed = lock.newCondition();
+    protected final Kernel kernel;
+    private int liveRunners;
+
+    protected HostedMachine(KernelConfig config) {
+        this.kernel = new Kernel(this, config);
+    }
+
+    public static ConcurrentMachine concurrent(KernelConfig config) {
+        return new ConcurrentMachine(config);
+    }
+
+    public static DeterministicMachine deterministic(KernelConfig config) {
+        return new DeterministicMachine(config);
+    }
+
+    public final Kernel kernel() {
+        return kernel;
+    }
+
+    @Override
+    public void enter(Tcb self) {
+        lock.lock();
+    }
+
+    /**
+     * Starts {@code t} on a new JVM thread running {@code body}. An uncaught exception is a fault:
+     * the thread waits for its domain's fault handler and, if resumed, runs {@code body} again.
+     */
+    public Thread spawn(Tcb t, Runnable body) {
+        Thread jt = newJvmThread(() -> runKernelThread(t, body), "isola-" + t.domain().name() + "-" + t.name());
+        t.runner = jt;
+        lock.lock();
+        liveRunners++;
+        lock.unlock();
+        kernel.startThread(t);
+        jt.start();
+        return jt;
+    }
+
+    protected Thread newJvmThread(Runnable r, String name) {
+        Thread jt = Thread.ofPlatform().name(name).daemon(true).unstarted(r);
+        return jt;
+    }
+
+    private void runKernelThread(Tcb t, Runnable body) {
+        try {
+            awaitTurn(t);
+            for (;;) {
+                try {
+                    body.run();
+                    break;
+                } catch (KilledError k) {
+                    break;
+                } catch (Throwable ex) {
+                    if (kernel.threadFault(t, ex) != Status.OK) {
+                        break; // the fault handler killed the domain
+                    }
+                }
+            }
+            kernel.threadExit(t);
+        } finally {
+            lock.lock();
+            liveRunners--;
+            changed.signalAll();
+            lock.unlock();
+        }
+    }
+
+    /** Waits until a newly spawned thread may run (deterministic mode: its turn). */
+    protected void awaitTurn(Tcb t) {
+    }
+
+    /**
+     * Binds the calling JVM thread to {@code t} and starts it, so this thread can make system
+     * calls as {@code t} (a client, a benchmark driver). Concurrent mode only.
+     */
+    public void attach(Tcb t) {
+        if (uniprocessor()) {
+            throw new KernelException(Status.E_ILLEGAL_OPERATION,
+                    "attach " + t.name() + ": a deterministic machine runs only spawned threads");
+        }
+        t.runner = Thread.currentThread();
+        kernel.startThread(t);
+    }
+
+    /** Number of spawned threads whose JVM threads have not finished. */
+    public int liveRunners() {
+        lock.lock();
+        try {
+            return liveRunners;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits until every spawned thread finished, or the timeout (ms) passes; true if all did. */
+    public boolean awaitRunners(long timeoutMs) throws InterruptedException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        lock.lock();
+        try {
+            while (liveRunners > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                changed.awaitNanos(left);
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+    }
+}
