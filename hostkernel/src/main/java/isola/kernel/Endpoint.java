@@ -4,31 +4,29 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * A synchronous IPC endpoint. Its {@link #state} word is the one piece of endpoint state the
- * fast path touches without the kernel lock:
- * <ul>
- *   <li>{@code null}: nobody waits;
- *   <li>a {@link Tcb}: exactly that receiver waits, with no timeout ("fast-armed");
- *   <li>{@link #SENDERS}: senders wait in {@link #senders} (lock);
- *   <li>{@link #RECEIVERS}: receivers wait in {@link #receivers} (lock).
- * </ul>
- * The fast path only moves {@code null <-> Tcb}; the queued states are entered and left under
- * the lock, so a locked path that sees a queued state knows it is stable.
+ * A synchronous IPC endpoint.
+ *
+ * <p>Two fields are read by the fast path without the kernel lock. {@link #fastReceiver} is the
+ * thread that last received here with no timeout; it stays bound ("sticky") while it serves, and
+ * it is <em>available</em> exactly when its wake word says it waits to receive on this endpoint,
+ * so a client claims it with one CAS on the receiver's own UTCB line and the endpoint itself is
+ * not written per message. {@link #hasSenders} tells a re-arming receiver that senders queued
+ * under the lock, so it takes the slow path and serves them in priority order. The queues change
+ * only under the lock.
  */
 public final class Endpoint extends KernelObject {
-    static final Object SENDERS = new Object();
-    static final Object RECEIVERS = new Object();
-    static final VarHandle STATE;
+    static final VarHandle FAST_RECEIVER;
 
     static {
         try {
-            STATE = MethodHandles.lookup().findVarHandle(Endpoint.class, "state", Object.class);
+            FAST_RECEIVER = MethodHandles.lookup().findVarHandle(Endpoint.class, "fastReceiver", Tcb.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
-    volatile Object state;
+    volatile Tcb fastReceiver;
+    volatile boolean hasSenders;
     final TcbQueue senders = new TcbQueue();
     final TcbQueue receivers = new TcbQueue();
     /** The domain that serves this endpoint: calls fail with E_DEAD_DOMAIN once it dies. */
@@ -52,8 +50,17 @@ public final class Endpoint extends KernelObject {
         return senders.size;
     }
 
-    public int queuedReceivers() {
-        Object s = state;
-        return receivers.size + (s instanceof Tcb ? 1 : 0);
+    public int waitingReceivers() {
+        Tcb r = fastReceiver;
+        boolean fastWaiting = r != null && Utcb.isReceiving(Utcb.wakeWord(r.utcb));
+        return receivers.size + (fastWaiting ? 1 : 0);
+    }
+
+    /** Lock held: the senders queue changed. */
+    void sendersChanged() {
+        boolean any = !senders.isEmpty();
+        if (hasSenders != any) {
+            hasSenders = any;
+        }
     }
 }

@@ -204,31 +204,56 @@ public final class Kernel {
         if (ep.passive != null) {
             return passiveCall(self, c, tag, slot);
         }
-        if (!(ep.state instanceof Tcb r)) {
-            return MISS;
+        Tcb r = ep.fastReceiver;
+        if (r == null || ep.hasSenders) {
+            return MISS; // no bound receiver, or queued senders come first
         }
         MemorySegment su = self.utcb;
-        long gen = ++self.blockGen;
-        Utcb.arm(su, gen);
-        if (!Endpoint.STATE.compareAndSet(ep, r, null) || !Utcb.claim(r.utcb, r.blockGen)) {
-            // Lost the receiver to another sender, or it is being killed: let the lock decide.
-            Utcb.disarm(su, gen);
+        MemorySegment ru = r.utcb;
+        long gen = Utcb.arm(su, Utcb.WAIT_OTHER, 0);
+        if (!claimReceiverSpinning(ru, ep)) {
+            Utcb.disarm(su);
             return MISS;
         }
         // Point of no return: the receiver is ours.
-        MemorySegment ru = r.utcb;
         Utcb.copyMrs(su, ru, (int) (tag & 0xFF));
         Utcb.setTag(ru, tag);
         Utcb.setBadge(ru, c.badge);
         Utcb.setStatus(ru, OK);
         r.reply.bind(self, gen);
-        self.state = Tcb.BLOCKED_REPLY;
         if (Utcb.release(ru)) {
             machine.unpark(r);
         }
         machine.await(self);
-        self.state = Tcb.RUNNING;
-        return Utcb.status(su);
+        int st = Utcb.status(su);
+        if (st != OK) {
+            self.errorArg = slot;
+        }
+        return st;
+    }
+
+    /** How long a fast call waits for a bound receiver that is busy (it is about to re-arm). */
+    static final long RECEIVER_SPIN_NS = 2_000;
+
+    /**
+     * Claims the endpoint's bound receiver, spinning briefly while it is busy: on a
+     * multiprocessor the server is typically between its reply and its next receive.
+     */
+    private boolean claimReceiverSpinning(MemorySegment ru, Endpoint ep) {
+        int id = ep.id;
+        if (Utcb.claimReceiver(ru, id, Utcb.WAIT_RECV_FAST)) {
+            return true;
+        }
+        long start = machine.now();
+        for (int i = 1; ; i++) {
+            Thread.onSpinWait();
+            if (Utcb.claimReceiver(ru, id, Utcb.WAIT_RECV_FAST)) {
+                return true;
+            }
+            if ((i & 15) == 0 && (machine.now() - start > RECEIVER_SPIN_NS || ep.hasSenders)) {
+                return false;
+            }
+        }
     }
 
     private int fastReplyRecv(Tcb self, int slot, long tag) {
@@ -244,8 +269,9 @@ public final class Kernel {
         Endpoint ep = (Endpoint) c.object;
         Reply rep = self.reply;
         Tcb caller = rep.caller();
-        if (ep.passive != null || ep.state != null || (caller != null && caller.proxyOf != null)) {
-            return MISS;
+        if (ep.passive != null || ep.fastReceiver != self || ep.hasSenders
+                || (caller != null && caller.proxyOf != null)) {
+            return MISS; // binding, queued senders and fault replies are the slow path's
         }
         MemorySegment su = self.utcb;
         if (caller != null) {
@@ -262,21 +288,18 @@ public final class Kernel {
             } // else the caller timed out or was killed: the reply has nobody to go to.
         }
         // The reply is done; from here a miss falls back to the locked receive only.
-        long gen = ++self.blockGen;
-        Utcb.arm(su, gen);
-        self.errorArg = slot;
-        self.state = Tcb.BLOCKED_RECV;
-        self.blockedOn = ep;
-        if (Endpoint.STATE.compareAndSet(ep, null, self)) {
-            machine.await(self);
-            self.blockedOn = null;
-            self.state = Tcb.RUNNING;
-            return Utcb.status(su);
+        // Arm, fence, then re-check: a sender that queues under the lock sets hasSenders and
+        // then tries to claim us, so one of the two always sees the other.
+        Utcb.armVolatile(su, Utcb.WAIT_RECV_FAST, ep.id);
+        if ((ep.hasSenders || ep.fastReceiver != self) && Utcb.withdraw(su)) {
+            return recv(self, slot, FOREVER);
         }
-        Utcb.disarm(su, gen);
-        self.blockedOn = null;
-        self.state = Tcb.RUNNING;
-        return recv(self, slot, FOREVER);
+        machine.await(self);
+        int st = Utcb.status(su);
+        if (st != OK) {
+            self.errorArg = slot;
+        }
+        return st;
     }
 
     /** Runs a passive server's handler on the calling thread inside the server's domain. */
@@ -333,30 +356,33 @@ public final class Kernel {
             trace(Trace.PASSIVE, self.id, server.id);
             return PASSIVE;
         }
-        for (;;) {
-            Tcb r = takeReceiver(ep);
-            if (r != null) {
-                transfer(self, c, tag, r, true);
-                if (call) {
-                    long gen = block(self, Tcb.BLOCKED_REPLY, r.reply, slot, timeout);
-                    r.reply.bind(self, gen);
-                }
-                wakeClaimed(r, OK);
-                return call ? BLOCKED : OK;
+        Tcb r = ep.hasSenders ? null : takeReceiver(ep);
+        if (r != null) {
+            transfer(self, c, tag, r, true);
+            if (call) {
+                long gen = block(self, Tcb.BLOCKED_REPLY, r.reply, slot, timeout, Utcb.WAIT_OTHER, 0);
+                r.reply.bind(self, gen);
             }
-            if (timeout == POLL) {
-                return fail(self, E_WOULD_BLOCK, slot);
-            }
-            if (markQueued(ep, Endpoint.SENDERS)) {
-                break;
-            }
-            // A receiver fast-armed itself meanwhile: deliver to it.
+            wakeClaimed(r, OK);
+            return call ? BLOCKED : OK;
+        }
+        if (timeout == POLL) {
+            return fail(self, E_WOULD_BLOCK, slot);
         }
         self.pendingCap = c;
         self.pendingTag = tag;
         self.pendingCall = call;
-        block(self, Tcb.BLOCKED_SEND, ep, slot, timeout);
+        block(self, Tcb.BLOCKED_SEND, ep, slot, timeout, Utcb.WAIT_OTHER, 0);
         ep.senders.addByPriority(self);
+        ep.sendersChanged();
+        // The bound receiver may have armed after we looked (it checks hasSenders after arming).
+        Tcb fr = ep.fastReceiver;
+        if (fr != null && Utcb.claimReceiver(fr.utcb, ep.id, Utcb.WAIT_RECV_FAST)) {
+            Tcb s = ep.senders.pollFirst();
+            ep.sendersChanged();
+            receiveFrom(fr, s);
+            wakeClaimed(fr, OK);
+        }
         return BLOCKED;
     }
 
@@ -369,50 +395,62 @@ public final class Kernel {
         if (ep.passive != null) {
             return fail(self, E_ILLEGAL_OPERATION, slot);
         }
-        if (ep.state == Endpoint.SENDERS) {
+        if (!ep.senders.isEmpty()) {
             Tcb s = ep.senders.pollFirst();
-            if (ep.senders.isEmpty()) {
-                ep.state = null;
-            }
+            ep.sendersChanged();
             receiveFrom(self, s);
             return OK;
         }
         if (timeout == POLL) {
             return fail(self, E_WOULD_BLOCK, slot);
         }
-        block(self, Tcb.BLOCKED_RECV, ep, slot, timeout);
-        if (fast && timeout == FOREVER && ep.state == null
-                && Endpoint.STATE.compareAndSet(ep, null, self)) {
-            return BLOCKED; // fast-armed: a fast sender can hand off to it without the lock
+        if (fast && timeout == FOREVER && bindFastReceiver(self, ep)) {
+            // Bound: fast senders claim it without the lock. No sender can queue meanwhile
+            // (that needs the lock), so there is nothing to re-check.
+            block(self, Tcb.BLOCKED_RECV, ep, slot, timeout, Utcb.WAIT_RECV_FAST, ep.id);
+            return BLOCKED;
         }
-        for (;;) {
-            Object s = ep.state;
-            if (s == Endpoint.RECEIVERS) {
-                break;
-            }
-            if (s == null && Endpoint.STATE.compareAndSet(ep, null, Endpoint.RECEIVERS)) {
-                break;
-            }
-            if (s instanceof Tcb other && Endpoint.STATE.compareAndSet(ep, other, Endpoint.RECEIVERS)) {
-                ep.receivers.addByPriority(other);
-                break;
-            }
-        }
+        block(self, Tcb.BLOCKED_RECV, ep, slot, timeout, Utcb.WAIT_RECV, ep.id);
         ep.receivers.addByPriority(self);
         return BLOCKED;
     }
 
-    /** Takes a queued sender's message; a caller stays blocked, now waiting for the reply. */
+    /** Makes {@code t} the endpoint's sticky fast receiver unless another thread is. Lock held. */
+    private static boolean bindFastReceiver(Tcb t, Endpoint ep) {
+        if (ep.fastReceiver == t) {
+            return true;
+        }
+        if (!Endpoint.FAST_RECEIVER.compareAndSet(ep, (Tcb) null, t)) {
+            return false;
+        }
+        unbindFastReceiver(t);
+        t.fastEp = ep;
+        return true;
+    }
+
+    private static void unbindFastReceiver(Tcb t) {
+        Endpoint old = t.fastEp;
+        if (old != null) {
+            Endpoint.FAST_RECEIVER.compareAndSet(old, t, (Tcb) null);
+            t.fastEp = null;
+        }
+    }
+
+    /**
+     * Delivers a queued sender's message to the receiver {@code self} (claimed or running); a
+     * caller stays blocked, now waiting for the reply. Lock held.
+     */
     private void receiveFrom(Tcb self, Tcb s) {
         Cap via = s.pendingCap;
         transfer(s, via, s.pendingTag, self, true);
         s.pendingCap = null;
+        s.queue = null;
         if (s.pendingCall) {
             // Same wait generation: the call's timeout still covers the reply phase.
             s.state = Tcb.BLOCKED_REPLY;
             s.blockedOn = self.reply;
-            self.reply.bind(s, s.blockGen);
-        } else if (Utcb.claim(s.utcb, s.blockGen)) {
+            self.reply.bind(s, Utcb.generation(s.utcb));
+        } else if (Utcb.claimAny(s.utcb)) {
             wakeClaimed(s, OK);
         }
     }
@@ -525,45 +563,22 @@ public final class Kernel {
         Utcb.setBadge(tu, via == null ? 0 : via.badge);
     }
 
-    /** Finds a waiting receiver and claims it; null if none. */
+    /** Finds a waiting receiver (the bound one first, then the queue) and claims it; null if none. */
     private Tcb takeReceiver(Endpoint ep) {
-        for (;;) {
-            Object s = ep.state;
-            if (s instanceof Tcb r) {
-                if (Endpoint.STATE.compareAndSet(ep, r, null) && Utcb.claim(r.utcb, r.blockGen)) {
-                    r.blockedOn = null;
-                    return r;
-                }
-            } else if (s == Endpoint.RECEIVERS) {
-                Tcb r = ep.receivers.pollFirst();
-                if (ep.receivers.isEmpty()) {
-                    ep.state = null;
-                }
-                if (r != null && Utcb.claim(r.utcb, r.blockGen)) {
-                    timers.remove(r);
-                    r.blockedOn = null;
-                    return r;
-                }
-            } else {
-                return null;
+        Tcb r = ep.fastReceiver;
+        if (r != null && Utcb.claimReceiver(r.utcb, ep.id, Utcb.WAIT_RECV_FAST)) {
+            r.blockedOn = null;
+            return r;
+        }
+        while (!ep.receivers.isEmpty()) {
+            r = ep.receivers.pollFirst();
+            if (Utcb.claimReceiver(r.utcb, ep.id, Utcb.WAIT_RECV)) {
+                timers.remove(r);
+                r.blockedOn = null;
+                return r;
             }
         }
-    }
-
-    /** Moves the endpoint into a queued state; false if a receiver fast-armed meanwhile. */
-    private static boolean markQueued(Endpoint ep, Object queued) {
-        for (;;) {
-            Object s = ep.state;
-            if (s == queued) {
-                return true;
-            }
-            if (s != null) {
-                return false;
-            }
-            if (Endpoint.STATE.compareAndSet(ep, null, queued)) {
-                return true;
-            }
-        }
+        return null;
     }
 
     // =====================================================================================
@@ -591,7 +606,7 @@ public final class Kernel {
         n.word |= bits;
         while (!n.waiters.isEmpty()) {
             Tcb w = n.waiters.pollFirst();
-            if (Utcb.claim(w.utcb, w.blockGen)) {
+            if (Utcb.claimAny(w.utcb)) {
                 Utcb.setBadge(w.utcb, n.word);
                 n.word = 0;
                 wakeClaimed(w, OK);
@@ -616,7 +631,7 @@ public final class Kernel {
                 n.word = 0;
                 r = OK;
             } else {
-                block(self, Tcb.BLOCKED_WAIT, n, slot, timeout);
+                block(self, Tcb.BLOCKED_WAIT, n, slot, timeout, Utcb.WAIT_OTHER, 0);
                 n.waiters.addByPriority(self);
                 r = BLOCKED;
             }
@@ -784,6 +799,32 @@ public final class Kernel {
         return o;
     }
 
+    /**
+     * Declares the caller's current domain the server of the endpoint in {@code slot} (which
+     * needs the RECV right): calls fail with E_DEAD_DOMAIN once the domain dies. With an
+     * {@code entry} the domain serves it passively: calls run the entry on the caller's thread.
+     */
+    public int serve(Tcb self, int slot, PassiveEntry entry) {
+        begin(self, OP_CREATE, slot);
+        int r;
+        Cap c = self.killed ? null : lookup(self, slot, ObjectType.ENDPOINT, Rights.RECV);
+        if (self.killed) {
+            r = E_KILLED;
+        } else if (c == null) {
+            r = self.error;
+        } else {
+            Endpoint ep = (Endpoint) c.object;
+            if (entry != null && (ep.fastReceiver != null || !ep.receivers.isEmpty())) {
+                r = fail(self, E_ILLEGAL_OPERATION, slot); // threads wait on it: it is served actively
+            } else {
+                ep.server = self.current;
+                ep.passive = entry;
+                r = OK;
+            }
+        }
+        return end(self, r);
+    }
+
     /** Kills the domain named by a DOMAIN capability with the CONTROL right. */
     public int domainKill(Tcb self, int slot) {
         begin(self, OP_KILL, slot);
@@ -909,14 +950,17 @@ public final class Kernel {
     }
 
     private void destroyEndpoint(Endpoint ep, int waiterStatus) {
-        Object s = ep.state;
-        if (s instanceof Tcb r && Endpoint.STATE.compareAndSet(ep, r, null)
-                && Utcb.claim(r.utcb, r.blockGen)) {
-            wakeClaimed(r, waiterStatus == E_REVOKED ? E_DELETED : waiterStatus);
+        int status = waiterStatus == E_REVOKED ? E_DELETED : waiterStatus;
+        Tcb r = ep.fastReceiver;
+        if (r != null) {
+            if (Utcb.claimReceiver(r.utcb, ep.id, Utcb.WAIT_RECV_FAST)) {
+                wakeClaimed(r, status);
+            }
+            unbindFastReceiver(r);
         }
-        failQueue(ep.senders, E_DELETED);
-        failQueue(ep.receivers, E_DELETED);
-        ep.state = null;
+        failQueue(ep.senders, status);
+        ep.sendersChanged();
+        failQueue(ep.receivers, status);
         ep.server = null;
         ep.passive = null;
         uncharge(ep);
@@ -932,7 +976,8 @@ public final class Kernel {
     private void failQueue(TcbQueue q, int status) {
         while (!q.isEmpty()) {
             Tcb t = q.pollFirst();
-            if (Utcb.claim(t.utcb, t.blockGen)) {
+            if (Utcb.claimAny(t.utcb)) {
+                timers.remove(t);
                 wakeClaimed(t, status);
             }
         }
@@ -971,7 +1016,7 @@ public final class Kernel {
         if (self.killed) {
             return end(self, E_KILLED);
         }
-        block(self, Tcb.FAULTED, null, -1, FOREVER);
+        block(self, Tcb.FAULTED, null, -1, FOREVER, Utcb.WAIT_OTHER, 0);
         faultDomain(self.domain, self, Domain.FAULT_THREAD, cause);
         return end(self, BLOCKED);
     }
@@ -1006,25 +1051,26 @@ public final class Kernel {
         d.faultPending = true;
         Endpoint ep = (Endpoint) d.faultCap.object;
         long tag = Tag.of(Domain.FAULT_LABEL, 4);
-        for (;;) {
-            Tcb r = takeReceiver(ep);
-            if (r != null) {
-                transfer(proxy, d.faultCap, tag, r, false);
-                long gen = block(proxy, Tcb.BLOCKED_REPLY, r.reply, -1, FOREVER);
-                r.reply.bind(proxy, gen);
-                wakeClaimed(r, OK);
-                return;
-            }
-            if (markQueued(ep, Endpoint.SENDERS)) {
-                break;
-            }
-            // A receiver fast-armed itself meanwhile: deliver to it.
+        Tcb r = ep.hasSenders ? null : takeReceiver(ep);
+        if (r != null) {
+            transfer(proxy, d.faultCap, tag, r, false);
+            long gen = block(proxy, Tcb.BLOCKED_REPLY, r.reply, -1, FOREVER, Utcb.WAIT_OTHER, 0);
+            r.reply.bind(proxy, gen);
+            wakeClaimed(r, OK);
+            return;
         }
         proxy.pendingCap = d.faultCap;
         proxy.pendingTag = tag;
         proxy.pendingCall = true;
-        block(proxy, Tcb.BLOCKED_SEND, ep, -1, FOREVER);
+        block(proxy, Tcb.BLOCKED_SEND, ep, -1, FOREVER, Utcb.WAIT_OTHER, 0);
         ep.senders.addByPriority(proxy);
+        ep.sendersChanged();
+        Tcb fr = ep.fastReceiver;
+        if (fr != null && Utcb.claimReceiver(fr.utcb, ep.id, Utcb.WAIT_RECV_FAST)) {
+            receiveFrom(fr, ep.senders.pollFirst());
+            ep.sendersChanged();
+            wakeClaimed(fr, OK);
+        }
     }
 
     /** The fault handler replied: resume the domain or kill it. */
@@ -1038,7 +1084,7 @@ public final class Kernel {
             d.state = Domain.RUNNING;
         }
         for (Tcb t = d.threads; t != null; t = t.domainNext) {
-            if (t.state == Tcb.FAULTED && Utcb.claim(t.utcb, t.blockGen)) {
+            if (t.state == Tcb.FAULTED && Utcb.claimAny(t.utcb)) {
                 wakeClaimed(t, OK);
             }
         }
@@ -1056,22 +1102,21 @@ public final class Kernel {
         for (Tcb t = d.threads; t != null; t = t.domainNext) {
             t.killed = true;
             failCaller(t.reply, E_DEAD_DOMAIN);
-            if (Utcb.claim(t.utcb, t.blockGen)) {
+            if (Utcb.claimAny(t.utcb)) {
                 cancelBlock(t);
                 wakeClaimed(t, E_KILLED);
             }
+            unbindFastReceiver(t);
         }
         for (int i = 0; i < endpoints.capacity(); i++) {
             Endpoint ep = endpoints.get(i);
             if (ep.live && ep.server == d) {
                 failQueue(ep.senders, E_DEAD_DOMAIN);
-                if (ep.state == Endpoint.SENDERS) {
-                    ep.state = null;
-                }
+                ep.sendersChanged();
             }
         }
         Tcb proxy = d.faultProxy;
-        if (proxy != null && d.faultPending && Utcb.claim(proxy.utcb, proxy.blockGen)) {
+        if (proxy != null && d.faultPending && Utcb.claimAny(proxy.utcb)) {
             cancelBlock(proxy);
             Utcb.release(proxy.utcb);
         }
@@ -1098,6 +1143,7 @@ public final class Kernel {
             }
         }
         d.threadCount--;
+        unbindFastReceiver(self);
         self.state = Tcb.DEAD;
         if (uni && scheduler.isQueued(self)) {
             scheduler.remove(self);
@@ -1113,9 +1159,8 @@ public final class Kernel {
     // =====================================================================================
 
     /** Blocks {@code t} (lock held): arms its wake word and schedules its timeout. */
-    private long block(Tcb t, int state, KernelObject on, int slot, long timeout) {
-        long gen = ++t.blockGen;
-        Utcb.arm(t.utcb, gen);
+    private long block(Tcb t, int state, KernelObject on, int slot, long timeout, long kind, int endpoint) {
+        long gen = Utcb.arm(t.utcb, kind, endpoint);
         t.state = state;
         t.blockedOn = on;
         t.errorArg = slot;
@@ -1129,20 +1174,14 @@ public final class Kernel {
         return gen;
     }
 
-    /** Removes a claimed thread from whatever it waited on. */
+    /** Removes a claimed thread from whatever queue it waited in. */
     private void cancelBlock(Tcb t) {
         TcbQueue q = t.queue;
-        KernelObject on = t.blockedOn;
         if (q != null) {
             q.remove(t);
-            if (on instanceof Endpoint ep) {
-                if (ep.state == Endpoint.SENDERS && ep.senders.isEmpty()
-                        || ep.state == Endpoint.RECEIVERS && ep.receivers.isEmpty()) {
-                    ep.state = null;
-                }
+            if (t.blockedOn instanceof Endpoint ep) {
+                ep.sendersChanged();
             }
-        } else if (on instanceof Endpoint ep && ep.state == t) {
-            Endpoint.STATE.compareAndSet(ep, t, null);
         }
         t.pendingCap = null;
         timers.remove(t);
@@ -1330,7 +1369,7 @@ public final class Kernel {
         if (t.utcb == null) {
             t.utcb = Utcb.allocate(utcbArena);
         }
-        Utcb.disarm(t.utcb, t.blockGen);
+        Utcb.disarm(t.utcb);
         Utcb.setRecvWindow(t.utcb, Utcb.NO_WINDOW);
         rep.thread = t;
         Reply.CALLER.setRelease(rep, (Tcb) null);
@@ -1342,6 +1381,7 @@ public final class Kernel {
         t.state = Tcb.INACTIVE;
         t.killed = false;
         t.proxyOf = null;
+        t.fastEp = null;
         t.timeslice = config.timesliceNs();
         t.sliceLeft = t.timeslice;
         t.runner = null;
@@ -1468,9 +1508,9 @@ public final class Kernel {
     public void bindPassive(Endpoint ep, Domain d, PassiveEntry entry) {
         machine.enter(null);
         try {
-            if (ep.state != null) {
+            if (ep.fastReceiver != null || !ep.receivers.isEmpty()) {
                 throw new KernelException(E_ILLEGAL_OPERATION, "bindPassive " + ep + " to " + d.name
-                        + ": threads are waiting on it");
+                        + ": threads receive on it");
             }
             ep.server = d;
             ep.passive = entry;

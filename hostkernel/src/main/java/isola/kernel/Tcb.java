@@ -25,8 +25,8 @@ public final class Tcb extends KernelObject {
     volatile int state;
     /** The UTCB: message registers and wake word, in unmanaged memory. */
     MemorySegment utcb;
-    /** Generation of the thread's current or last wait (see {@link Utcb}). Owner, before it can be found. */
-    long blockGen;
+    /** Endpoint this thread is the sticky fast receiver of, if any. */
+    Endpoint fastEp;
     /** Implicit reply object: bound to a caller when this thread receives a call. */
     Reply reply;
     /** Set when the thread's domain is killed; checked at every kernel entry. */
@@ -90,8 +90,16 @@ public final class Tcb extends KernelObject {
         return priority;
     }
 
+    /** The thread's state; a wait entered on a fast path shows as recv or reply. */
     public int state() {
-        return state;
+        int s = state;
+        if (s == RUNNING && utcb != null) {
+            long w = Utcb.wakeWord(utcb);
+            if (!Utcb.isWoken(w)) {
+                return Utcb.isReceiving(w) ? BLOCKED_RECV : BLOCKED_REPLY;
+            }
+        }
+        return s;
     }
 
     public MemorySegment utcb() {

@@ -25,12 +25,13 @@ import java.lang.invoke.VarHandle;
  * </pre>
  *
  * <h2>Wake word</h2>
- * A blocked thread waits on its wake word: {@code generation << 3 | flags}. The owner arms it
- * with a fresh generation before it can be found by a waker. A waker first <em>claims</em> it
- * (sets CLAIMED with a CAS that expects the generation it saw when it found the thread), then
- * writes the message and status, then sets WOKEN with release semantics. Only one waker can
- * claim a given wait, so a timeout, a kill and a reply racing each other deliver exactly once.
- * The owner spins a while, then sets PARKED and parks; a waker that sees PARKED unparks it.
+ * A blocked thread waits on its wake word: a generation, what it waits for (a receive on which
+ * endpoint, or something else) and flags. The owner arms it with a fresh generation before it
+ * can be found by a waker. A waker first <em>claims</em> it (sets CLAIMED with a CAS that checks
+ * the generation it was told, or that the thread receives on its endpoint), then writes the
+ * message and status, then sets WOKEN with release semantics. Only one waker can claim a given
+ * wait, so a timeout, a kill and a reply racing each other deliver exactly once. The owner
+ * spins a while, then sets PARKED and parks; a waker that sees PARKED unparks it.
  */
 public final class Utcb {
     private Utcb() {}
@@ -52,7 +53,6 @@ public final class Utcb {
     public static final long PARKED = 1;
     public static final long CLAIMED = 2;
     public static final long WOKEN = 4;
-    static final int GEN_SHIFT = 3;
 
     private static final VarHandle LONG =
             ValueLayout.JAVA_LONG.varHandle().withInvokeExactBehavior();
@@ -60,6 +60,7 @@ public final class Utcb {
     public static MemorySegment allocate(Arena arena) {
         MemorySegment s = arena.allocate(SIZE, ALIGN);
         s.set(ValueLayout.JAVA_LONG, RECV_WINDOW, NO_WINDOW);
+        s.set(ValueLayout.JAVA_LONG, WAKE, WOKEN);
         return s;
     }
 
@@ -126,42 +127,104 @@ public final class Utcb {
     }
 
     // ---- wake word ----
+    //
+    // bits 0..2   PARKED, CLAIMED, WOKEN
+    // bits 3..4   what the thread waits for: WAIT_OTHER, or WAIT_RECV on the endpoint below
+    // bits 8..31  endpoint id of a WAIT_RECV
+    // bits 32..63 generation: a new one for every wait
+
+    public static final long WAIT_OTHER = 0;
+    /** Receiving while queued on the endpoint: only the lock holder may claim it. */
+    public static final long WAIT_RECV = 1;
+    /** Receiving as the endpoint's bound fast receiver, in no queue: claimed lock-free. */
+    public static final long WAIT_RECV_FAST = 2;
+    private static final long BUSY = CLAIMED | WOKEN;
+    private static final int KIND_SHIFT = 3;
+    private static final int EP_SHIFT = 8;
+    private static final long EP_MASK = 0xFF_FFFFL;
+    static final int GEN_SHIFT = 32;
 
     public static long wakeWord(MemorySegment u) {
         return (long) LONG.getVolatile(u, WAKE);
     }
 
-    static long wakeWordAcquire(MemorySegment u) {
-        return (long) LONG.getAcquire(u, WAKE);
+    /** Generation of the thread's current or last wait. */
+    static long generation(MemorySegment u) {
+        return wakeWord(u) >>> GEN_SHIFT;
+    }
+
+    static long armedWord(long gen, long kind, int endpoint) {
+        return gen << GEN_SHIFT | (endpoint & EP_MASK) << EP_SHIFT | kind << KIND_SHIFT;
     }
 
     /**
-     * Owner only: arms the wake word for a new wait with generation {@code gen}. A plain store
-     * suffices: wakers find the thread only through a later CAS or release store.
+     * Owner, or the kernel for a thread it blocks: arms a new wait and returns its generation.
+     * Plain store: wakers find the thread only through a later CAS or release store.
      */
-    static void arm(MemorySegment u, long gen) {
-        LONG.set(u, WAKE, gen << GEN_SHIFT);
+    static long arm(MemorySegment u, long kind, int endpoint) {
+        long gen = generation(u) + 1;
+        LONG.set(u, WAKE, armedWord(gen, kind, endpoint));
+        return gen;
     }
 
-    /** Owner only: withdraws an armed wait nobody could find (the publishing CAS failed). */
-    static void disarm(MemorySegment u, long gen) {
-        LONG.setRelease(u, WAKE, (gen << GEN_SHIFT) | WOKEN);
+    /** Like {@link #arm}, with a full fence: the owner re-checks shared state right after. */
+    static long armVolatile(MemorySegment u, long kind, int endpoint) {
+        long gen = generation(u) + 1;
+        LONG.setVolatile(u, WAKE, armedWord(gen, kind, endpoint));
+        return gen;
     }
 
-    /** Owner only: clears PARKED after waking, keeping WOKEN. */
-    public static void clearParked(MemorySegment u) {
-        long w = (long) LONG.getVolatile(u, WAKE);
-        if ((w & PARKED) != 0) {
-            LONG.setRelease(u, WAKE, w & ~PARKED);
+    /** Owner only: withdraws an armed wait nobody could find yet. */
+    static void disarm(MemorySegment u) {
+        LONG.setRelease(u, WAKE, wakeWord(u) | WOKEN);
+    }
+
+    /** Owner: withdraws an armed wait others may find; false if a waker claimed it first. */
+    static boolean withdraw(MemorySegment u) {
+        for (;;) {
+            long w = wakeWord(u);
+            if ((w & BUSY) != 0) {
+                return false;
+            }
+            if (LONG.compareAndSet(u, WAKE, w, (w & ~PARKED) | WOKEN)) {
+                return true;
+            }
         }
     }
 
     /** Claims the wait of generation {@code gen}; false if it is not (or no longer) waiting. */
     static boolean claim(MemorySegment u, long gen) {
-        long expect = gen << GEN_SHIFT;
         for (;;) {
-            long w = (long) LONG.getVolatile(u, WAKE);
-            if ((w & ~PARKED) != expect) {
+            long w = wakeWord(u);
+            if ((w & BUSY) != 0 || (w >>> GEN_SHIFT) != gen) {
+                return false;
+            }
+            if (LONG.compareAndSet(u, WAKE, w, w | CLAIMED)) {
+                return true;
+            }
+        }
+    }
+
+    /** Claims the thread if it waits to receive on endpoint {@code endpoint} in wait {@code kind}. */
+    static boolean claimReceiver(MemorySegment u, int endpoint, long kind) {
+        long want = kind << KIND_SHIFT | (endpoint & EP_MASK) << EP_SHIFT;
+        long mask = 3L << KIND_SHIFT | EP_MASK << EP_SHIFT | BUSY;
+        for (;;) {
+            long w = wakeWord(u);
+            if ((w & mask) != want) {
+                return false;
+            }
+            if (LONG.compareAndSet(u, WAKE, w, w | CLAIMED)) {
+                return true;
+            }
+        }
+    }
+
+    /** Claims whatever wait the thread is in (the kernel knows which: it queued it). */
+    static boolean claimAny(MemorySegment u) {
+        for (;;) {
+            long w = wakeWord(u);
+            if ((w & BUSY) != 0) {
                 return false;
             }
             if (LONG.compareAndSet(u, WAKE, w, w | CLAIMED)) {
@@ -181,7 +244,20 @@ public final class Utcb {
         return (w & WOKEN) == 0 && LONG.compareAndSet(u, WAKE, w, w | PARKED);
     }
 
+    /** Owner only: clears PARKED after waking, keeping WOKEN. */
+    public static void clearParked(MemorySegment u) {
+        long w = wakeWord(u);
+        if ((w & PARKED) != 0) {
+            LONG.setRelease(u, WAKE, w & ~PARKED);
+        }
+    }
+
     public static boolean isWoken(long w) {
         return (w & WOKEN) != 0;
+    }
+
+    /** True if the armed wait is a receive. */
+    static boolean isReceiving(long w) {
+        return (w & WOKEN) == 0 && ((w >>> KIND_SHIFT) & 3) != WAIT_OTHER;
     }
 }

@@ -1,0 +1,31 @@
+package isola.sdk;
+
+/**
+ * What a server gets at start: its domain's first thread, and ways to serve and to start more
+ * threads. Everything else it reaches through the capabilities in its slots, which its
+ * launcher granted.
+ */
+public interface ServerContext {
+    /** The domain's name. */
+    String name();
+
+    /** The system-call interface of the thread running {@link Server#start}. */
+    Sys sys();
+
+    /** Serves the endpoint in {@code slot} passively with {@code handler}. */
+    void servePassive(int slot, Handler handler);
+
+    /**
+     * Serves the endpoint in {@code slot} actively: starts {@code threads} threads at
+     * {@code priority}, each in a receive loop calling {@code handler}.
+     */
+    void serveActive(int slot, Handler handler, int threads, int priority);
+
+    /** Starts another thread in this domain running {@code body} with its own {@link Sys}. */
+    void spawn(String name, int priority, ThreadBody body);
+
+    @FunctionalInterface
+    interface ThreadBody {
+        void run(Sys sys) throws Exception;
+    }
+}

@@ -1,0 +1,87 @@
+package isola.vm;
+
+import java.io.IOException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Path;
+import java.util.Enumeration;
+import java.util.Set;
+
+/**
+ * The class loader of one `vm`-tier domain. It loads the server jar's classes itself (child
+ * first), so every domain has its own copy of every class and its own static state. Only the
+ * JDK, the server SDK ({@code isola.sdk}) and the kernel's ABI constants come from outside; the
+ * kernel and the other tiers are not visible, so a server reaches the kernel only through the
+ * SDK, that is, through its capabilities.
+ */
+final class DomainClassLoader extends URLClassLoader {
+    /** Kernel classes servers may use: constants and the unwind signal, no kernel state. */
+    static final Set<String> KERNEL_ABI = Set.of("isola.kernel.Status", "isola.kernel.Rights",
+            "isola.kernel.Tag", "isola.kernel.KilledError");
+
+    static {
+        registerAsParallelCapable();
+    }
+
+    private final ClassLoader sdk;
+    private final String domainName;
+    private final Path jar;
+
+    DomainClassLoader(String domainName, Path jar, ClassLoader sdk) throws IOException {
+        super("domain-" + domainName, new URL[] {jar.toUri().toURL()}, ClassLoader.getPlatformClassLoader());
+        this.sdk = sdk;
+        this.domainName = domainName;
+        this.jar = jar;
+    }
+
+    static boolean isShared(String name) {
+        return name.startsWith("isola.sdk.") || KERNEL_ABI.contains(name);
+    }
+
+    private static boolean isHidden(String name) {
+        return name.startsWith("isola.kernel.") || name.startsWith("isola.vm.")
+                || name.startsWith("isola.sdk.");
+    }
+
+    @Override
+    protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+        synchronized (getClassLoadingLock(name)) {
+            Class<?> c = findLoadedClass(name);
+            if (c == null) {
+                if (isShared(name)) {
+                    c = sdk.loadClass(name);
+                } else if (isHidden(name)) {
+                    throw new ClassNotFoundException(name + " is not visible in server domain "
+                            + domainName + " (only isola.sdk and the kernel ABI are)");
+                } else {
+                    try {
+                        // JDK classes from the platform loader; everything else from the jar.
+                        c = getParent().loadClass(name);
+                    } catch (ClassNotFoundException notJdk) {
+                        try {
+                            c = findClass(name);
+                        } catch (ClassNotFoundException e) {
+                            throw new ClassNotFoundException(name + " is neither in the JDK nor in "
+                                    + jar + " (server domain " + domainName + ")", e);
+                        }
+                    }
+                }
+            }
+            if (resolve) {
+                resolveClass(c);
+            }
+            return c;
+        }
+    }
+
+    @Override
+    public URL getResource(String name) {
+        URL u = findResource(name);
+        return u != null ? u : getParent().getResource(name);
+    }
+
+    @Override
+    public Enumeration<URL> getResources(String name) throws IOException {
+        return findResources(name);
+    }
+}
