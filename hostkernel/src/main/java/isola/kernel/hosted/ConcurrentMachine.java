@@ -1,6 +1,8 @@
 package isola.kernel.hosted;
 
 import isola.kernel.KernelConfig;
+import isola.kernel.KernelException;
+import isola.kernel.Status;
 import isola.kernel.Tcb;
 import isola.kernel.Utcb;
 import java.lang.foreign.MemorySegment;
@@ -55,6 +57,12 @@ public final class ConcurrentMachine extends HostedMachine {
 
     @Override
     public void await(Tcb self) {
+        if (self.runner != Thread.currentThread()) {
+            // Its wake-up would unpark another JVM thread: fail now rather than hang.
+            throw new KernelException(Status.E_ILLEGAL_OPERATION, "kernel thread " + self.name()
+                    + " is run by " + self.runner + ", not by " + Thread.currentThread()
+                    + " (attach the thread that makes its system calls)");
+        }
         MemorySegment u = self.utcb();
         long start = 0;
         int spins = 0;

@@ -1,0 +1,288 @@
+package isola.vm;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import isola.kernel.Domain;
+import isola.kernel.Endpoint;
+import isola.kernel.Kernel;
+import isola.kernel.KernelConfig;
+import isola.kernel.Rights;
+import isola.kernel.Status;
+import isola.kernel.Tcb;
+import isola.kernel.hosted.ConcurrentMachine;
+import isola.kernel.hosted.HostedMachine;
+import isola.sdk.IsolaException;
+import isola.sdk.Server;
+import isola.sdk.Sys;
+import isola.testservers.active.ActiveEchoServer;
+import isola.testservers.echo.EchoServer;
+import isola.testservers.peeker.PeekerServer;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.jar.Attributes;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Servers as jars, each in a domain with its own class loader, called across the boundary. */
+class VmTierTest {
+    @TempDir
+    Path dir;
+    ConcurrentMachine machine;
+    Kernel kernel;
+    VmTier tier;
+    Domain clientDomain;
+    Sys client;
+    int nextClientSlot = 0;
+
+    @BeforeEach
+    void boot() {
+        machine = HostedMachine.concurrent(KernelConfig.DEFAULT);
+        kernel = machine.kernel();
+        tier = new VmTier(machine);
+        clientDomain = kernel.createDomain("client", 32, 32);
+        Tcb t = kernel.createThread(clientDomain, "test", 50);
+        machine.attach(t);
+        client = Sys.of(kernel, t);
+    }
+
+    @AfterEach
+    void stop() {
+        machine.close();
+    }
+
+    /** A started server: its domain, its service endpoint, and the client's slot for it. */
+    record Started(VmTier.VmDomain vd, Endpoint ep, int clientSlot) {}
+
+    Started start(Class<? extends Server> server, String name, long badge, Endpoint faults) throws Exception {
+        Path jar = ServerJars.pack(server, dir.resolve(name + ".jar"));
+        VmTier.VmDomain vd = tier.load(name, jar, 16, 16);
+        Endpoint ep = kernel.createEndpoint(vd.domain());
+        kernel.installCap(vd.domain(), 0, ep, Rights.ALL, 0);
+        int slot = nextClientSlot++;
+        kernel.grantCap(vd.domain(), 0, clientDomain, slot, Rights.SEND, badge);
+        if (faults != null) {
+            kernel.setFaultEndpoint(vd.domain(), faults, 1000 + vd.domain().id());
+        }
+        tier.start(vd, 100);
+        return new Started(vd, ep, slot);
+    }
+
+    /** A passive server serves once its start method has bound its handler. */
+    static void awaitPassive(Endpoint ep) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!ep.isPassive()) {
+            assertTrue(System.nanoTime() < deadline, "server never bound its endpoint");
+            Thread.sleep(1);
+        }
+    }
+
+    @Test
+    void passiveCallRunsTheServersHandlerAcrossTheDomainBoundary() throws Exception {
+        Started s = start(EchoServer.class, "echo", 77, null);
+        awaitPassive(s.ep());
+        for (int i = 0; i < 1000; i++) {
+            client.mr(0, i);
+            assertEquals(Status.OK, client.call(s.clientSlot(), EchoServer.ECHO, 1));
+            assertEquals(i + 1, client.mr(0));
+            assertEquals(77, client.mr(1), "the handler sees the badge of the client's capability");
+            assertEquals(2, client.length());
+        }
+        assertEquals("client", client.domainName(), "the caller is back in its own domain");
+    }
+
+    @Test
+    void eachDomainHasItsOwnClassesAndStaticState() throws Exception {
+        Started a = start(EchoServer.class, "echo-a", 1, null);
+        Started b = start(EchoServer.class, "echo-b", 2, null);
+        awaitPassive(a.ep());
+        awaitPassive(b.ep());
+        for (int i = 0; i < 3; i++) {
+            client.call(a.clientSlot(), EchoServer.COUNT, 0);
+        }
+        assertEquals(2, client.mr(0));
+        client.call(b.clientSlot(), EchoServer.COUNT, 0);
+        assertEquals(0, client.mr(0), "domain b's counter is its own");
+        assertNotSame(a.vd().classLoader(), b.vd().classLoader());
+        Class<?> ca = a.vd().classLoader().loadClass(EchoServer.class.getName());
+        Class<?> cb = b.vd().classLoader().loadClass(EchoServer.class.getName());
+        assertNotSame(ca, cb);
+        assertNotSame(EchoServer.class, ca, "the host's copy is not the domain's");
+        assertSame(Sys.class, a.vd().classLoader().loadClass(Sys.class.getName()), "the SDK is shared");
+    }
+
+    @Test
+    void aServerSeesTheSdkAndTheAbiButNotTheKernelOrTheHost() throws Exception {
+        Started s = start(PeekerServer.class, "peeker", 0, null);
+        awaitPassive(s.ep());
+        assertEquals(Status.OK, client.call(s.clientSlot(), 0, 0));
+        assertEquals(0, client.mr(0), "isola.kernel.Kernel must not be visible");
+        assertEquals(1, client.mr(1), "isola.kernel.Status is ABI");
+        assertEquals(0, client.mr(2), "host test classes must not be visible");
+    }
+
+    @Test
+    void activeServerAnswersCallsOnItsOwnThread() throws Exception {
+        Started s = start(ActiveEchoServer.class, "active", 5, null);
+        for (int i = 0; i < 10_000; i++) {
+            client.mr(0, i);
+            assertEquals(Status.OK, client.call(s.clientSlot(), 1, 1));
+            assertEquals(i + 1, client.mr(0));
+        }
+    }
+
+    /** A supervisor thread in its own domain receiving fault messages and answering them. */
+    final class Supervisor {
+        final Endpoint faults;
+        final BlockingQueue<long[]> received = new ArrayBlockingQueue<>(16);
+
+        Supervisor(int replyLabel) {
+            Domain d = kernel.createDomain("supervisor", 8, 8);
+            faults = kernel.createEndpoint(d);
+            kernel.installCap(d, 0, faults, Rights.ALL, 0);
+            Tcb t = kernel.createThread(d, "supervisor", 200);
+            Sys sys = Sys.of(kernel, t);
+            machine.spawn(t, () -> {
+                long reply = 0;
+                for (;;) {
+                    int st = sys.replyRecv(0, reply);
+                    if (st != Status.OK) {
+                        return;
+                    }
+                    received.add(new long[] {sys.label(), sys.mr(0), sys.mr(1), sys.mr(2), sys.badge()});
+                    reply = Sys.tag(replyLabel, 0);
+                }
+            });
+        }
+    }
+
+    @Test
+    void aCrashingPassiveHandlerFailsOnlyThatCallAndTellsTheFaultEndpoint() throws Exception {
+        Supervisor sup = new Supervisor(Domain.FAULT_KILL);
+        Started bad = start(EchoServer.class, "fragile", 0, sup.faults);
+        Started good = start(EchoServer.class, "sturdy", 0, null);
+        awaitPassive(bad.ep());
+        awaitPassive(good.ep());
+
+        int st = client.call(bad.clientSlot(), EchoServer.CRASH, 0);
+        assertEquals(Status.E_SERVER_FAULT, st);
+        assertTrue(client.describe(st, "call").contains("slot " + bad.clientSlot()), client.describe(st, "call"));
+        long[] fault = sup.received.poll(30, TimeUnit.SECONDS);
+        assertNotNull(fault, "the fault endpoint got no message");
+        assertEquals(Domain.FAULT_LABEL, fault[0]);
+        assertEquals(Domain.FAULT_HANDLER, fault[1]);
+        assertEquals(bad.vd().domain().id(), fault[3]);
+        assertEquals(1000 + bad.vd().domain().id(), fault[4], "badge of the fault capability");
+        assertInstanceOf(IllegalStateException.class, bad.vd().domain().lastFault());
+
+        // The supervisor answered KILL: the domain is dead, calls say so; the other server works.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (bad.vd().domain().state() != Domain.DEAD) {
+            assertTrue(System.nanoTime() < deadline);
+            Thread.sleep(1);
+        }
+        assertEquals(Status.E_DEAD_DOMAIN, client.call(bad.clientSlot(), EchoServer.ECHO, 1));
+        IsolaException e = assertThrows(IsolaException.class,
+                () -> client.check(client.call(bad.clientSlot(), EchoServer.ECHO, 1), "call fragile"));
+        assertTrue(e.getMessage().contains("E_DEAD_DOMAIN"), e.getMessage());
+        client.mr(0, 41);
+        assertEquals(Status.OK, client.call(good.clientSlot(), EchoServer.ECHO, 1));
+        assertEquals(42, client.mr(0));
+    }
+
+    @Test
+    void aFaultedPassiveServerRefusesCallsUntilResumed() throws Exception {
+        Started s = start(EchoServer.class, "echo", 0, null);
+        awaitPassive(s.ep());
+        assertEquals(Status.E_SERVER_FAULT, client.call(s.clientSlot(), EchoServer.CRASH, 0));
+        assertEquals(Domain.FAULTED, s.vd().domain().state());
+        assertEquals(Status.E_DEAD_DOMAIN, client.call(s.clientSlot(), EchoServer.ECHO, 1));
+        kernel.resumeDomain(s.vd().domain());
+        client.mr(0, 1);
+        assertEquals(Status.OK, client.call(s.clientSlot(), EchoServer.ECHO, 1));
+        assertEquals(2, client.mr(0));
+    }
+
+    @Test
+    void aCrashingActiveServerThreadFaultsAndIsRestartedOnResume() throws Exception {
+        Supervisor sup = new Supervisor(Domain.FAULT_RESUME);
+        Started s = start(ActiveEchoServer.class, "active", 0, sup.faults);
+        client.mr(0, 1);
+        assertEquals(Status.OK, client.call(s.clientSlot(), 1, 1));
+        assertEquals(Status.E_SERVER_FAULT, client.call(s.clientSlot(), 2, 0));
+        long[] fault = sup.received.poll(30, TimeUnit.SECONDS);
+        assertNotNull(fault);
+        assertEquals(Domain.FAULT_THREAD, fault[1]);
+        // Resumed: the faulted worker runs its loop again and serves.
+        client.mr(0, 10);
+        assertEquals(Status.OK, client.call(s.clientSlot(), 1, 1));
+        assertEquals(11, client.mr(0));
+    }
+
+    @Test
+    void badJarsAreRefusedWithTheJarNamedAndNothingCreated() throws Exception {
+        int before = countLiveDomains();
+        Path missing = dir.resolve("missing.jar");
+        var e1 = assertThrows(VmTier.VmTierException.class, () -> tier.load("x", missing, 8, 8));
+        assertTrue(e1.getMessage().contains(missing.toString()) && e1.getMessage().contains("no such"), e1.getMessage());
+
+        Path notJar = Files.writeString(dir.resolve("text.jar"), "not a jar");
+        var e2 = assertThrows(VmTier.VmTierException.class, () -> tier.load("x", notJar, 8, 8));
+        assertTrue(e2.getMessage().contains(notJar.toString()), e2.getMessage());
+
+        Path noAttr = jar("noattr.jar", null);
+        var e3 = assertThrows(VmTier.VmTierException.class, () -> tier.load("x", noAttr, 8, 8));
+        assertTrue(e3.getMessage().contains("Isola-Server"), e3.getMessage());
+        assertEquals(before, countLiveDomains(), "no domain is created for a bad jar");
+
+        // A class that is missing, or not a Server, is found when the domain starts: the start
+        // is a fault of the domain's first thread, contained like any other.
+        Path wrong = jar("wrong.jar", "isola.testservers.notserver.NotAServer");
+        VmTier.VmDomain vd = tier.load("wrong", wrong, 8, 8);
+        tier.start(vd, 10);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (vd.domain().state() != Domain.FAULTED) {
+            assertTrue(System.nanoTime() < deadline, "start of a non-server did not fault");
+            Thread.sleep(1);
+        }
+        assertTrue(vd.domain().lastFault().getMessage().contains("does not implement"),
+                vd.domain().lastFault().getMessage());
+    }
+
+    private int countLiveDomains() {
+        int n = 0;
+        for (int i = 0; i < kernel.domainCapacity(); i++) {
+            if (kernel.domain(i) != null) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private Path jar(String name, String serverClass) throws Exception {
+        Manifest mf = new Manifest();
+        mf.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        if (serverClass != null) {
+            mf.getMainAttributes().put(new Attributes.Name(VmTier.MANIFEST_ATTRIBUTE), serverClass);
+        }
+        Path p = dir.resolve(name);
+        try (OutputStream o = Files.newOutputStream(p); JarOutputStream j = new JarOutputStream(o, mf)) {
+            if (serverClass != null) {
+                String entry = serverClass.replace('.', '/') + ".class";
+                j.putNextEntry(new java.util.jar.JarEntry(entry));
+                try (var in = VmTierTest.class.getClassLoader().getResourceAsStream(entry)) {
+                    j.write(in.readAllBytes());
+                }
+                j.closeEntry();
+            }
+        }
+        return p;
+    }
+}
