@@ -1102,11 +1102,13 @@ public final class Kernel {
         for (Tcb t = d.threads; t != null; t = t.domainNext) {
             t.killed = true;
             failCaller(t.reply, E_DEAD_DOMAIN);
+            // Unbind before claiming: a fast receiver re-arming meanwhile then either sees itself
+            // unbound (and takes the slow path) or is armed when we claim it; else it could wait forever.
+            unbindFastReceiver(t);
             if (Utcb.claimAny(t.utcb)) {
                 cancelBlock(t);
                 wakeClaimed(t, E_KILLED);
             }
-            unbindFastReceiver(t);
         }
         for (int i = 0; i < endpoints.capacity(); i++) {
             Endpoint ep = endpoints.get(i);
@@ -1121,6 +1123,11 @@ public final class Kernel {
             Utcb.release(proxy.utcb);
         }
         d.faultPending = false;
+        if (d.faultCap != null) {
+            Cap fc = d.faultCap;
+            d.faultCap = null;
+            release(fc.object, E_DELETED);
+        }
         for (CapSlot s : d.cspace.slots) {
             deleteSlot(s, E_DEAD_DOMAIN);
         }
@@ -1129,7 +1136,9 @@ public final class Kernel {
     /** The thread's body returned (or it unwound after a kill): it leaves the system. */
     public void threadExit(Tcb self) {
         begin(self, OP_EXIT, 0);
-        failCaller(self.reply, E_DELETED);
+        // A killed server can still have taken a fast call after the kill: that caller, too,
+        // learns that the server's domain died.
+        failCaller(self.reply, self.killed ? E_DEAD_DOMAIN : E_DELETED);
         Domain d = self.domain;
         Tcb prev = null;
         for (Tcb t = d.threads; t != null; prev = t, t = t.domainNext) {
@@ -1476,17 +1485,30 @@ public final class Kernel {
     public void grantCap(Domain from, int fromSlot, Domain to, int toSlot, int rights, long badge) {
         machine.enter(null);
         try {
+            if (fromSlot < 0 || fromSlot >= from.cspace.slots.length) {
+                throw new KernelException(E_INVALID_SLOT, "grantCap from " + from.name + ": slot "
+                        + fromSlot + " is outside 0.." + (from.cspace.slots.length - 1));
+            }
             Cap c = from.cspace.get(fromSlot);
             if (c == null || c == Cap.REVOKED) {
-                throw new KernelException(E_EMPTY_SLOT, "grantCap from " + from.name + ": slot "
-                        + fromSlot + " is empty");
+                throw new KernelException(c == null ? E_EMPTY_SLOT : E_REVOKED, "grantCap from "
+                        + from.name + ": slot " + fromSlot + (c == null ? " is empty" : " was revoked"));
             }
             if ((rights & ~c.rights) != 0) {
                 throw new KernelException(E_INVALID_ARG, "grantCap: rights " + Rights.toString(rights)
                         + " exceed " + Rights.toString(c.rights));
             }
+            if (c.type == ObjectType.REPLY || (badge != 0 && c.badge != 0 && badge != c.badge)) {
+                // As in mint: a reply capability is one-shot, and a badge cannot be changed.
+                throw new KernelException(E_ILLEGAL_OPERATION, "grantCap from " + from.name + ": slot "
+                        + fromSlot + " holds " + c + ", which cannot be derived with badge " + badge);
+            }
+            if (toSlot < 0 || toSlot >= to.cspace.slots.length) {
+                throw new KernelException(E_INVALID_SLOT, "grantCap into " + to.name + ": slot "
+                        + toSlot + " is outside 0.." + (to.cspace.slots.length - 1));
+            }
             Cap t = to.cspace.get(toSlot);
-            if (toSlot < 0 || toSlot >= to.cspace.slots.length || (t != null && t != Cap.REVOKED)) {
+            if (t != null && t != Cap.REVOKED) {
                 throw new KernelException(E_SLOT_OCCUPIED, "grantCap into " + to.name + ": slot "
                         + toSlot + " is not an empty slot");
             }
@@ -1547,6 +1569,9 @@ public final class Kernel {
                 throw new KernelException(E_DEAD_DOMAIN, "resumeDomain " + d.name + ": dead");
             }
             faultAnswered(d, Domain.FAULT_RESUME);
+            if (uni && current == null) {
+                reschedule(); // an idle uniprocessor runs the threads this woke, as startThread does
+            }
         } finally {
             machine.leave(null);
         }
@@ -1556,6 +1581,9 @@ public final class Kernel {
         machine.enter(null);
         try {
             killDomain(d);
+            if (uni && current == null) {
+                reschedule(); // an idle uniprocessor runs the threads this woke, as startThread does
+            }
         } finally {
             machine.leave(null);
         }

@@ -49,7 +49,11 @@ public final class DeterministicMachine extends HostedMachine {
         }
         try {
             advanceWhileIdle();
-            changed.signalAll();
+            if (self == null || self.state() != Tcb.DEAD) {
+                // An exiting thread's runner signals once it has counted itself out, or run()
+                // could see the machine idle while the runner is still counted as live.
+                changed.signalAll();
+            }
             if (self != null && self.state() != Tcb.DEAD) {
                 while (!(running && kernel.current() == self)) {
                     changed.awaitUninterruptibly();
@@ -111,17 +115,23 @@ public final class DeterministicMachine extends HostedMachine {
             running = true;
             advanceWhileIdle();
             changed.signalAll();
-            while (liveRunnersLocked() > 0 && !(kernel.current() == null
-                    && kernel.nextDeadline() == Long.MAX_VALUE)) {
+            while (!(kernel.current() == null && kernel.nextDeadline() == Long.MAX_VALUE)
+                    || exitingRunners()) {
                 changed.awaitUninterruptibly();
             }
-            return liveRunnersLocked();
+            return runners.size();
         } finally {
             lock.unlock();
         }
     }
 
-    private int liveRunnersLocked() {
-        return liveRunners();
+    /** A thread has left the kernel but its JVM thread has not yet counted itself out. */
+    private boolean exitingRunners() {
+        for (Runner r : runners) {
+            if (r.exiting) {
+                return true;
+            }
+        }
+        return false;
     }
 }

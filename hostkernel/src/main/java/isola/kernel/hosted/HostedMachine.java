@@ -21,6 +21,19 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
     protected final Condition changed = lock.newCondition();
     protected final Kernel kernel;
     private int liveRunners;
+    /** Spawned threads whose JVM threads have not finished (lock). */
+    protected final java.util.Set<Runner> runners = new java.util.LinkedHashSet<>();
+
+    /** One spawn: a Tcb is pooled and may back a new thread before this runner finishes. */
+    protected static final class Runner {
+        final Tcb tcb;
+        /** The thread is leaving the kernel; its JVM thread is about to finish. */
+        volatile boolean exiting;
+
+        Runner(Tcb tcb) {
+            this.tcb = tcb;
+        }
+    }
 
     protected HostedMachine(KernelConfig config) {
         this.kernel = new Kernel(this, config);
@@ -48,10 +61,12 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
      * the thread waits for its domain's fault handler and, if resumed, runs {@code body} again.
      */
     public Thread spawn(Tcb t, Runnable body) {
-        Thread jt = newJvmThread(() -> runKernelThread(t, body), "isola-" + t.domain().name() + "-" + t.name());
+        Runner runner = new Runner(t);
+        Thread jt = newJvmThread(() -> runKernelThread(runner, body), "isola-" + t.domain().name() + "-" + t.name());
         t.runner = jt;
         lock.lock();
         liveRunners++;
+        runners.add(runner);
         lock.unlock();
         kernel.startThread(t);
         jt.start();
@@ -63,7 +78,8 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
         return jt;
     }
 
-    private void runKernelThread(Tcb t, Runnable body) {
+    private void runKernelThread(Runner runner, Runnable body) {
+        Tcb t = runner.tcb;
         try {
             awaitTurn(t);
             for (;;) {
@@ -78,10 +94,12 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
                     }
                 }
             }
+            runner.exiting = true;
             kernel.threadExit(t);
         } finally {
             lock.lock();
             liveRunners--;
+            runners.remove(runner);
             changed.signalAll();
             lock.unlock();
         }
