@@ -953,10 +953,12 @@ public final class Kernel {
         int status = waiterStatus == E_REVOKED ? E_DELETED : waiterStatus;
         Tcb r = ep.fastReceiver;
         if (r != null) {
+            // Unbind first: a receiver re-arming meanwhile then sees it is no longer bound and
+            // withdraws to the slow path, instead of waiting on a destroyed endpoint.
+            unbindFastReceiver(r);
             if (Utcb.claimReceiver(r.utcb, ep.id, Utcb.WAIT_RECV_FAST)) {
                 wakeClaimed(r, status);
             }
-            unbindFastReceiver(r);
         }
         failQueue(ep.senders, status);
         ep.sendersChanged();

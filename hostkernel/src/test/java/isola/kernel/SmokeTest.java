@@ -76,7 +76,7 @@ class SmokeTest {
         java.util.concurrent.atomic.AtomicLong line = new java.util.concurrent.atomic.AtomicLong();
         Thread echo = Thread.ofPlatform().daemon(true).start(() -> {
             long x = 0;
-            for (;;) { long y; while (((y = line.get()) & 1) == 0) Thread.onSpinWait(); line.set(y + 1); }
+            for (;;) { long y; while (((y = line.get()) & 1) == 0) { if (Thread.currentThread().isInterrupted()) return; Thread.onSpinWait(); } line.set(y + 1); }
         });
         for (int round = 0; round < 5; round++) {
             long t0 = System.nanoTime();
@@ -86,6 +86,7 @@ class SmokeTest {
             }
             System.out.println("pingpong ns: " + (System.nanoTime() - t0) / n);
         }
+        echo.interrupt(); // else it spins on a core for the rest of the test run
         m.close();
     }
 }
