@@ -36,7 +36,7 @@ class SmokeTest {
         assertEquals(7, got[0]);
         assertEquals(0, got[1]);
         assertEquals(42, got[2]);
-        System.out.println(String.join("\n", k.trace().lines()));
+        assertFalse(k.trace().lines().isEmpty());
     }
 
     @Test
@@ -61,32 +61,13 @@ class SmokeTest {
         });
         m.attach(ct);
         long v = 0;
-        int n = 200_000;
-        for (int round = 0; round < 5; round++) {
-        long t0 = System.nanoTime();
+        int n = 20_000;
         for (int i = 0; i < n; i++) {
             Utcb.setMr(ct.utcb(), 0, v);
             assertEquals(0, k.call(ct, 0, Tag.of(1, 1), Kernel.FOREVER));
             v = Utcb.mr(ct.utcb(), 0);
         }
-        long dt = System.nanoTime() - t0;
-        System.out.println("round trip ns: " + dt / n);
-        }
-        assertEquals(5L * n, v);
-        java.util.concurrent.atomic.AtomicLong line = new java.util.concurrent.atomic.AtomicLong();
-        Thread echo = Thread.ofPlatform().daemon(true).start(() -> {
-            long x = 0;
-            for (;;) { long y; while (((y = line.get()) & 1) == 0) { if (Thread.currentThread().isInterrupted()) return; Thread.onSpinWait(); } line.set(y + 1); }
-        });
-        for (int round = 0; round < 5; round++) {
-            long t0 = System.nanoTime();
-            for (int i = 0; i < n; i++) {
-                long y = line.get() + 1; line.set(y);
-                while (line.get() == y) Thread.onSpinWait();
-            }
-            System.out.println("pingpong ns: " + (System.nanoTime() - t0) / n);
-        }
-        echo.interrupt(); // else it spins on a core for the rest of the test run
+        assertEquals(n, v, "every call was answered once, in order");
         m.close();
     }
 }
