@@ -244,9 +244,11 @@ public final class BenchMain {
             err.println("isola bench ipc: --include '" + o.include + "' matches none of " + IPC_BENCHMARKS);
             return 2;
         }
+        double loadBefore = loadAverage();
         Collection<RunResult> results = o.sequential || o.forks <= 1
                 ? runSequential(o, wanted, result)
                 : runInterleaved(o, wanted, result, out);
+        double loadAfter = loadAverage();
 
         Map<String, Stats> stats = new LinkedHashMap<>();
         for (RunResult r : results) {
@@ -263,11 +265,34 @@ public final class BenchMain {
             }
         }
         boolean allMet = report(stats, shown, o, result, out);
+        warnIfBusy(loadBefore, loadAfter, out);
         if (!complete) {
             err.println("isola bench ipc: some benchmarks produced no result (see JMH's output above)");
             return 1;
         }
         return o.failOnMiss && !allMet ? 1 : 0;
+    }
+
+    /** The host's one-minute load average, or NaN if unknown. */
+    static double loadAverage() {
+        double l = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        return l < 0 ? Double.NaN : l;
+    }
+
+    /**
+     * The cross-thread benchmarks need two otherwise idle CPUs: with another busy process on a
+     * two-CPU machine, the two spinning threads share one CPU and a round trip takes a time slice
+     * (milliseconds). The load average after the run includes the run itself (about 2).
+     */
+    static void warnIfBusy(double before, double after, PrintStream out) {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        out.printf(Locale.ROOT, "host: %d CPUs, load average %s before the run, %s after%n", cpus,
+                num(before), num(after));
+        if (before >= 1.0 || after > cpus + 0.5) {
+            out.println("WARNING: other processes may have been busy during the run; cross-thread round trips "
+                    + "(active, spin ping-pong, SynchronousQueue) are unreliable: see min/max, and rerun "
+                    + "on an idle machine");
+        }
     }
 
     private static ChainedOptionsBuilder baseOptions(IpcOptions o) {
