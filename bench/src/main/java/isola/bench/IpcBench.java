@@ -116,16 +116,17 @@ public class IpcBench {
         }
     }
 
-    /** The benchmark thread as a kernel thread of the client domain (set up on that thread). */
-    @State(Scope.Thread)
-    public static class PassiveClient {
+    /**
+     * The benchmark thread as a kernel thread of the client domain, attached on that thread;
+     * each subclass depends on its own server state.
+     */
+    public abstract static class EchoClient {
         EchoSystem.Client client;
         Sys sys;
         long value;
 
-        @Setup(Level.Trial)
-        public void attach(PassiveServer server) {
-            client = server.system.attachClient("passive-client");
+        void attach(EchoSystem system, String name) {
+            client = system.attachClient(name);
             sys = client.sys();
             checkEcho(sys, 41);
         }
@@ -136,8 +137,8 @@ public class IpcBench {
         }
     }
 
-    @Benchmark
-    public long passiveCall(PassiveClient c) {
+    /** One echo round trip through the SDK: the body of both server benchmarks. */
+    private static long echoCall(EchoClient c) {
         Sys sys = c.sys;
         sys.mr(0, c.value);
         int st = sys.call(EchoSystem.CLIENT_SLOT, ECHO, 1);
@@ -145,6 +146,19 @@ public class IpcBench {
             throw callFailed(sys, st);
         }
         return c.value = sys.mr(0);
+    }
+
+    @State(Scope.Thread)
+    public static class PassiveClient extends EchoClient {
+        @Setup(Level.Trial)
+        public void attach(PassiveServer server) {
+            attach(server.system, "passive-client");
+        }
+    }
+
+    @Benchmark
+    public long passiveCall(PassiveClient c) {
+        return echoCall(c);
     }
 
     // =====================================================================================
@@ -169,33 +183,16 @@ public class IpcBench {
     }
 
     @State(Scope.Thread)
-    public static class ActiveClient {
-        EchoSystem.Client client;
-        Sys sys;
-        long value;
-
+    public static class ActiveClient extends EchoClient {
         @Setup(Level.Trial)
         public void attach(ActiveServer server) {
-            client = server.system.attachClient("active-client");
-            sys = client.sys();
-            checkEcho(sys, 41);
-        }
-
-        @Setup(Level.Iteration)
-        public void rebind() {
-            client.rebindToCurrentThread();
+            attach(server.system, "active-client");
         }
     }
 
     @Benchmark
     public long activeCall(ActiveClient c) {
-        Sys sys = c.sys;
-        sys.mr(0, c.value);
-        int st = sys.call(EchoSystem.CLIENT_SLOT, ECHO, 1);
-        if (st != Status.OK) {
-            throw callFailed(sys, st);
-        }
-        return c.value = sys.mr(0);
+        return echoCall(c);
     }
 
     // =====================================================================================

@@ -186,14 +186,27 @@ public final class Kernel {
 
     // ---- fast paths -------------------------------------------------------------------------
 
-    private int fastCall(Tcb self, int slot, long tag) {
+    /**
+     * The fast paths' guards on the capability and the message: an endpoint capability with
+     * {@code right}, a tag without capabilities that fits the registers, a live thread. Null
+     * sends the call to the slow path, which reports any error.
+     */
+    private static Cap fastEndpointCap(Tcb self, int slot, int right, long tag) {
         CapSlot[] slots = self.current.cspace.slots;
         if (slot < 0 || slot >= slots.length) {
-            return MISS;
+            return null;
         }
         Cap c = slots[slot].cap;
-        if (c == null || c.type != ObjectType.ENDPOINT || (c.rights & Rights.SEND) == 0
+        if (c == null || c.type != ObjectType.ENDPOINT || (c.rights & right) == 0
                 || (tag & 0xFF00L) != 0 || (tag & 0xFFL) > Utcb.MESSAGE_REGISTERS || self.killed) {
+            return null;
+        }
+        return c;
+    }
+
+    private int fastCall(Tcb self, int slot, long tag) {
+        Cap c = fastEndpointCap(self, slot, Rights.SEND, tag);
+        if (c == null) {
             return MISS;
         }
         Endpoint ep = (Endpoint) c.object;
@@ -257,13 +270,8 @@ public final class Kernel {
     }
 
     private int fastReplyRecv(Tcb self, int slot, long tag) {
-        CapSlot[] slots = self.current.cspace.slots;
-        if (slot < 0 || slot >= slots.length) {
-            return MISS;
-        }
-        Cap c = slots[slot].cap;
-        if (c == null || c.type != ObjectType.ENDPOINT || (c.rights & Rights.RECV) == 0
-                || (tag & 0xFF00L) != 0 || (tag & 0xFFL) > Utcb.MESSAGE_REGISTERS || self.killed) {
+        Cap c = fastEndpointCap(self, slot, Rights.RECV, tag);
+        if (c == null) {
             return MISS;
         }
         Endpoint ep = (Endpoint) c.object;
@@ -369,13 +377,22 @@ public final class Kernel {
         if (timeout == POLL) {
             return fail(self, E_WOULD_BLOCK, slot);
         }
-        self.pendingCap = c;
-        self.pendingTag = tag;
-        self.pendingCall = call;
-        block(self, Tcb.BLOCKED_SEND, ep, slot, timeout, Utcb.WAIT_OTHER, 0);
-        ep.senders.addByPriority(self);
+        queueSender(ep, self, c, tag, call, slot, timeout);
+        return BLOCKED;
+    }
+
+    /**
+     * Blocks {@code t} in the endpoint's senders queue. Then re-checks the bound receiver: it
+     * may have armed after the caller looked, and it checks {@code hasSenders} only after
+     * arming, so one of the two sees the other. If it is there, it takes the queue's head.
+     */
+    private void queueSender(Endpoint ep, Tcb t, Cap via, long tag, boolean call, int slot, long timeout) {
+        t.pendingCap = via;
+        t.pendingTag = tag;
+        t.pendingCall = call;
+        block(t, Tcb.BLOCKED_SEND, ep, slot, timeout, Utcb.WAIT_OTHER, 0);
+        ep.senders.addByPriority(t);
         ep.sendersChanged();
-        // The bound receiver may have armed after we looked (it checks hasSenders after arming).
         Tcb fr = ep.fastReceiver;
         if (fr != null && Utcb.claimReceiver(fr.utcb, ep.id, Utcb.WAIT_RECV_FAST)) {
             Tcb s = ep.senders.pollFirst();
@@ -383,7 +400,6 @@ public final class Kernel {
             receiveFrom(fr, s);
             wakeClaimed(fr, OK);
         }
-        return BLOCKED;
     }
 
     private int slowRecv(Tcb self, int slot, long timeout) {
@@ -1061,18 +1077,7 @@ public final class Kernel {
             wakeClaimed(r, OK);
             return;
         }
-        proxy.pendingCap = d.faultCap;
-        proxy.pendingTag = tag;
-        proxy.pendingCall = true;
-        block(proxy, Tcb.BLOCKED_SEND, ep, -1, FOREVER, Utcb.WAIT_OTHER, 0);
-        ep.senders.addByPriority(proxy);
-        ep.sendersChanged();
-        Tcb fr = ep.fastReceiver;
-        if (fr != null && Utcb.claimReceiver(fr.utcb, ep.id, Utcb.WAIT_RECV_FAST)) {
-            receiveFrom(fr, ep.senders.pollFirst());
-            ep.sendersChanged();
-            wakeClaimed(fr, OK);
-        }
+        queueSender(ep, proxy, d.faultCap, tag, true, -1, FOREVER);
     }
 
     /** The fault handler replied: resume the domain or kill it. */

@@ -20,7 +20,6 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
     protected final ReentrantLock lock = new ReentrantLock();
     protected final Condition changed = lock.newCondition();
     protected final Kernel kernel;
-    private int liveRunners;
     /** Spawned threads whose JVM threads have not finished (lock). */
     protected final java.util.Set<Runner> runners = new java.util.LinkedHashSet<>();
 
@@ -65,7 +64,6 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
         Thread jt = newJvmThread(() -> runKernelThread(runner, body), "isola-" + t.domain().name() + "-" + t.name());
         t.runner = jt;
         lock.lock();
-        liveRunners++;
         runners.add(runner);
         lock.unlock();
         kernel.startThread(t);
@@ -98,7 +96,6 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
             kernel.threadExit(t);
         } finally {
             lock.lock();
-            liveRunners--;
             runners.remove(runner);
             changed.signalAll();
             lock.unlock();
@@ -126,7 +123,7 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
     public int liveRunners() {
         lock.lock();
         try {
-            return liveRunners;
+            return runners.size();
         } finally {
             lock.unlock();
         }
@@ -137,7 +134,7 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         lock.lock();
         try {
-            while (liveRunners > 0) {
+            while (!runners.isEmpty()) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return false;
