@@ -233,15 +233,28 @@ public final class Utcb {
         }
     }
 
-    /** Completes a claimed wake-up; true if the owner parked and must be unparked. */
+    /**
+     * Completes a claimed wake-up; true if the owner parked and must be unparked. Once a wait is
+     * claimed only its claimer writes the word (the owner never parks on a claimed wait, and
+     * every other writer CASes from an unclaimed word), so a plain release store suffices.
+     */
     static boolean release(MemorySegment u) {
-        long old = (long) LONG.getAndBitwiseOrRelease(u, WAKE, WOKEN);
-        return (old & PARKED) != 0;
+        long w = (long) LONG.get(u, WAKE);
+        LONG.setRelease(u, WAKE, w | WOKEN);
+        return (w & PARKED) != 0;
     }
 
-    /** Owner: sets PARKED unless already woken; false if woken. */
+    /**
+     * Owner: sets PARKED on an unclaimed wait; false if it was claimed or woken meanwhile. A
+     * claimed wait is woken within the claimer's kernel operation, so the owner spins instead.
+     */
     public static boolean markParked(MemorySegment u, long w) {
-        return (w & WOKEN) == 0 && LONG.compareAndSet(u, WAKE, w, w | PARKED);
+        return (w & BUSY) == 0 && LONG.compareAndSet(u, WAKE, w, w | PARKED);
+    }
+
+    /** True if a waker has claimed the wait and is about to complete it. */
+    public static boolean isClaimed(long w) {
+        return (w & CLAIMED) != 0;
     }
 
     /** Owner only: clears PARKED after waking, keeping WOKEN. */

@@ -7,6 +7,7 @@ import isola.kernel.Tag;
 import isola.kernel.Tcb;
 import isola.kernel.Utcb;
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 
 /**
  * A kernel thread's view of the kernel: its message registers, read and written in place in
@@ -55,11 +56,11 @@ public final class Sys {
     // ---- message registers ----
 
     public long mr(int i) {
-        return Utcb.mr(utcb, i);
+        return Utcb.mr(utcb, Objects.checkIndex(i, Utcb.MESSAGE_REGISTERS));
     }
 
     public Sys mr(int i, long value) {
-        Utcb.setMr(utcb, i, value);
+        Utcb.setMr(utcb, Objects.checkIndex(i, Utcb.MESSAGE_REGISTERS), value);
         return this;
     }
 
@@ -85,11 +86,11 @@ public final class Sys {
 
     /** Slot of the i-th capability to send; after a receive, where the i-th one landed. */
     public int capSlot(int i) {
-        return Utcb.capSlot(utcb, i);
+        return Utcb.capSlot(utcb, Objects.checkIndex(i, Utcb.MAX_CAPS));
     }
 
     public Sys capSlot(int i, int slot) {
-        Utcb.setCapSlot(utcb, i, slot);
+        Utcb.setCapSlot(utcb, Objects.checkIndex(i, Utcb.MAX_CAPS), slot);
         return this;
     }
 

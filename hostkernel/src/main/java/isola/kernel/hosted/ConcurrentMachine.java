@@ -75,8 +75,13 @@ public final class ConcurrentMachine extends HostedMachine {
                 long now = System.nanoTime();
                 if (start == 0) {
                     start = now;
-                } else if (now - start > spinNanos && Utcb.markParked(u, w)) {
-                    break;
+                } else if (now - start > spinNanos) {
+                    if (Utcb.markParked(u, w)) {
+                        break;
+                    }
+                    if (Utcb.isClaimed(w)) {
+                        Thread.yield(); // the waker is mid-hand-off; it may have been preempted
+                    }
                 }
             }
             Thread.onSpinWait();

@@ -1,0 +1,57 @@
+package isola.sdk;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import isola.kernel.Kernel;
+import isola.kernel.KernelConfig;
+import isola.kernel.Tcb;
+import isola.kernel.Utcb;
+import isola.kernel.hosted.ConcurrentMachine;
+import isola.kernel.hosted.HostedMachine;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The SDK's view of a thread's registers: in place, and only the registers. */
+class SysTest {
+    ConcurrentMachine machine;
+    Sys sys;
+    Tcb tcb;
+
+    @BeforeEach
+    void boot() {
+        machine = HostedMachine.concurrent(KernelConfig.DEFAULT);
+        Kernel k = machine.kernel();
+        tcb = k.createThread(k.createDomain("d", 8, 8), "t", 10);
+        machine.attach(tcb);
+        sys = Sys.of(k, tcb);
+    }
+
+    @AfterEach
+    void stop() {
+        machine.close();
+    }
+
+    @Test
+    void registersAreReadAndWrittenInPlace() {
+        sys.mr(0, 42).mr(63, -7);
+        assertEquals(42, Utcb.mr(tcb.utcb(), 0));
+        assertEquals(-7, Utcb.mr(tcb.utcb(), 63));
+        Utcb.setMr(tcb.utcb(), 5, 99);
+        assertEquals(99, sys.mr(5));
+    }
+
+    /** Indexes outside the registers would reach the kernel's words (wake word, tag, status). */
+    @Test
+    void registerIndexOutsideTheRegistersIsRejectedAndChangesNothing() {
+        long wake = Utcb.wakeWord(tcb.utcb());
+        for (int bad : new int[] {-1, -4, 64, 67, Integer.MIN_VALUE}) {
+            IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class, () -> sys.mr(bad, 1));
+            assertTrue(e.getMessage().contains(Integer.toString(bad)), e.getMessage());
+            assertThrows(IndexOutOfBoundsException.class, () -> sys.mr(bad));
+        }
+        assertThrows(IndexOutOfBoundsException.class, () -> sys.capSlot(3, 1));
+        assertThrows(IndexOutOfBoundsException.class, () -> sys.capSlot(-1));
+        assertEquals(wake, Utcb.wakeWord(tcb.utcb()), "the wake word was not touched");
+    }
+}
