@@ -13,6 +13,8 @@ public final class Domain extends KernelObject {
     /** Fault kinds (MR0 of a fault message). */
     public static final int FAULT_THREAD = 1;
     public static final int FAULT_HANDLER = 2;
+    /** Injected by the host (the shell's {@code kill}): a crash on demand. */
+    public static final int FAULT_INJECTED = 3;
 
     /** Labels of a fault message and of the fault handler's reply. */
     public static final int FAULT_LABEL = 0xFA;
@@ -36,6 +38,11 @@ public final class Domain extends KernelObject {
     /** The last fault's cause, for the host's logs and the shell. */
     Throwable lastFault;
     String lastFaultThread;
+    /**
+     * Killed by its supervisor to be restarted in a fresh domain: calls on the endpoints it
+     * served get E_RESTARTED (retry) rather than E_DEAD_DOMAIN until they are rebound.
+     */
+    volatile boolean restarting;
 
     /** The isolation backend's handle for this domain (a class loader in the vm tier). */
     public Object backend;
@@ -74,6 +81,16 @@ public final class Domain extends KernelObject {
 
     public int threadCount() {
         return threadCount;
+    }
+
+    public boolean restarting() {
+        return restarting;
+    }
+
+    /** What a call on an endpoint this domain serves gets while the domain is not running. */
+    int downStatus() {
+        boolean comingBack = state == FAULTED ? faultCap != null : restarting;
+        return comingBack ? Status.E_RESTARTED : Status.E_DEAD_DOMAIN;
     }
 
     public static String stateName(int s) {

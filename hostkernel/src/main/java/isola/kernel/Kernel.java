@@ -353,7 +353,7 @@ public final class Kernel {
         Endpoint ep = (Endpoint) c.object;
         Domain server = ep.server;
         if (server != null && server.state != Domain.RUNNING) {
-            return fail(self, E_DEAD_DOMAIN, slot);
+            return fail(self, server.downStatus(), slot);
         }
         if (ep.passive != null) {
             if (!call || Tag.caps(tag) != 0) {
@@ -835,6 +835,11 @@ public final class Kernel {
             } else {
                 ep.server = self.current;
                 ep.passive = entry;
+                if (entry != null) {
+                    // Callers that queued while no server was bound (a restart) retry passively.
+                    failQueue(ep.senders, E_RESTARTED);
+                    ep.sendersChanged();
+                }
                 r = OK;
             }
         }
@@ -1099,16 +1104,18 @@ public final class Kernel {
 
     /**
      * Kills a domain: its threads unwind with E_KILLED, callers it was serving and callers
-     * queued on endpoints it serves get E_DEAD_DOMAIN, its capabilities are deleted.
+     * queued on endpoints it serves get E_DEAD_DOMAIN (E_RESTARTED if it is being restarted),
+     * its capabilities are deleted.
      */
     public void killDomain(Domain d) {
         if (d.state == Domain.DEAD) {
             return;
         }
         d.state = Domain.DEAD;
+        int callerStatus = d.downStatus();
         for (Tcb t = d.threads; t != null; t = t.domainNext) {
             t.killed = true;
-            failCaller(t.reply, E_DEAD_DOMAIN);
+            failCaller(t.reply, callerStatus);
             // Unbind before claiming: a fast receiver re-arming meanwhile then either sees itself
             // unbound (and takes the slow path) or is armed when we claim it; else it could wait forever.
             unbindFastReceiver(t);
@@ -1120,7 +1127,7 @@ public final class Kernel {
         for (int i = 0; i < endpoints.capacity(); i++) {
             Endpoint ep = endpoints.get(i);
             if (ep.live && ep.server == d) {
-                failQueue(ep.senders, E_DEAD_DOMAIN);
+                failQueue(ep.senders, callerStatus);
                 ep.sendersChanged();
             }
         }
@@ -1145,7 +1152,7 @@ public final class Kernel {
         begin(self, OP_EXIT, 0);
         // A killed server can still have taken a fast call after the kill: that caller, too,
         // learns that the server's domain died.
-        failCaller(self.reply, self.killed ? E_DEAD_DOMAIN : E_DELETED);
+        failCaller(self.reply, self.killed ? self.domain.downStatus() : E_DELETED);
         Domain d = self.domain;
         Tcb prev = null;
         for (Tcb t = d.threads; t != null; prev = t, t = t.domainNext) {
@@ -1342,6 +1349,7 @@ public final class Kernel {
             d.faultPending = false;
             d.faultCount = 0;
             d.lastFault = null;
+            d.restarting = false;
             d.backend = null;
             d.state = Domain.RUNNING;
             return d;
@@ -1581,6 +1589,81 @@ public final class Kernel {
             }
         } finally {
             machine.leave(null);
+        }
+    }
+
+    /**
+     * Kills {@code d} so that its supervisor can start it again in a fresh domain: callers in
+     * flight and callers arriving before {@link #rebindEndpoint} get E_RESTARTED, not
+     * E_DEAD_DOMAIN. {@link #abandonRestart} turns that back once the supervisor gives up.
+     */
+    public void killForRestart(Domain d) {
+        machine.enter(null);
+        try {
+            d.restarting = true;
+            killDomain(d);
+            if (uni && current == null) {
+                reschedule();
+            }
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** The supervisor gave up on {@code d}: calls on its endpoints now get E_DEAD_DOMAIN. */
+    public void abandonRestart(Domain d) {
+        d.restarting = false;
+    }
+
+    /**
+     * Hands an endpoint whose server died to a new server domain, which serves it actively
+     * (its threads receive on it) or binds a passive handler with {@code serve}. Clients'
+     * capabilities to the endpoint stay valid across the restart.
+     */
+    public void rebindEndpoint(Endpoint ep, Domain d) {
+        machine.enter(null);
+        try {
+            Domain old = ep.server;
+            if (old != null && old != d && old.state != Domain.DEAD) {
+                throw new KernelException(E_ILLEGAL_OPERATION, "rebindEndpoint " + ep + " to "
+                        + d.name + ": its server " + old.name + " is still " + Domain.stateName(old.state));
+            }
+            if (d.state == Domain.DEAD) {
+                throw new KernelException(E_DEAD_DOMAIN, "rebindEndpoint " + ep + ": " + d.name + " is dead");
+            }
+            ep.server = d;
+            ep.passive = null;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /**
+     * Crashes {@code d} on demand, as if one of its threads had thrown: the domain is marked
+     * faulted and its fault endpoint is told. The shell's {@code kill} uses it to test recovery.
+     */
+    public void injectFault(Domain d, String reason) {
+        machine.enter(null);
+        try {
+            if (d.state != Domain.RUNNING) {
+                throw new KernelException(E_DEAD_DOMAIN, "injectFault " + d.name + ": it is "
+                        + Domain.stateName(d.state));
+            }
+            Tcb t = d.threads != null ? d.threads : d.faultProxy;
+            if (t == null) {
+                throw new KernelException(E_ILLEGAL_OPERATION, "injectFault " + d.name
+                        + ": it has no threads and no fault endpoint");
+            }
+            faultDomain(d, t, Domain.FAULT_INJECTED, new InjectedFault(reason));
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** The cause recorded for an injected crash. */
+    public static final class InjectedFault extends RuntimeException {
+        InjectedFault(String reason) {
+            super(reason, null, false, false);
         }
     }
 

@@ -44,12 +44,17 @@ public final class Status {
     public static final int E_KILLED = -16;
     /** A capability cannot be revoked or moved this way (e.g. revoking a reply capability). */
     public static final int E_ILLEGAL_OPERATION = -17;
+    /**
+     * The server crashed and its supervisor is restarting it (or restarted it while the call was
+     * in flight). The endpoint stays valid: retry the call.
+     */
+    public static final int E_RESTARTED = -18;
 
     private static final String[] NAMES = {
         "OK", "E_INVALID_SLOT", "E_EMPTY_SLOT", "E_WRONG_TYPE", "E_NO_RIGHTS", "E_REVOKED",
         "E_MSG_TOO_LONG", "E_TIMEOUT", "E_DEAD_DOMAIN", "E_WOULD_BLOCK", "E_SLOT_OCCUPIED",
         "E_NO_MEMORY", "E_SERVER_FAULT", "E_INVALID_ARG", "E_NO_REPLY", "E_DELETED", "E_KILLED",
-        "E_ILLEGAL_OPERATION",
+        "E_ILLEGAL_OPERATION", "E_RESTARTED",
     };
 
     public static String name(int status) {
@@ -83,6 +88,8 @@ public final class Status {
             case E_DELETED -> "the object behind slot " + arg + " was deleted while waiting";
             case E_KILLED -> "this thread's domain was killed";
             case E_ILLEGAL_OPERATION -> "operation not allowed on the capability in slot " + arg;
+            case E_RESTARTED -> "the server behind slot " + arg
+                    + " crashed and was restarted; retry the call";
             default -> "unknown status";
         };
         return what + ": " + name(status) + ": " + detail;

@@ -144,7 +144,7 @@ class FaultTest {
         assertEquals(OK, st[0]);
         assertEquals(2, vals[0]);
         assertEquals(E_SERVER_FAULT, st[1], "the caller being served when the server faulted");
-        assertEquals(E_DEAD_DOMAIN, st[2], "calls to a faulted domain are refused");
+        assertEquals(E_RESTARTED, st[2], "calls to a faulted domain with a fault handler: retry later");
         assertEquals(OK, st[3], "served again after the resume");
         assertEquals(3, vals[1]);
         assertEquals(E_SERVER_FAULT, st[4]);

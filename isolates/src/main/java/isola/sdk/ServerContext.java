@@ -12,6 +12,18 @@ public interface ServerContext {
     /** The system-call interface of the thread running {@link Server#start}. */
     Sys sys();
 
+    /**
+     * The slot of the endpoint this server provides as {@code service} (in the boot manifest's
+     * {@code provides}); an {@link IsolaException} naming the service if it provides no such one.
+     */
+    int endpoint(String service);
+
+    /**
+     * The slot of the capability to call {@code service} (in the boot manifest's {@code grants});
+     * an {@link IsolaException} naming the service if it was not granted.
+     */
+    int service(String service);
+
     /** Serves the endpoint in {@code slot} passively with {@code handler}. */
     void servePassive(int slot, Handler handler);
 

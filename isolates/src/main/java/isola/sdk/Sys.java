@@ -26,6 +26,7 @@ public final class Sys {
     private final Kernel kernel;
     private final Tcb tcb;
     private final MemorySegment utcb;
+    private final long[] retryBuffer = new long[Utcb.MESSAGE_REGISTERS];
 
     private Sys(Kernel kernel, Tcb tcb) {
         this.kernel = kernel;
@@ -62,6 +63,48 @@ public final class Sys {
     public Sys mr(int i, long value) {
         Utcb.setMr(utcb, Objects.checkIndex(i, Utcb.MESSAGE_REGISTERS), value);
         return this;
+    }
+
+    /** Most bytes of text {@link #putString} fits after register {@code first}. */
+    public static int maxStringBytes(int first) {
+        return (Utcb.MESSAGE_REGISTERS - 1 - first) * 8;
+    }
+
+    /**
+     * Writes {@code s} as UTF-8 into the registers from {@code first}: its byte length, then the
+     * bytes packed eight to a word. Returns the first register after it, so a message can go
+     * on. Text is for control messages (names, log lines), never the IPC fast path.
+     */
+    public int putString(int first, String s) {
+        byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (first < 0 || b.length > maxStringBytes(first)) {
+            throw new IsolaException(Status.E_MSG_TOO_LONG, "text of " + b.length + " bytes does not fit"
+                    + " the registers from MR" + first + " (at most " + Math.max(0, maxStringBytes(first))
+                    + "): \"" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "\"");
+        }
+        mr(first, b.length);
+        int words = (b.length + 7) >>> 3;
+        for (int w = 0; w < words; w++) {
+            long v = 0;
+            for (int i = 0; i < 8 && w * 8 + i < b.length; i++) {
+                v |= (b[w * 8 + i] & 0xFFL) << (8 * i);
+            }
+            mr(first + 1 + w, v);
+        }
+        return first + 1 + words;
+    }
+
+    /** Reads text written by {@link #putString} from register {@code first}; null if malformed. */
+    public String string(int first) {
+        long n = first >= 0 && first < Utcb.MESSAGE_REGISTERS ? mr(first) : -1;
+        if (n < 0 || n > maxStringBytes(first)) {
+            return null;
+        }
+        byte[] b = new byte[(int) n];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (byte) (mr(first + 1 + (i >>> 3)) >>> (8 * (i & 7)));
+        }
+        return new String(b, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** Label of the message last received or replied. */
@@ -109,6 +152,38 @@ public final class Sys {
     /** Call with a raw tag (e.g. carrying capabilities) and a timeout in nanoseconds. */
     public int call(int slot, long tag, long timeoutNs) {
         return unwind(kernel.call(tcb, slot, tag, timeoutNs));
+    }
+
+    /** Attempts of {@link #callRetrying} that span a restart: about 1.5 s of backoff in all. */
+    public static final int RESTART_ATTEMPTS = 20;
+
+    /**
+     * A call that survives a server restart: on E_RESTARTED or E_SERVER_FAULT it restores the
+     * request (a faulting handler may have overwritten the registers in place) and retries,
+     * backing off from 1 ms, until {@code attempts} calls were made. Returns the last status.
+     */
+    public int callRetrying(int slot, long tag, int attempts) {
+        int words = Tag.length(tag);
+        long[] saved = retryBuffer;
+        for (int i = 0; i < words; i++) {
+            saved[i] = mr(i);
+        }
+        long backoffNs = 1_000_000;
+        int st = Status.E_INVALID_ARG;
+        for (int a = 0; a < attempts; a++) {
+            if (a > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(backoffNs);
+                backoffNs = Math.min(backoffNs * 2, 100_000_000);
+                for (int i = 0; i < words; i++) {
+                    mr(i, saved[i]);
+                }
+            }
+            st = call(slot, tag, FOREVER);
+            if (st != Status.E_RESTARTED && st != Status.E_SERVER_FAULT) {
+                return st;
+            }
+        }
+        return st;
     }
 
     public int send(int slot, int label, int length) {

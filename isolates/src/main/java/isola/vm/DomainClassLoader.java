@@ -10,7 +10,8 @@ import java.util.Set;
 /**
  * The class loader of one `vm`-tier domain. It loads the server jar's classes itself (child
  * first), so every domain has its own copy of every class and its own static state. Only the
- * JDK, the server SDK ({@code isola.sdk}) and the kernel's ABI constants come from outside; the
+ * JDK, the server SDK ({@code isola.sdk}), the kernel's ABI constants and a few platform libraries
+ * ({@link #PLATFORM_LIBRARIES}) come from outside; the
  * kernel and the other tiers are not visible, so a server reaches the kernel only through the
  * SDK, that is, through its capabilities.
  */
@@ -34,8 +35,23 @@ final class DomainClassLoader extends URLClassLoader {
         this.jar = jar;
     }
 
+    /**
+     * Libraries of the platform, shared like the JDK: the Log4j 2 API (servers log through the
+     * host's configuration) and JLine (the console driver's terminal). They hold no kernel state.
+     */
+    static final java.util.List<String> PLATFORM_LIBRARIES = java.util.List.of(
+            "org.apache.logging.log4j.", "org.jline.");
+
     static boolean isShared(String name) {
-        return name.startsWith("isola.sdk.") || KERNEL_ABI.contains(name);
+        if (name.startsWith("isola.sdk.") || KERNEL_ABI.contains(name)) {
+            return true;
+        }
+        for (String p : PLATFORM_LIBRARIES) {
+            if (name.startsWith(p)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isHidden(String name) {

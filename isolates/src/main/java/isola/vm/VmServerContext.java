@@ -6,6 +6,9 @@ import isola.kernel.Tcb;
 import isola.kernel.hosted.HostedMachine;
 import isola.sdk.ActiveLoop;
 import isola.sdk.Handler;
+import isola.sdk.IsolaException;
+import isola.kernel.Status;
+import java.util.Map;
 import isola.sdk.ServerContext;
 import isola.sdk.Sys;
 
@@ -16,9 +19,14 @@ final class VmServerContext implements ServerContext {
     private final Domain domain;
     private final ClassLoader loader;
     private final Sys sys;
+    private final Map<String, Integer> endpoints;
+    private final Map<String, Integer> services;
 
-    VmServerContext(HostedMachine machine, Domain domain, ClassLoader loader, Tcb main) {
+    VmServerContext(HostedMachine machine, Domain domain, ClassLoader loader, Tcb main,
+            Map<String, Integer> endpoints, Map<String, Integer> services) {
         this.machine = machine;
+        this.endpoints = Map.copyOf(endpoints);
+        this.services = Map.copyOf(services);
         this.kernel = machine.kernel();
         this.domain = domain;
         this.loader = loader;
@@ -33,6 +41,25 @@ final class VmServerContext implements ServerContext {
     @Override
     public Sys sys() {
         return sys;
+    }
+
+    @Override
+    public int endpoint(String service) {
+        return slotOf(endpoints, service, "provides no service");
+    }
+
+    @Override
+    public int service(String service) {
+        return slotOf(services, service, "was not granted the service");
+    }
+
+    private int slotOf(Map<String, Integer> slots, String service, String problem) {
+        Integer slot = slots.get(service);
+        if (slot == null) {
+            throw new IsolaException(Status.E_EMPTY_SLOT, domain.name() + " " + problem + " '"
+                    + service + "' (it has: " + (slots.isEmpty() ? "none" : String.join(", ", new java.util.TreeSet<>(slots.keySet()))) + ")");
+        }
+        return slot;
     }
 
     @Override

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.lang.reflect.Constructor;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.jar.Attributes;
 import java.util.jar.JarFile;
 import java.util.jar.Manifest;
@@ -62,9 +63,17 @@ public final class VmTier {
 
     /** Starts the server on the domain's first thread, "main", at {@code priority}. */
     public Tcb start(VmDomain vd, int priority) {
+        return start(vd, priority, Map.of(), Map.of());
+    }
+
+    /**
+     * Starts the server; {@code endpoints} and {@code services} tell it, by service name, the
+     * slots of the endpoints it provides and of the services it was granted.
+     */
+    public Tcb start(VmDomain vd, int priority, Map<String, Integer> endpoints, Map<String, Integer> services) {
         Domain d = vd.domain();
         Tcb main = kernel.createThread(d, "main", priority);
-        VmServerContext ctx = new VmServerContext(machine, d, vd.loader(), main);
+        VmServerContext ctx = new VmServerContext(machine, d, vd.loader(), main, endpoints, services);
         machine.spawn(main, () -> {
             Thread.currentThread().setContextClassLoader(vd.loader());
             Server server = instantiate(vd);

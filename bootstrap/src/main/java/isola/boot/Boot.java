@@ -1,0 +1,150 @@
+package isola.boot;
+
+import isola.kernel.KernelConfig;
+import isola.kernel.hosted.ConcurrentMachine;
+import isola.kernel.hosted.HostedMachine;
+import isola.kernel.initrd.Initrd;
+import isola.sdk.HostConsole;
+import isola.sdk.Proc;
+import isola.system.init.BootManifest;
+import isola.system.init.Init;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Boots Isola on the hosted machine from a boot image: reads the cpio image with the kernel's
+ * own reader, checks the manifest, unpacks the server jars (the RAM disk, as files the vm tier
+ * loads), attaches the console device and starts init. {@link #run} returns the status the
+ * system exits with.
+ */
+public final class Boot implements AutoCloseable {
+    public static final String MANIFEST = "boot.manifest";
+    public static final Set<String> BUILTIN_SERVICES = Set.of(Proc.PROC, Proc.SUPERVISOR);
+
+    private final ConcurrentMachine machine;
+    private final Init init;
+    private final Path ramdisk;
+    private final CompletableFuture<Integer> exit;
+
+    private Boot(ConcurrentMachine machine, Init init, Path ramdisk, CompletableFuture<Integer> exit) {
+        this.machine = machine;
+        this.init = init;
+        this.ramdisk = ramdisk;
+        this.exit = exit;
+    }
+
+    /**
+     * Checks the image and starts the system with the console on {@code in}/{@code out}. Errors
+     * in the image or the manifest throw {@link BootException} naming the file, and nothing
+     * is started.
+     */
+    public static Boot start(Path image, InputStream in, PrintStream out, boolean terminal) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(image);
+        } catch (NoSuchFileException e) {
+            throw new BootException(image + ": no such boot image");
+        } catch (IOException e) {
+            throw new BootException(image + ": cannot read the boot image: " + e.getMessage());
+        }
+        Initrd initrd;
+        BootManifest manifest;
+        try {
+            initrd = Initrd.parse(image.getFileName().toString(), bytes);
+            Set<String> files = new LinkedHashSet<>();
+            initrd.entries().forEach(e -> {
+                if (e.isFile()) {
+                    files.add(e.path());
+                }
+            });
+            String text = new String(initrd.read(MANIFEST), java.nio.charset.StandardCharsets.UTF_8);
+            manifest = BootManifest.parse(image.getFileName() + ":" + MANIFEST, text, files, BUILTIN_SERVICES);
+        } catch (RuntimeException e) {
+            throw new BootException(e.getMessage(), e);
+        }
+        Path ramdisk;
+        Map<String, Path> jars = new HashMap<>();
+        try {
+            ramdisk = Files.createTempDirectory("isola-ramdisk");
+            for (var s : manifest.startOrder()) {
+                Path p = ramdisk.resolve(s.jar().replace('/', '_'));
+                if (!Files.exists(p)) {
+                    Files.write(p, initrd.read(s.jar()));
+                }
+                jars.put(s.jar(), p);
+            }
+        } catch (IOException e) {
+            throw new BootException("cannot unpack the boot image " + image + ": " + e.getMessage());
+        }
+        HostConsole.attach(in, out, terminal);
+        ConcurrentMachine machine = HostedMachine.concurrent(KernelConfig.DEFAULT);
+        Init init = new Init(machine, manifest, jars);
+        return new Boot(machine, init, ramdisk, init.start());
+    }
+
+    /** Boots and waits for the system to shut down; returns its exit status. */
+    public static int run(Path image, InputStream in, PrintStream out, boolean terminal) {
+        try (Boot b = start(image, in, out, terminal)) {
+            return b.awaitExit();
+        }
+    }
+
+    public Init init() {
+        return init;
+    }
+
+    public ConcurrentMachine machine() {
+        return machine;
+    }
+
+    /** Waits until the system shuts down; a boot failure throws {@link BootException}. */
+    public int awaitExit() {
+        try {
+            return exit.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BootException("interrupted while running");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            throw new BootException("boot failed: " + (c.getMessage() == null ? c.toString() : c.getMessage()), c);
+        }
+    }
+
+    public CompletableFuture<Integer> exit() {
+        return exit;
+    }
+
+    @Override
+    public void close() {
+        machine.close();
+        try (var s = Files.list(ramdisk)) {
+            for (Path p : s.toList()) {
+                Files.deleteIfExists(p);
+            }
+            Files.deleteIfExists(ramdisk);
+        } catch (IOException e) {
+            // a temp directory left behind is harmless
+        }
+    }
+
+    /** The image, its manifest or the boot itself is bad; the message names the file and problem. */
+    public static final class BootException extends RuntimeException {
+        BootException(String message) {
+            super(message);
+        }
+
+        BootException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

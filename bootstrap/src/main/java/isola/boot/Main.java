@@ -1,0 +1,61 @@
+package isola.boot;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Isola's hosted command line (the {@code ./isola} launcher runs it). */
+@Command(name = "isola", mixinStandardHelpOptions = true, description = "Isola, a microkernel OS in Java",
+        subcommands = {Main.BootCommand.class, Main.ImageCommand.class})
+public final class Main implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        new CommandLine(this).usage(System.out);
+        return 0;
+    }
+
+    @Command(name = "boot", mixinStandardHelpOptions = true,
+            description = "Boot the image into the shell. With stdin not a terminal, run the commands it reads.")
+    static final class BootCommand implements Callable<Integer> {
+        @Option(names = "--image", paramLabel = "FILE", description = "boot image (default: ${DEFAULT-VALUE})",
+                defaultValue = "bootstrap/target/isola.img")
+        Path image;
+
+        @Override
+        public Integer call() {
+            boolean terminal = System.console() != null && System.console().isTerminal();
+            try {
+                return Boot.run(image, System.in, System.out, terminal);
+            } catch (Boot.BootException e) {
+                System.err.println("isola boot: " + e.getMessage());
+                return 2;
+            }
+        }
+    }
+
+    @Command(name = "image", mixinStandardHelpOptions = true,
+            description = "Build a boot image from a manifest and the project's servers.")
+    static final class ImageCommand implements Callable<Integer> {
+        @Option(names = "--manifest", paramLabel = "FILE", description = "boot manifest (default: the built-in one)")
+        Path manifest;
+
+        @Option(names = "--out", paramLabel = "FILE", required = true, description = "image to write")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            String text = manifest == null ? isola.boot.image.DefaultImage.defaultManifest()
+                    : java.nio.file.Files.readString(manifest);
+            isola.boot.image.DefaultImage.build(out, text);
+            System.out.println("wrote " + out);
+            return 0;
+        }
+    }
+
+    public static void main(String[] args) {
+        int status = new CommandLine(new Main()).execute(args);
+        System.exit(status);
+    }
+}

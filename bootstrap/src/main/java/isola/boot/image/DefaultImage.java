@@ -1,0 +1,75 @@
+package isola.boot.image;
+
+import isola.drivers.console.ConsoleServer;
+import isola.sdk.Server;
+import isola.system.log.LogServer;
+import isola.system.names.NamesServer;
+import isola.system.shell.ShellServer;
+import isola.vm.ServerJars;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds the default boot image from the project's own servers: the boot manifest first, then
+ * one jar per server. Run by the build ({@code bootstrap/target/isola.img}); {@code main}
+ * takes the output path.
+ */
+public final class DefaultImage {
+    private DefaultImage() {}
+
+    public static final String MANIFEST = "boot.manifest";
+
+    /** The jars of the default image, by file name. */
+    public static Map<String, Class<? extends Server>> servers() {
+        Map<String, Class<? extends Server>> m = new LinkedHashMap<>();
+        m.put("log.jar", LogServer.class);
+        m.put("names.jar", NamesServer.class);
+        m.put("console.jar", ConsoleServer.class);
+        m.put("shell.jar", ShellServer.class);
+        return m;
+    }
+
+    public static String defaultManifest() throws IOException {
+        try (InputStream in = DefaultImage.class.getResourceAsStream("/default.manifest")) {
+            if (in == null) {
+                throw new IOException("default.manifest is missing from the bootstrap jar");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    /** Writes an image with {@code manifest} and the default servers' jars to {@code out}. */
+    public static Path build(Path out, String manifest) throws IOException {
+        Path tmp = Files.createTempDirectory("isola-image");
+        try {
+            List<ImageWriter.ImageEntry> entries = new ArrayList<>();
+            entries.add(new ImageWriter.ImageEntry(MANIFEST, manifest.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            for (var e : servers().entrySet()) {
+                Path jar = ServerJars.pack(e.getValue(), tmp.resolve(e.getKey()));
+                entries.add(new ImageWriter.ImageEntry(e.getKey(), Files.readAllBytes(jar)));
+            }
+            Files.createDirectories(out.toAbsolutePath().getParent());
+            ImageWriter.write(out, entries);
+            return out;
+        } finally {
+            try (var s = Files.list(tmp)) {
+                for (Path p : s.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    public static void main(String[] args) throws IOException {
+        Path out = Path.of(args.length > 0 ? args[0] : "bootstrap/target/isola.img");
+        build(out, defaultManifest());
+        System.out.println("boot image: " + out + " (" + Files.size(out) + " bytes)");
+    }
+}

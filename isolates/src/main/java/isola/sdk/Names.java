@@ -1,0 +1,76 @@
+package isola.sdk;
+
+import isola.kernel.Tag;
+import java.util.List;
+
+/**
+ * The names service's protocol and client: service names mapped to endpoint capabilities.
+ * Anyone with a names capability may look names up and list them; registering and
+ * unregistering need a capability whose badge the names server gave a prefix ({@link
+ * #mintPrefix}), and only names under that prefix. The unbadged capability init holds has the
+ * empty prefix: every name.
+ */
+public final class Names {
+    private Names() {}
+
+    public static final int REGISTER = 1;
+    public static final int LOOKUP = 2;
+    public static final int UNREGISTER = 3;
+    public static final int LIST = 4;
+    public static final int MINT_PREFIX = 5;
+    public static final int SET_PREFIX = 6;
+
+    /** Registers the capability in {@code capSlot} under {@code name}. */
+    public static void register(Sys sys, int names, String name, int capSlot) {
+        int len = sys.putString(0, name);
+        sys.capSlot(0, capSlot);
+        Replies.check(sys, sys.callRetrying(names, Tag.of(REGISTER, len, 1), Sys.RESTART_ATTEMPTS), "register " + name);
+    }
+
+    /** Looks {@code name} up; its capability lands in the empty slot {@code dst}. */
+    public static void lookup(Sys sys, int names, String name, int dst) {
+        int len = sys.putString(0, name);
+        sys.receiveWindow(dst);
+        try {
+            Replies.check(sys, sys.call(names, Tag.of(LOOKUP, len), Sys.FOREVER), "lookup " + name);
+        } finally {
+            sys.receiveWindow(-1);
+        }
+        if (sys.capsReceived() != 1) {
+            throw new IsolaException(isola.kernel.Status.E_SLOT_OCCUPIED, "lookup " + name
+                    + ": the capability could not be received into slot " + dst);
+        }
+    }
+
+    public static void unregister(Sys sys, int names, String name) {
+        int len = sys.putString(0, name);
+        Replies.check(sys, sys.call(names, Tag.of(UNREGISTER, len), Sys.FOREVER), "unregister " + name);
+    }
+
+    /** Every registered name, sorted. */
+    public static List<String> list(Sys sys, int names) {
+        return Replies.lines(sys, names, LIST, null, "list names");
+    }
+
+    /**
+     * Lets capabilities badged {@code badge} register under {@code prefix}. Only the unbadged
+     * capability (init's) may: init assigns each server's names badge its prefix, and tells a
+     * restarted names server again.
+     */
+    public static void setPrefix(Sys sys, int names, long badge, String prefix) {
+        sys.mr(0, badge);
+        int len = sys.putString(1, prefix);
+        Replies.check(sys, sys.callRetrying(names, Tag.of(SET_PREFIX, len), Sys.RESTART_ATTEMPTS), "set prefix " + prefix);
+    }
+
+    /** A names capability allowed to register under {@code prefix}, into the empty slot {@code dst}. */
+    public static void mintPrefix(Sys sys, int names, String prefix, int dst) {
+        int len = sys.putString(0, prefix);
+        sys.receiveWindow(dst);
+        try {
+            Replies.check(sys, sys.call(names, Tag.of(MINT_PREFIX, len), Sys.FOREVER), "mint prefix " + prefix);
+        } finally {
+            sys.receiveWindow(-1);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+package isola.sdk;
+
+import isola.kernel.Tag;
+import java.util.List;
+
+/**
+ * The system's process services: {@code proc}, served by init (domains, threads, capabilities,
+ * crash injection, shutdown), and {@code supervisor} (restarts). Listings are lines of text.
+ */
+public final class Proc {
+    private Proc() {}
+
+    /** Names of the two built-in services, which no manifest server may provide. */
+    public static final String PROC = "proc";
+    public static final String SUPERVISOR = "supervisor";
+
+    // proc
+    public static final int PS = 1;
+    public static final int CAPS = 2;
+    public static final int KILL = 3;
+    public static final int SHUTDOWN = 4;
+    public static final int SERVERS = 5;
+    /** Supervisor to init: a server was restarted; tell it again what init told it at boot. */
+    public static final int ANNOUNCE = 6;
+    // supervisor
+    public static final int RESTART = 1;
+    public static final int STATUS = 2;
+
+    public static List<String> ps(Sys sys, int proc) {
+        return Replies.lines(sys, proc, PS, null, "ps");
+    }
+
+    public static List<String> caps(Sys sys, int proc, String domain) {
+        return Replies.lines(sys, proc, CAPS, domain, "caps " + domain);
+    }
+
+    /** Names of the servers the manifest started. */
+    public static List<String> servers(Sys sys, int proc) {
+        return Replies.lines(sys, proc, SERVERS, null, "servers");
+    }
+
+    /** Crashes {@code server} on purpose (its supervisor restarts it). */
+    public static void kill(Sys sys, int proc, String server) {
+        int len = sys.putString(0, server);
+        Replies.check(sys, sys.callRetrying(proc, Tag.of(KILL, len), Sys.RESTART_ATTEMPTS), "kill " + server);
+    }
+
+    /** Stops every server; the system exits with {@code status}. */
+    public static void shutdown(Sys sys, int proc, int status) {
+        sys.mr(0, status);
+        Replies.check(sys, sys.call(proc, Tag.of(SHUTDOWN, 1), Sys.FOREVER), "shutdown");
+    }
+
+    /** Restarts {@code server} in a fresh domain; returns a line saying how it went. */
+    public static String restart(Sys sys, int supervisor, String server) {
+        int len = sys.putString(0, server);
+        Replies.check(sys, sys.call(supervisor, Tag.of(RESTART, len), Sys.FOREVER), "restart " + server);
+        return sys.string(0);
+    }
+
+    public static List<String> supervisorStatus(Sys sys, int supervisor) {
+        return Replies.lines(sys, supervisor, STATUS, null, "supervisor status");
+    }
+}

@@ -1,0 +1,37 @@
+package isola.system.init;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One {@code [server NAME]} section of the boot manifest, with defaults applied.
+ *
+ * @param name the server's name, {@code [a-z][a-z0-9-]*}
+ * @param jar the server's jar, a path present in the boot image
+ * @param tier the isolation tier the server runs in (only {@code "vm"} exists for now)
+ * @param priority scheduling priority 0..255, higher runs first
+ * @param provides the services (endpoints) this server serves, in manifest order
+ * @param grants the services this server may call, in manifest order
+ * @param restart what the supervisor does when the server crashes
+ * @param line the 1-based line of the section's {@code [server NAME]} header
+ */
+public record ServerSpec(
+        String name,
+        String jar,
+        String tier,
+        int priority,
+        List<String> provides,
+        List<String> grants,
+        RestartPolicy restart,
+        int line) {
+
+    public ServerSpec {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(jar, "jar");
+        Objects.requireNonNull(tier, "tier");
+        Objects.requireNonNull(restart, "restart");
+        // Immutable copies: a spec is handed to init, the supervisor and names alike.
+        provides = List.copyOf(provides);
+        grants = List.copyOf(grants);
+    }
+}

@@ -1,0 +1,185 @@
+package isola.system.init;
+
+import isola.kernel.Domain;
+import isola.kernel.Endpoint;
+import isola.kernel.Kernel;
+import isola.kernel.Rights;
+import isola.kernel.Status;
+import isola.kernel.Tcb;
+import isola.sdk.Log;
+import isola.sdk.Proc;
+import isola.sdk.Replies;
+import isola.sdk.Sys;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The supervisor domain: every server's fault endpoint. On a crash it restarts the server in a
+ * fresh domain on the same endpoints, so clients' capabilities stay valid and a call that was in
+ * flight fails with E_RESTARTED (retry). The first restart is immediate; a crash within
+ * {@link #CONSECUTIVE_WINDOW_NS} of the last waits the manifest's backoff, doubling; after
+ * max-restarts consecutive crashes it gives up and the server's callers get E_DEAD_DOMAIN. It
+ * also serves {@code supervisor}: restart on request, and a status listing.
+ */
+final class Supervisor {
+    static final int SERVICE = 0;
+    static final int FAULTS = 1;
+    static final int LOG = 2;
+    static final int PROC = 3;
+    /** Crashes closer together than this count as consecutive. */
+    static final long CONSECUTIVE_WINDOW_NS = TimeUnit.SECONDS.toNanos(30);
+
+    private final Init init;
+    private final Kernel kernel;
+    final Domain domain;
+    final Endpoint faults;
+    private final Endpoint service;
+    private volatile boolean stopping;
+
+    Supervisor(Init init, Endpoint service, Endpoint faults) {
+        this.init = init;
+        this.kernel = init.kernel;
+        this.service = service;
+        this.faults = faults;
+        this.domain = kernel.createDomain("supervisor", 16, 16);
+        kernel.grantCap(init.domain, Init.SUPERVISOR, domain, SERVICE, Rights.ALL, 0);
+        kernel.grantCap(init.domain, Init.FAULTS, domain, FAULTS, Rights.ALL, 0);
+        kernel.grantCap(init.domain, Init.PROC, domain, PROC, Rights.SEND, Init.SUPERVISOR_BADGE);
+        kernel.rebindEndpoint(service, domain);
+        kernel.rebindEndpoint(faults, domain);
+    }
+
+    void start() {
+        spawn("faults", FAULTS, this::onFault);
+        spawn("requests", SERVICE, this::onRequest);
+    }
+
+    void stop() {
+        stopping = true;
+    }
+
+    private interface Handler {
+        long handle(Sys sys);
+    }
+
+    private void spawn(String name, int slot, Handler h) {
+        Tcb t = kernel.createThread(domain, name, 240);
+        init.machine.spawn(t, () -> {
+            Sys sys = Sys.of(kernel, t);
+            long reply = 0;
+            for (;;) {
+                int st = sys.replyRecv(slot, reply);
+                reply = st == Status.OK ? h.handle(sys) : 0;
+            }
+        });
+    }
+
+    private void log(Sys sys, int level, String text) {
+        if (hasLog()) {
+            Init.logThrough(sys, LOG, level, text);
+        } else {
+            System.err.println("isola: " + text);
+        }
+    }
+
+    /** Whether the log capability is in its slot; init grants it once a log service exists. */
+    private synchronized boolean hasLog() {
+        if (domain.cspace().get(LOG) == null) {
+            init.grantLog(domain, LOG);
+        }
+        return domain.cspace().get(LOG) != null;
+    }
+
+    /** Restarts {@code r}; a names or log server is then told again what init told it at boot. */
+    private void relaunch(Sys sys, Init.Running r) {
+        init.relaunch(r);
+        if (r.spec.provides().contains("names") || r.spec.provides().contains("log")) {
+            int len = sys.putString(0, r.spec.name());
+            Replies.check(sys, sys.callRetrying(PROC, isola.kernel.Tag.of(Proc.ANNOUNCE, len), Sys.RESTART_ATTEMPTS),
+                    "announce " + r.spec.name());
+        }
+    }
+
+    /** A fault message from a server domain's proxy: MR0 kind, MR1 thread, MR2 domain, MR3 count. */
+    private long onFault(Sys sys) {
+        long badge = sys.badge();
+        Init.Running r = null;
+        for (Init.Running x : init.servers.values()) {
+            if (x.badge == badge) {
+                r = x;
+            }
+        }
+        if (r == null || stopping) {
+            return Replies.ok(0) | Domain.FAULT_KILL; // unknown or shutting down: let it die
+        }
+        Domain d = r.vd.domain();
+        Throwable cause = d.lastFault();
+        long now = System.nanoTime();
+        String what = r.spec.name() + " crashed (" + (cause == null ? "fault" : cause.toString()) + ")";
+        if (!r.spec.restart().onCrash()) {
+            kernel.killDomainNow(d);
+            log(sys, Log.ERROR, what + "; restart = never: left dead");
+            return faultReply();
+        }
+        r.consecutiveCrashes = now - r.lastCrashNanos < CONSECUTIVE_WINDOW_NS ? r.consecutiveCrashes + 1 : 1;
+        r.lastCrashNanos = now;
+        if (r.consecutiveCrashes > r.spec.restart().maxRestarts()) {
+            r.gaveUp = true;
+            kernel.killDomainNow(d);
+            kernel.abandonRestart(d);
+            log(sys, Log.ERROR, what + "; gave up after " + r.spec.restart().maxRestarts() + " restarts");
+            return faultReply();
+        }
+        if (r.consecutiveCrashes > 1) {
+            kernel.killForRestart(d); // callers learn now; the new incarnation comes after the backoff
+            Init.pause(r.spec.restart().backoffFor(r.consecutiveCrashes - 1).toNanos());
+        }
+        relaunch(sys, r);
+        long ms = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - now);
+        log(sys, Log.WARN, what + "; restarted (" + r.consecutiveCrashes + "/" + r.spec.restart().maxRestarts()
+                + ") in " + ms / 1000.0 + " ms");
+        return faultReply();
+    }
+
+    private static long faultReply() {
+        return isola.kernel.Tag.of(Domain.FAULT_KILL, 0);
+    }
+
+    private long onRequest(Sys sys) {
+        switch (sys.label()) {
+            case Proc.RESTART -> {
+                String name = sys.string(0);
+                Init.Running r = name == null ? null : init.server(name);
+                if (r == null) {
+                    return Replies.error(sys, Status.E_INVALID_ARG, "restart: no server named '" + name
+                            + "' (servers: " + String.join(", ", init.servers.keySet()) + ")");
+                }
+                long t0 = System.nanoTime();
+                r.gaveUp = false;
+                r.consecutiveCrashes = 0;
+                relaunch(sys, r);
+                String line = "restarted " + name + " in "
+                        + TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - t0) / 1000.0 + " ms";
+                log(sys, Log.INFO, line + " (on request)");
+                return isola.kernel.Tag.of(Replies.OK, sys.putString(0, line));
+            }
+            case Proc.STATUS -> {
+                List<String> lines = new ArrayList<>();
+                lines.add(String.format("%-12s %-9s %8s %10s %12s %9s", "SERVER", "POLICY", "RESTARTS", "MAX", "BACKOFF", "STATE"));
+                for (Init.Running r : init.servers.values()) {
+                    var p = r.spec.restart();
+                    lines.add(String.format("%-12s %-9s %8d %10d %12s %9s", r.spec.name(), p.onCrash() ? "on-crash" : "never",
+                            r.restarts, p.maxRestarts(), p.backoff().toMillis() + "ms",
+                            r.gaveUp ? "gave up" : Domain.stateName(r.vd.domain().state())));
+                }
+                long cursor = sys.mr(0);
+                int i = (int) Math.max(0, Math.min(cursor, lines.size() - 1));
+                return Replies.line(sys, i + 1 < lines.size() ? i + 1 : -1, lines.get(i));
+            }
+            default -> {
+                return Replies.error(sys, Status.E_INVALID_ARG, "supervisor: unknown request " + sys.label());
+            }
+        }
+    }
+}
