@@ -40,6 +40,16 @@ public final class Replies {
         return Tag.of(OK, sys.putString(1, text));
     }
 
+    /** Serves a listing of {@code lines}: the one at the request's cursor (MR0), and the next cursor. */
+    public static long page(Sys sys, List<String> lines) {
+        if (lines.isEmpty()) {
+            return empty(sys);
+        }
+        long cursor = sys.mr(0);
+        int i = (int) Math.max(0, Math.min(cursor, lines.size() - 1));
+        return line(sys, i + 1 < lines.size() ? i + 1 : -1, lines.get(i));
+    }
+
     /** The reply to a listing with no lines at all. */
     public static long empty(Sys sys) {
         sys.mr(0, -1);

@@ -315,12 +315,7 @@ public final class Init {
     }
 
     private long page(List<String> lines) {
-        long cursor = sys.mr(0);
-        if (lines.isEmpty()) {
-            return Replies.empty(sys);
-        }
-        int i = (int) Math.max(0, Math.min(cursor, lines.size() - 1));
-        return Replies.line(sys, i + 1 < lines.size() ? i + 1 : -1, lines.get(i));
+        return Replies.page(sys, lines);
     }
 
     private List<Domain> liveDomains() {

@@ -173,9 +173,7 @@ final class Supervisor {
                             r.restarts, p.maxRestarts(), p.backoff().toMillis() + "ms",
                             r.gaveUp ? "gave up" : Domain.stateName(r.vd.domain().state())));
                 }
-                long cursor = sys.mr(0);
-                int i = (int) Math.max(0, Math.min(cursor, lines.size() - 1));
-                return Replies.line(sys, i + 1 < lines.size() ? i + 1 : -1, lines.get(i));
+                return Replies.page(sys, lines);
             }
             default -> {
                 return Replies.error(sys, Status.E_INVALID_ARG, "supervisor: unknown request " + sys.label());

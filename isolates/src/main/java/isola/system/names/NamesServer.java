@@ -10,6 +10,7 @@ import isola.sdk.ServerContext;
 import isola.sdk.Sys;
 import java.util.BitSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -183,13 +184,7 @@ public final class NamesServer implements Server {
 
     private long list(Sys sys) {
         dropReceived(sys);
-        long cursor = sys.mr(0);
-        if (names.isEmpty()) {
-            return Replies.empty(sys);
-        }
-        String[] all = names.keySet().toArray(new String[0]);
-        int i = (int) Math.max(0, Math.min(cursor, all.length - 1));
-        return Replies.line(sys, i + 1 < all.length ? i + 1 : -1, all[i]);
+        return Replies.page(sys, List.copyOf(names.keySet()));
     }
 
     /** A capability sent with a request that does not take one is not kept. */
