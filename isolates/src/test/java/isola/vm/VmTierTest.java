@@ -227,9 +227,10 @@ class VmTierTest {
         long[] fault = sup.received.poll(30, TimeUnit.SECONDS);
         assertNotNull(fault);
         assertEquals(Domain.FAULT_THREAD, fault[1]);
-        // Resumed: the faulted worker runs its loop again and serves.
+        // Resumed: the faulted worker runs its loop again and serves. Until the supervisor's
+        // resume lands, calls get E_RESTARTED, which callRetrying retries.
         client.mr(0, 10);
-        assertEquals(Status.OK, client.call(s.clientSlot(), 1, 1));
+        assertEquals(Status.OK, client.callRetrying(s.clientSlot(), isola.kernel.Tag.of(1, 1), Sys.RESTART_ATTEMPTS));
         assertEquals(11, client.mr(0));
     }
 
