@@ -111,7 +111,7 @@ final class Supervisor {
             }
         }
         if (r == null || stopping) {
-            return Replies.ok(0) | Domain.FAULT_KILL; // unknown or shutting down: let it die
+            return faultReply(); // unknown or shutting down: let it die
         }
         Domain d = r.vd.domain();
         Throwable cause = d.lastFault();
