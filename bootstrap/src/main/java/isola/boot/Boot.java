@@ -120,10 +120,6 @@ public final class Boot implements AutoCloseable {
         }
     }
 
-    public CompletableFuture<Integer> exit() {
-        return exit;
-    }
-
     @Override
     public void close() {
         machine.close();

@@ -1598,16 +1598,8 @@ public final class Kernel {
      * E_DEAD_DOMAIN. {@link #abandonRestart} turns that back once the supervisor gives up.
      */
     public void killForRestart(Domain d) {
-        machine.enter(null);
-        try {
-            d.restarting = true;
-            killDomain(d);
-            if (uni && current == null) {
-                reschedule();
-            }
-        } finally {
-            machine.leave(null);
-        }
+        d.restarting = true; // read by killDomain, under the lock killDomainNow takes
+        killDomainNow(d);
     }
 
     /** The supervisor gave up on {@code d}: calls on its endpoints now get E_DEAD_DOMAIN. */

@@ -1,7 +1,6 @@
 package isola.sdk;
 
 import isola.kernel.Tag;
-import java.nio.charset.StandardCharsets;
 
 /** The console service's protocol and client: text out, lines in. */
 public final class Console {
@@ -13,18 +12,8 @@ public final class Console {
 
     /** Writes {@code text} (split into messages as needed). */
     public static void write(Sys sys, int console, String text) {
-        int max = Sys.maxStringBytes(0);
-        int from = 0;
-        while (from < text.length()) {
-            int to = Math.min(text.length(), from + max / 4);
-            // Grow the chunk while it fits: most text is ASCII.
-            while (to < text.length() && text.substring(from, Math.min(text.length(), to + 64))
-                    .getBytes(StandardCharsets.UTF_8).length <= max) {
-                to = Math.min(text.length(), to + 64);
-            }
-            if (Character.isHighSurrogate(text.charAt(to - 1)) && to < text.length()) {
-                to--;
-            }
+        for (int from = 0; from < text.length(); ) {
+            int to = Sys.fit(text, from, Sys.maxStringBytes(0));
             int len = sys.putString(0, text.substring(from, to));
             Replies.check(sys, sys.callRetrying(console, Tag.of(WRITE, len), Sys.RESTART_ATTEMPTS), "console write");
             from = to;

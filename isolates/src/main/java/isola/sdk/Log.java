@@ -33,11 +33,7 @@ public final class Log {
     /** Logs {@code text} at {@code level}; a too-long text is cut. */
     public static void write(Sys sys, int log, int level, String text) {
         sys.mr(0, level);
-        String t = text;
-        while (t.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > Sys.maxStringBytes(1)) {
-            t = t.substring(0, t.length() * 3 / 4);
-        }
-        int len = sys.putString(1, t);
+        int len = sys.putString(1, text.substring(0, Sys.fit(text, 0, Sys.maxStringBytes(1))));
         Replies.check(sys, sys.callRetrying(log, Tag.of(WRITE, len), Sys.RESTART_ATTEMPTS), "log write");
     }
 

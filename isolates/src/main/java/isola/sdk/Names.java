@@ -29,15 +29,20 @@ public final class Names {
 
     /** Looks {@code name} up; its capability lands in the empty slot {@code dst}. */
     public static void lookup(Sys sys, int names, String name, int dst) {
-        int len = sys.putString(0, name);
+        callForCap(sys, names, LOOKUP, name, dst, "lookup " + name);
+    }
+
+    /** A request with {@code text} in MR0 whose reply carries one capability, into {@code dst}. */
+    private static void callForCap(Sys sys, int names, int label, String text, int dst, String what) {
+        int len = sys.putString(0, text);
         sys.receiveWindow(dst);
         try {
-            Replies.check(sys, sys.call(names, Tag.of(LOOKUP, len), Sys.FOREVER), "lookup " + name);
+            Replies.check(sys, sys.call(names, Tag.of(label, len), Sys.FOREVER), what);
         } finally {
             sys.receiveWindow(-1);
         }
         if (sys.capsReceived() != 1) {
-            throw new IsolaException(isola.kernel.Status.E_SLOT_OCCUPIED, "lookup " + name
+            throw new IsolaException(isola.kernel.Status.E_SLOT_OCCUPIED, what
                     + ": the capability could not be received into slot " + dst);
         }
     }
@@ -65,12 +70,6 @@ public final class Names {
 
     /** A names capability allowed to register under {@code prefix}, into the empty slot {@code dst}. */
     public static void mintPrefix(Sys sys, int names, String prefix, int dst) {
-        int len = sys.putString(0, prefix);
-        sys.receiveWindow(dst);
-        try {
-            Replies.check(sys, sys.call(names, Tag.of(MINT_PREFIX, len), Sys.FOREVER), "mint prefix " + prefix);
-        } finally {
-            sys.receiveWindow(-1);
-        }
+        callForCap(sys, names, MINT_PREFIX, prefix, dst, "mint prefix " + prefix);
     }
 }

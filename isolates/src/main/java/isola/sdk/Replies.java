@@ -26,11 +26,9 @@ public final class Replies {
     /** An error reply: {@code status} and {@code message} in the caller's registers. */
     public static long error(Sys sys, int status, String message) {
         sys.mr(0, status);
-        String m = message;
         int max = Sys.maxStringBytes(1);
-        if (m.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > max) {
-            m = m.substring(0, Math.min(m.length(), max / 4)) + "...";
-        }
+        int end = Sys.fit(message, 0, max);
+        String m = end == message.length() ? message : message.substring(0, Sys.fit(message, 0, max - 3)) + "...";
         return Tag.of(ERROR, sys.putString(1, m));
     }
 

@@ -71,6 +71,25 @@ public final class Sys {
     }
 
     /**
+     * The end (a char index) of the longest run of {@code s} from {@code from} whose UTF-8 form
+     * fits {@code maxBytes}, never splitting a surrogate pair: how text is cut to fit messages.
+     */
+    public static int fit(String s, int from, int maxBytes) {
+        int bytes = 0;
+        int i = from;
+        while (i < s.length()) {
+            int cp = s.codePointAt(i);
+            int n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+            if (bytes + n > maxBytes) {
+                break;
+            }
+            bytes += n;
+            i += Character.charCount(cp);
+        }
+        return i;
+    }
+
+    /**
      * Writes {@code s} as UTF-8 into the registers from {@code first}: its byte length, then the
      * bytes packed eight to a word. Returns the first register after it, so a message can go
      * on. Text is for control messages (names, log lines), never the IPC fast path.

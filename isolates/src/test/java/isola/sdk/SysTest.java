@@ -54,4 +54,17 @@ class SysTest {
         assertThrows(IndexOutOfBoundsException.class, () -> sys.capSlot(-1));
         assertEquals(wake, Utcb.wakeWord(tcb.utcb()), "the wake word was not touched");
     }
+
+    @Test
+    void textIsCutToFitWithoutSplittingCharacters() {
+        assertEquals(3, Sys.fit("abcdef", 0, 3));
+        assertEquals(6, Sys.fit("abcdef", 2, 100));
+        assertEquals(1, Sys.fit("a\u00e9b", 0, 2), "é takes two bytes");
+        assertEquals(1, Sys.fit("a\uD83D\uDE00", 0, 4), "a surrogate pair (4 bytes) is never split");
+        assertEquals(3, Sys.fit("a\uD83D\uDE00", 0, 5));
+        String s = "x".repeat(40) + "\u00e9".repeat(400);
+        int end = Sys.fit(s, 0, Sys.maxStringBytes(0));
+        assertDoesNotThrow(() -> sys.putString(0, s.substring(0, end)), "what fit() keeps fits the registers");
+        assertThrows(IsolaException.class, () -> sys.putString(0, s.substring(0, end + 1)));
+    }
 }

@@ -44,6 +44,8 @@ public final class Init {
     static final int FAULTS = 2;
     static final int FIRST_SERVICE = 3;
     static final int TEMP = 250;
+    /** init's own log capability, badged so its records show as "init". */
+    static final int INIT_LOG = 249;
     static final int SLOTS = 256;
     /** Badges of init's and the supervisor's own capabilities to services (log sources). */
     static final long INIT_BADGE = 0xF0_0001;
@@ -66,7 +68,6 @@ public final class Init {
     final Map<String, Running> servers = new LinkedHashMap<>();
     private int nextSlot = FIRST_SERVICE;
     private Supervisor supervisor;
-    private volatile long bootedNanos;
 
     /** A server as started: its manifest entry and its current incarnation. */
     static final class Running {
@@ -113,11 +114,6 @@ public final class Init {
         return exit;
     }
 
-    /** Nanoseconds from the start of init until every server was started and registered. */
-    public long bootedNanos() {
-        return bootedNanos;
-    }
-
     private void boot() {
         long t0 = System.nanoTime();
         Endpoint proc = kernel.createEndpoint(domain);
@@ -153,9 +149,8 @@ public final class Init {
             launch(r);
             announce(r);
         }
-        bootedNanos = System.nanoTime() - t0;
         log(Log.INFO, "init: started " + order.size() + " servers in "
-                + TimeUnit.NANOSECONDS.toMillis(bootedNanos) + " ms");
+                + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) + " ms");
     }
 
     /**
@@ -188,15 +183,15 @@ public final class Init {
             for (Running x : servers.values()) {
                 Log.nameSource(sys, log, x.badge, x.spec.name());
             }
-            if (domain.cspace().get(TEMP - 1) == null) {
-                kernel.grantCap(domain, log, domain, TEMP - 1, Rights.SEND, INIT_BADGE);
+            if (domain.cspace().get(INIT_LOG) == null) {
+                kernel.grantCap(domain, log, domain, INIT_LOG, Rights.SEND, INIT_BADGE);
             }
         }
     }
 
     /** Logs as init, once the log server is up (the host's stderr before). */
     void log(int level, String text) {
-        logThrough(sys, TEMP - 1, level, text);
+        logThrough(sys, INIT_LOG, level, text);
     }
 
     /** Writes a log record through {@code slot} if it holds the log capability. */
@@ -293,9 +288,9 @@ public final class Init {
     private long handleProc() {
         try {
             return switch (sys.label()) {
-                case Proc.PS -> page(ps());
+                case Proc.PS -> Replies.page(sys, ps());
                 case Proc.CAPS -> caps();
-                case Proc.SERVERS -> page(new ArrayList<>(servers.keySet()));
+                case Proc.SERVERS -> Replies.page(sys, new ArrayList<>(servers.keySet()));
                 case Proc.KILL -> kill();
                 case Proc.SHUTDOWN -> shutdown((int) sys.mr(0));
                 case Proc.ANNOUNCE -> {
@@ -312,10 +307,6 @@ public final class Init {
             return Replies.error(sys, e instanceof IsolaException ie ? ie.status() : Status.E_INVALID_ARG,
                     e.getMessage() == null ? e.toString() : e.getMessage());
         }
-    }
-
-    private long page(List<String> lines) {
-        return Replies.page(sys, lines);
     }
 
     private List<Domain> liveDomains() {
@@ -374,7 +365,7 @@ public final class Init {
             lines.add(String.format("slot %3d  %-16s rights=%-4s badge=%-8s %s", i, what,
                     Rights.toString(c.rights), Long.toHexString(c.badge), svc == null ? "" : "(" + svc + ")"));
         }
-        return page(lines);
+        return Replies.page(sys, lines);
     }
 
     private long kill() {

@@ -6,6 +6,8 @@ import isola.kernel.Kernel;
 import isola.kernel.Rights;
 import isola.kernel.Status;
 import isola.kernel.Tcb;
+import isola.sdk.ActiveLoop;
+import isola.sdk.Handler;
 import isola.sdk.Log;
 import isola.sdk.Proc;
 import isola.sdk.Replies;
@@ -59,20 +61,9 @@ final class Supervisor {
         stopping = true;
     }
 
-    private interface Handler {
-        long handle(Sys sys);
-    }
-
     private void spawn(String name, int slot, Handler h) {
         Tcb t = kernel.createThread(domain, name, 240);
-        init.machine.spawn(t, () -> {
-            Sys sys = Sys.of(kernel, t);
-            long reply = 0;
-            for (;;) {
-                int st = sys.replyRecv(slot, reply);
-                reply = st == Status.OK ? h.handle(sys) : 0;
-            }
-        });
+        init.machine.spawn(t, () -> ActiveLoop.run(Sys.of(kernel, t), slot, h));
     }
 
     private void log(Sys sys, int level, String text) {
