@@ -39,8 +39,9 @@ public final class Domain extends KernelObject {
     Throwable lastFault;
     String lastFaultThread;
     /**
-     * Killed by its supervisor to be restarted in a fresh domain: calls on the endpoints it
-     * served get E_RESTARTED (retry) rather than E_DEAD_DOMAIN until they are rebound.
+     * Killed by its supervisor to be restarted in a fresh domain: the calls it had taken get
+     * E_RESTARTED (retry) rather than E_DEAD_DOMAIN, and calls on the endpoints it served wait
+     * for the next incarnation.
      */
     volatile boolean restarting;
 

@@ -28,6 +28,11 @@ public final class Kernel {
     static final int BLOCKED = 1;
     static final int PASSIVE = 2;
     static final int MISS = 3;
+    /**
+     * A queued sender's endpoint was rebound to a passive server while it waited: the kernel
+     * entry starts over and the call runs passively. Never returned to a caller.
+     */
+    static final int REQUEUE = 4;
 
     /** Virtual time one kernel entry costs in deterministic mode. */
     public static final long ENTRY_COST_NS = 1_000;
@@ -105,17 +110,24 @@ public final class Kernel {
                 return r;
             }
         }
-        begin(self, OP_CALL, slot);
-        int r = self.killed ? E_KILLED : slowSend(self, slot, tag, timeout, true);
-        r = end(self, r);
+        int r;
+        do {
+            begin(self, OP_CALL, slot);
+            r = self.killed ? E_KILLED : slowSend(self, slot, tag, timeout, true);
+            r = end(self, r);
+        } while (r == REQUEUE);
         return r == PASSIVE ? passiveCall(self, self.pendingCap, tag, slot) : r;
     }
 
     /** Sends without waiting for a reply; blocks until a receiver takes it or the timeout expires. */
     public int send(Tcb self, int slot, long tag, long timeout) {
-        begin(self, OP_SEND, slot);
-        int r = self.killed ? E_KILLED : slowSend(self, slot, tag, timeout, false);
-        return end(self, r);
+        int r;
+        do {
+            begin(self, OP_SEND, slot);
+            r = self.killed ? E_KILLED : slowSend(self, slot, tag, timeout, false);
+            r = end(self, r);
+        } while (r == REQUEUE);
+        return r;
     }
 
     /** Receives a message into the caller's registers; a call also binds the caller's reply object. */
@@ -353,7 +365,15 @@ public final class Kernel {
         Endpoint ep = (Endpoint) c.object;
         Domain server = ep.server;
         if (server != null && server.state != Domain.RUNNING) {
-            return fail(self, server.downStatus(), slot);
+            int down = server.downStatus();
+            if (down != E_RESTARTED || timeout == POLL) {
+                return fail(self, down, slot);
+            }
+            // The server is coming back (its supervisor is restarting it, or deciding to): the
+            // message waits in the endpoint's queue for the next incarnation. Only a call the
+            // server had already taken fails, with E_RESTARTED.
+            queueSender(ep, self, c, tag, call, slot, timeout);
+            return BLOCKED;
         }
         if (ep.passive != null) {
             if (!call || Tag.caps(tag) != 0) {
@@ -394,7 +414,7 @@ public final class Kernel {
         ep.senders.addByPriority(t);
         ep.sendersChanged();
         Tcb fr = ep.fastReceiver;
-        if (fr != null && Utcb.claimReceiver(fr.utcb, ep.id, Utcb.WAIT_RECV_FAST)) {
+        if (fr != null && fr.current.state == Domain.RUNNING && Utcb.claimReceiver(fr.utcb, ep.id, Utcb.WAIT_RECV_FAST)) {
             Tcb s = ep.senders.pollFirst();
             ep.sendersChanged();
             receiveFrom(fr, s);
@@ -411,7 +431,8 @@ public final class Kernel {
         if (ep.passive != null) {
             return fail(self, E_ILLEGAL_OPERATION, slot);
         }
-        if (!ep.senders.isEmpty()) {
+        // A faulted domain's threads take no queued message until its fault handler resumes it.
+        if (!ep.senders.isEmpty() && self.current.state == Domain.RUNNING) {
             Tcb s = ep.senders.pollFirst();
             ep.sendersChanged();
             receiveFrom(self, s);
@@ -836,8 +857,8 @@ public final class Kernel {
                 ep.server = self.current;
                 ep.passive = entry;
                 if (entry != null) {
-                    // Callers that queued while no server was bound (a restart) retry passively.
-                    failQueue(ep.senders, E_RESTARTED);
+                    // Callers that queued while the server was restarting now call passively.
+                    failQueue(ep.senders, REQUEUE);
                     ep.sendersChanged();
                 }
                 r = OK;
@@ -1100,12 +1121,35 @@ public final class Kernel {
                 wakeClaimed(t, OK);
             }
         }
+        for (int i = 0; i < endpoints.capacity(); i++) {
+            Endpoint ep = endpoints.get(i);
+            if (ep.live && ep.server == d) {
+                deliverHeld(ep);
+            }
+        }
+    }
+
+    /** Hands the messages queued while the endpoint's server was down to its waiting threads. */
+    private void deliverHeld(Endpoint ep) {
+        if (ep.passive != null) {
+            failQueue(ep.senders, REQUEUE);
+        } else {
+            Tcb r;
+            while (!ep.senders.isEmpty() && (r = takeReceiver(ep)) != null) {
+                Tcb s = ep.senders.pollFirst();
+                ep.sendersChanged();
+                receiveFrom(r, s);
+                wakeClaimed(r, OK);
+            }
+        }
+        ep.sendersChanged();
     }
 
     /**
-     * Kills a domain: its threads unwind with E_KILLED, callers it was serving and callers
-     * queued on endpoints it serves get E_DEAD_DOMAIN (E_RESTARTED if it is being restarted),
-     * its capabilities are deleted.
+     * Kills a domain: its threads unwind with E_KILLED, callers it was serving get
+     * E_DEAD_DOMAIN (E_RESTARTED if it is being restarted), its capabilities are deleted.
+     * Senders queued on the endpoints it serves get E_DEAD_DOMAIN too, unless it is being
+     * restarted: then they wait for the next incarnation.
      */
     public void killDomain(Domain d) {
         if (d.state == Domain.DEAD) {
@@ -1126,7 +1170,7 @@ public final class Kernel {
         }
         for (int i = 0; i < endpoints.capacity(); i++) {
             Endpoint ep = endpoints.get(i);
-            if (ep.live && ep.server == d) {
+            if (ep.live && ep.server == d && callerStatus != E_RESTARTED) {
                 failQueue(ep.senders, callerStatus);
                 ep.sendersChanged();
             }
@@ -1593,18 +1637,34 @@ public final class Kernel {
     }
 
     /**
-     * Kills {@code d} so that its supervisor can start it again in a fresh domain: callers in
-     * flight and callers arriving before {@link #rebindEndpoint} get E_RESTARTED, not
-     * E_DEAD_DOMAIN. {@link #abandonRestart} turns that back once the supervisor gives up.
+     * Kills {@code d} so that its supervisor can start it again in a fresh domain: a call in
+     * flight gets E_RESTARTED, not E_DEAD_DOMAIN; calls queued or arriving before the new
+     * incarnation serves the endpoint ({@link #rebindEndpoint}) wait for it.
+     * {@link #abandonRestart} fails them once the supervisor gives up.
      */
     public void killForRestart(Domain d) {
         d.restarting = true; // read by killDomain, under the lock killDomainNow takes
         killDomainNow(d);
     }
 
-    /** The supervisor gave up on {@code d}: calls on its endpoints now get E_DEAD_DOMAIN. */
+    /** The supervisor gave up on {@code d}: calls waiting on its endpoints get E_DEAD_DOMAIN. */
     public void abandonRestart(Domain d) {
-        d.restarting = false;
+        machine.enter(null);
+        try {
+            d.restarting = false;
+            for (int i = 0; i < endpoints.capacity(); i++) {
+                Endpoint ep = endpoints.get(i);
+                if (ep.live && ep.server == d && d.state == Domain.DEAD) {
+                    failQueue(ep.senders, E_DEAD_DOMAIN);
+                    ep.sendersChanged();
+                }
+            }
+            if (uni && current == null) {
+                reschedule();
+            }
+        } finally {
+            machine.leave(null);
+        }
     }
 
     /**

@@ -45,8 +45,9 @@ public final class Status {
     /** A capability cannot be revoked or moved this way (e.g. revoking a reply capability). */
     public static final int E_ILLEGAL_OPERATION = -17;
     /**
-     * The server crashed and its supervisor is restarting it (or restarted it while the call was
-     * in flight). The endpoint stays valid: retry the call.
+     * The server crashed while it had taken this call, and its supervisor is restarting it (calls
+     * it had not taken wait for the new incarnation instead); or a non-blocking send found it
+     * down. The endpoint stays valid: retry the call.
      */
     public static final int E_RESTARTED = -18;
 

@@ -102,13 +102,18 @@ class FaultTest {
 
         int[] st = new int[8];
         long[] vals = new long[2];
+        long[] heldUntil = new long[1];
+        long[] heldAnswer = new long[1];
         rig.spawn(cli, "client", 5, t -> {
             setMr(t, 0, 1);
             st[0] = k.call(t, EP, Tag.of(1, 1), Kernel.FOREVER);
             vals[0] = mr(t, 0);
             setMr(t, 0, BOOM);
             st[1] = k.call(t, EP, Tag.of(1, 1), Kernel.FOREVER);
-            st[2] = k.call(t, EP, Tag.of(1, 1), Kernel.FOREVER); // faulted: refused
+            setMr(t, 0, 6);
+            st[2] = k.call(t, EP, Tag.of(1, 1), Kernel.FOREVER); // faulted: waits for the resume
+            heldUntil[0] = rig.now();
+            heldAnswer[0] = mr(t, 0);
             assertEquals(OK, k.await(t, GO, Kernel.FOREVER)); // resumed
             setMr(t, 0, 2);
             st[3] = k.call(t, EP, Tag.of(1, 1), Kernel.FOREVER);
@@ -144,7 +149,9 @@ class FaultTest {
         assertEquals(OK, st[0]);
         assertEquals(2, vals[0]);
         assertEquals(E_SERVER_FAULT, st[1], "the caller being served when the server faulted");
-        assertEquals(E_RESTARTED, st[2], "calls to a faulted domain with a fault handler: retry later");
+        assertEquals(OK, st[2], "a call to a faulted domain with a fault handler waits for its decision");
+        assertEquals(7, heldAnswer[0]);
+        assertTrue(heldUntil[0] >= window[1], "held until the resume");
         assertEquals(OK, st[3], "served again after the resume");
         assertEquals(3, vals[1]);
         assertEquals(E_SERVER_FAULT, st[4]);
