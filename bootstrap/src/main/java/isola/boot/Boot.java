@@ -107,6 +107,23 @@ public final class Boot implements AutoCloseable {
         return machine;
     }
 
+    /**
+     * Waits until init has started every server (their endpoints then take calls, which wait
+     * until each server serves); a boot failure throws {@link BootException}.
+     */
+    public Boot awaitBooted() {
+        try {
+            init.booted().get();
+            return this;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BootException("interrupted while booting");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            throw new BootException("boot failed: " + (c.getMessage() == null ? c.toString() : c.getMessage()), c);
+        }
+    }
+
     /** Waits until the system shuts down; a boot failure throws {@link BootException}. */
     public int awaitExit() {
         try {

@@ -95,6 +95,7 @@ class BootTest {
         PipedOutputStream keepOpen = new PipedOutputStream();
         try (Boot b = Boot.start(image, new PipedInputStream(keepOpen), new PrintStream(new ByteArrayOutputStream()), false)) {
             assertTimeoutPreemptively(HANG_GUARD, () -> {
+                b.awaitBooted();
                 var k = b.machine().kernel();
                 Domain client = k.createDomain("client", 16, 16);
                 b.init().grantService("names", client, 0, 77);

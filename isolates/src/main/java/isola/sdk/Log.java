@@ -6,14 +6,17 @@ import java.util.List;
 /**
  * The log service's protocol and client. Records go into the log server's ring (read back by
  * {@code dmesg}) and through Log4j 2 to the host's log. The source of a record is the badge of
- * the capability it came through, which init names after the server it granted it to.
+ * the capability it came through, which init names after the server it granted it to (in the
+ * log server's kept state).
  */
 public final class Log {
     private Log() {}
 
     public static final int WRITE = 1;
     public static final int READ = 2;
-    public static final int SOURCE = 3;
+
+    /** Key of the log server's kept state naming the source of a badge: {@code source/BADGE}. */
+    public static final String KEPT_SOURCE = "source/";
 
     public static final int ERROR = 1;
     public static final int WARN = 2;
@@ -44,13 +47,5 @@ public final class Log {
     /** Every record in the ring, oldest first, formatted like dmesg. */
     public static List<String> read(Sys sys, int log) {
         return Replies.lines(sys, log, READ, null, "dmesg");
-    }
-
-    /** Names the source whose records come through capabilities badged {@code badge}. */
-    public static void nameSource(Sys sys, int log, long badge, String name) {
-        sys.mr(0, badge);
-        int len = sys.putString(1, name);
-        // init names sources right after starting the log server, which may not have bound yet
-        Replies.check(sys, sys.callRetrying(log, Tag.of(SOURCE, len), Sys.RESTART_ATTEMPTS), "log source " + name);
     }
 }

@@ -7,8 +7,7 @@ import java.util.List;
  * The names service's protocol and client: service names mapped to endpoint capabilities.
  * Anyone with a names capability may look names up and list them; registering and
  * unregistering need a capability whose badge the names server gave a prefix ({@link
- * #mintPrefix}), and only names under that prefix. The unbadged capability init holds has the
- * empty prefix: every name.
+ * #mintPrefix}, or init's seeding of each server's prefix), and only names under that prefix.
  */
 public final class Names {
     private Names() {}
@@ -18,7 +17,10 @@ public final class Names {
     public static final int UNREGISTER = 3;
     public static final int LIST = 4;
     public static final int MINT_PREFIX = 5;
-    public static final int SET_PREFIX = 6;
+
+    /** Keys of the names server's kept state: a registered capability, a badge's prefix. */
+    public static final String KEPT_NAME = "name/";
+    public static final String KEPT_PREFIX = "prefix/";
 
     /** Registers the capability in {@code capSlot} under {@code name}. */
     public static void register(Sys sys, int names, String name, int capSlot) {
@@ -55,17 +57,6 @@ public final class Names {
     /** Every registered name, sorted. */
     public static List<String> list(Sys sys, int names) {
         return Replies.lines(sys, names, LIST, null, "list names");
-    }
-
-    /**
-     * Lets capabilities badged {@code badge} register under {@code prefix}. Only the unbadged
-     * capability (init's) may: init assigns each server's names badge its prefix, and tells a
-     * restarted names server again.
-     */
-    public static void setPrefix(Sys sys, int names, long badge, String prefix) {
-        sys.mr(0, badge);
-        int len = sys.putString(1, prefix);
-        Replies.check(sys, sys.callRetrying(names, Tag.of(SET_PREFIX, len), Sys.RESTART_ATTEMPTS), "set prefix " + prefix);
     }
 
     /** A names capability allowed to register under {@code prefix}, into the empty slot {@code dst}. */

@@ -20,8 +20,6 @@ public final class Proc {
     public static final int KILL = 3;
     public static final int SHUTDOWN = 4;
     public static final int SERVERS = 5;
-    /** Supervisor to init: a server was restarted; tell it again what init told it at boot. */
-    public static final int ANNOUNCE = 6;
     // supervisor
     public static final int RESTART = 1;
     public static final int STATUS = 2;

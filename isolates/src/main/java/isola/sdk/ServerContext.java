@@ -24,6 +24,15 @@ public interface ServerContext {
      */
     int service(String service);
 
+    /** What init kept for this server across its restarts ({@link Kept#NONE} if nothing). */
+    Kept kept();
+
+    /**
+     * The slot of this server's keep capability, through which it changes what is kept
+     * ({@link Keep}); an {@link IsolaException} if its launcher keeps nothing for it.
+     */
+    int keep();
+
     /** Serves the endpoint in {@code slot} passively with {@code handler}. */
     void servePassive(int slot, Handler handler);
 

@@ -113,6 +113,12 @@ public final class Sys {
         return first + 1 + words;
     }
 
+    /** The register after the text {@link #putString} wrote from {@code first}: where the message goes on. */
+    public int afterString(int first) {
+        long n = Math.max(0, Math.min(mr(first), maxStringBytes(first)));
+        return first + 1 + (int) ((n + 7) >>> 3);
+    }
+
     /** Reads text written by {@link #putString} from register {@code first}; null if malformed. */
     public String string(int first) {
         long n = first >= 0 && first < Utcb.MESSAGE_REGISTERS ? mr(first) : -1;

@@ -7,6 +7,7 @@ import isola.kernel.hosted.HostedMachine;
 import isola.sdk.ActiveLoop;
 import isola.sdk.Handler;
 import isola.sdk.IsolaException;
+import isola.sdk.Kept;
 import isola.kernel.Status;
 import java.util.Map;
 import isola.sdk.ServerContext;
@@ -21,12 +22,13 @@ final class VmServerContext implements ServerContext {
     private final Sys sys;
     private final Map<String, Integer> endpoints;
     private final Map<String, Integer> services;
+    private final VmTier.StartInfo info;
 
-    VmServerContext(HostedMachine machine, Domain domain, ClassLoader loader, Tcb main,
-            Map<String, Integer> endpoints, Map<String, Integer> services) {
+    VmServerContext(HostedMachine machine, Domain domain, ClassLoader loader, Tcb main, VmTier.StartInfo info) {
         this.machine = machine;
-        this.endpoints = Map.copyOf(endpoints);
-        this.services = Map.copyOf(services);
+        this.info = info;
+        this.endpoints = info.endpoints();
+        this.services = info.services();
         this.kernel = machine.kernel();
         this.domain = domain;
         this.loader = loader;
@@ -60,6 +62,19 @@ final class VmServerContext implements ServerContext {
                     + service + "' (it has: " + (slots.isEmpty() ? "none" : String.join(", ", new java.util.TreeSet<>(slots.keySet()))) + ")");
         }
         return slot;
+    }
+
+    @Override
+    public Kept kept() {
+        return info.kept();
+    }
+
+    @Override
+    public int keep() {
+        if (info.keepSlot() < 0) {
+            throw new IsolaException(Status.E_EMPTY_SLOT, domain.name() + " has no keep capability: its launcher keeps nothing for it");
+        }
+        return info.keepSlot();
     }
 
     @Override

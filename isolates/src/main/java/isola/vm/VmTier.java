@@ -4,6 +4,7 @@ import isola.kernel.Domain;
 import isola.kernel.Kernel;
 import isola.kernel.Tcb;
 import isola.kernel.hosted.HostedMachine;
+import isola.sdk.Kept;
 import isola.sdk.Server;
 import isola.sdk.Sys;
 import java.io.IOException;
@@ -71,9 +72,27 @@ public final class VmTier {
      * slots of the endpoints it provides and of the services it was granted.
      */
     public Tcb start(VmDomain vd, int priority, Map<String, Integer> endpoints, Map<String, Integer> services) {
+        return start(vd, priority, new StartInfo(endpoints, services, Kept.NONE, -1));
+    }
+
+    /**
+     * What a server is told at start, like seL4's boot info: by service name, the slots of the
+     * endpoints it provides and of the services it was granted; what was kept for it across
+     * restarts; and the slot of its keep capability (-1: none).
+     */
+    public record StartInfo(Map<String, Integer> endpoints, Map<String, Integer> services, Kept kept, int keepSlot) {
+        public StartInfo {
+            endpoints = Map.copyOf(endpoints);
+            services = Map.copyOf(services);
+            java.util.Objects.requireNonNull(kept, "kept");
+        }
+    }
+
+    /** Starts the server on the domain's first thread, "main", at {@code priority}, telling it {@code info}. */
+    public Tcb start(VmDomain vd, int priority, StartInfo info) {
         Domain d = vd.domain();
         Tcb main = kernel.createThread(d, "main", priority);
-        VmServerContext ctx = new VmServerContext(machine, d, vd.loader(), main, endpoints, services);
+        VmServerContext ctx = new VmServerContext(machine, d, vd.loader(), main, info);
         machine.spawn(main, () -> {
             Thread.currentThread().setContextClassLoader(vd.loader());
             Server server = instantiate(vd);

@@ -30,6 +30,7 @@ import java.util.TreeSet;
  * restart  = on-crash         # on-crash (default) | never
  * max-restarts = 5            # 0..1000 (default 5)
  * backoff  = 10ms             # delay before a repeated restart (the first is immediate), doubling; ms or s, 0ms..60s (default 10ms)
+ * kept-memory = 512K         # memory whose contents survive the server's restarts; K or M, 0K..16M (default 0K)
  * </pre>
  *
  * <p>{@code #} starts a comment anywhere on a line; whitespace around keys and values is ignored;
@@ -50,13 +51,14 @@ public final class BootManifest {
 
     /** The keys of a server section, in the order the documentation lists them. */
     static final List<String> KNOWN_KEYS =
-            List.of("jar", "tier", "priority", "provides", "grants", "restart", "max-restarts", "backoff");
+            List.of("jar", "tier", "priority", "provides", "grants", "restart", "max-restarts", "backoff", "kept-memory");
 
     static final String DEFAULT_TIER = "vm";
     static final int DEFAULT_PRIORITY = 100;
     static final int MAX_PRIORITY = 255;
     static final int MAX_RESTARTS_LIMIT = 1000;
     static final Duration MAX_BACKOFF = Duration.ofSeconds(60);
+    static final long MAX_KEPT_MEMORY = 16L << 20;
 
     /** How many image files an error message lists before it abbreviates. */
     private static final int IMAGE_LISTING = 5;
@@ -169,6 +171,7 @@ public final class BootManifest {
         boolean onCrash = RestartPolicy.DEFAULT.onCrash();
         int maxRestarts = RestartPolicy.DEFAULT.maxRestarts();
         Duration backoff = RestartPolicy.DEFAULT.backoff();
+        long keptMemory;
 
         Draft(String name, int headerLine, int index) {
             this.name = name;
@@ -184,7 +187,7 @@ public final class BootManifest {
         ServerSpec toSpec() {
             return new ServerSpec(
                     name, jar, tier, priority, provides, grants,
-                    new RestartPolicy(onCrash, maxRestarts, backoff), headerLine);
+                    new RestartPolicy(onCrash, maxRestarts, backoff), keptMemory, headerLine);
         }
     }
 
@@ -317,6 +320,7 @@ public final class BootManifest {
                 case "restart" -> current.onCrash = restart(value, n);
                 case "max-restarts" -> current.maxRestarts = number(key, value, 0, MAX_RESTARTS_LIMIT, n);
                 case "backoff" -> current.backoff = backoff(value, n);
+                case "kept-memory" -> current.keptMemory = size(value, n);
                 default -> throw new AssertionError(key); // KNOWN_KEYS and this switch disagree
             }
         }
@@ -419,6 +423,25 @@ public final class BootManifest {
                 throw error(n, range);
             }
             return d;
+        }
+
+        /** A whole number of K (KiB) or M (MiB), optionally with spaces before the unit: 512K, 1M. */
+        private long size(String value, int n) {
+            int i = 0;
+            while (i < value.length() && value.charAt(i) >= '0' && value.charAt(i) <= '9') {
+                i++;
+            }
+            String digits = value.substring(0, i);
+            String unit = value.substring(i).strip();
+            String who = "kept-memory '" + value + "' of server '" + current.name + "'";
+            if (digits.isEmpty() || !(unit.equals("K") || unit.equals("M"))) {
+                throw error(n, who + " is not a size; expected a whole number with unit K or M, e.g. 512K");
+            }
+            long bytes = digits.length() > 6 ? Long.MAX_VALUE : Long.parseLong(digits) << (unit.equals("K") ? 10 : 20);
+            if (bytes > MAX_KEPT_MEMORY) {
+                throw error(n, who + " is out of range 0K..16M");
+            }
+            return bytes;
         }
 
         /** A comma-separated list of service names; empty means none. */

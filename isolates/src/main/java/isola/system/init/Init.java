@@ -11,12 +11,16 @@ import isola.kernel.Status;
 import isola.kernel.Tcb;
 import isola.kernel.hosted.HostedMachine;
 import isola.sdk.IsolaException;
+import isola.sdk.Keep;
+import isola.sdk.Kept;
 import isola.sdk.Log;
 import isola.sdk.Names;
 import isola.sdk.Proc;
 import isola.sdk.Replies;
 import isola.sdk.Sys;
 import isola.vm.VmTier;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,8 +34,14 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * init, the first domain. It holds the original capability of every service endpoint, starts
  * the manifest's servers in dependency order, each with only the capabilities it is granted,
- * registers the services with names, and then serves {@code proc} (ps, caps, kill, shutdown).
- * The supervisor domain ({@link Supervisor}) restarts crashed servers through {@link #relaunch}.
+ * and then serves {@code proc} (ps, caps, kill, shutdown). The supervisor domain
+ * ({@link Supervisor}) restarts crashed servers through {@link #relaunch}.
+ *
+ * <p>init also keeps each server's state across its restarts ({@link Kept}): its "keeper"
+ * thread serves {@link Keep} requests, and every incarnation of a server starts with what was
+ * kept for it. init seeds names with every service and each server's prefix, and log with the
+ * names of its sources, so a restarted names or log server is whole before it serves its
+ * first call.
  *
  * <p>init and the supervisor are the trusted part of the system, like seL4's root task: host
  * code with the authority to create domains (the vm tier) and to use the kernel's boot
@@ -42,11 +52,15 @@ public final class Init {
     static final int PROC = 0;
     static final int SUPERVISOR = 1;
     static final int FAULTS = 2;
-    static final int FIRST_SERVICE = 3;
-    static final int TEMP = 250;
+    static final int KEEP = 3;
+    static final int FIRST_SERVICE = 4;
     /** init's own log capability, badged so its records show as "init". */
     static final int INIT_LOG = 249;
-    static final int SLOTS = 256;
+    /** Kept capabilities live in init's slots from here on. */
+    static final int FIRST_KEPT = 1024;
+    static final int SLOTS = 8192;
+    /** Most keys a server may keep. */
+    static final int MAX_KEPT_KEYS = 1024;
     /** Badges of init's and the supervisor's own capabilities to services (log sources). */
     static final long INIT_BADGE = 0xF0_0001;
     static final long SUPERVISOR_BADGE = 0xF0_0002;
@@ -60,6 +74,7 @@ public final class Init {
     final BootManifest manifest;
     private final Map<String, Path> jars;
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
+    private final CompletableFuture<Void> booted = new CompletableFuture<>();
 
     Domain domain;
     private Sys sys;
@@ -68,11 +83,18 @@ public final class Init {
     final Map<String, Running> servers = new LinkedHashMap<>();
     private int nextSlot = FIRST_SERVICE;
     private Supervisor supervisor;
+    /** Slots of init's holding kept capabilities; only the keeper thread (and boot, before it) takes them. */
+    private final java.util.BitSet keptSlots = new java.util.BitSet();
 
-    /** A server as started: its manifest entry and its current incarnation. */
+    /** A server as started: its manifest entry, what init keeps for it, its current incarnation. */
     static final class Running {
         final ServerSpec spec;
         final long badge;
+        /** Kept text and capabilities (as slots of init's), guarded by init's monitor. */
+        final Map<String, String> keptValues = new LinkedHashMap<>();
+        final Map<String, Integer> keptCaps = new LinkedHashMap<>();
+        /** The kept memory, the same region for every incarnation. */
+        final MemorySegment keptMemory;
         volatile VmTier.VmDomain vd;
         int restarts;
         int consecutiveCrashes;
@@ -82,6 +104,8 @@ public final class Init {
         Running(ServerSpec spec, long badge) {
             this.spec = spec;
             this.badge = badge;
+            this.keptMemory = spec.keptMemory() == 0 ? MemorySegment.NULL
+                    : Arena.ofAuto().allocate(spec.keptMemory(), 64);
         }
     }
 
@@ -106,9 +130,11 @@ public final class Init {
             try {
                 boot();
             } catch (RuntimeException | Error e) {
+                booted.completeExceptionally(e);
                 exit.completeExceptionally(e);
                 throw e;
             }
+            booted.complete(null);
             serveProc();
         });
         return exit;
@@ -123,6 +149,9 @@ public final class Init {
         kernel.installCap(domain, SUPERVISOR, sup, Rights.ALL, 0);
         Endpoint faults = kernel.createEndpoint(domain);
         kernel.installCap(domain, FAULTS, faults, Rights.ALL, 0);
+        Endpoint keep = kernel.createEndpoint(domain);
+        kernel.installCap(domain, KEEP, keep, Rights.ALL, 0);
+        kernel.rebindEndpoint(keep, domain);
         endpoints.put(Proc.PROC, proc);
         serviceSlots.put(Proc.PROC, PROC);
         endpoints.put(Proc.SUPERVISOR, sup);
@@ -142,49 +171,49 @@ public final class Init {
         for (ServerSpec s : order) {
             servers.put(s.name(), new Running(s, badge++));
         }
+        for (Running r : servers.values()) {
+            seed(r);
+        }
+        Tcb keeper = kernel.createThread(domain, "keeper", 245);
+        machine.spawn(keeper, () -> serveKeep(Sys.of(kernel, keeper)));
         supervisor = new Supervisor(this, sup, faults);
         supervisor.start();
         for (ServerSpec s : order) {
             Running r = servers.get(s.name());
             launch(r);
-            announce(r);
+            if (s.provides().contains("log")) {
+                kernel.grantCap(domain, serviceSlots.get("log"), domain, INIT_LOG, Rights.SEND, INIT_BADGE);
+            }
         }
         log(Log.INFO, "init: started " + order.size() + " servers in "
                 + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) + " ms");
     }
 
     /**
-     * Tells a newly started names or log server what init knows: names gets each server's
-     * prefix and every service's endpoint, log the name of every badge. A restarted one is told
-     * again, so restarting them loses none of it.
+     * What init knows that a names or log server must start with, kept for it before its first
+     * incarnation: names gets every service's endpoint and each server's prefix (its name and a
+     * slash), log the name of every badge. Each incarnation then starts whole.
      */
-    private void announce(Running r) {
+    private void seed(Running r) {
         if (r.spec.provides().contains("names")) {
-            int names = serviceSlots.get("names");
             for (Running x : servers.values()) {
                 if (x.spec.grants().contains("names")) {
-                    Names.setPrefix(sys, names, x.badge, x.spec.name() + "/");
+                    r.keptValues.put(Names.KEPT_PREFIX + x.badge, x.spec.name() + "/");
                 }
             }
             for (String svc : endpoints.keySet()) {
-                kernel.grantCap(domain, serviceSlots.get(svc), domain, TEMP, Rights.SEND | Rights.GRANT, 0);
-                try {
-                    Names.register(sys, names, svc, TEMP);
-                } finally {
-                    sys.delete(TEMP);
-                }
+                int slot = keptSlots.nextClearBit(FIRST_KEPT);
+                kernel.grantCap(domain, serviceSlots.get(svc), domain, slot, Rights.SEND | Rights.GRANT, 0);
+                keptSlots.set(slot);
+                r.keptCaps.put(Names.KEPT_NAME + svc, slot);
             }
         }
         if (r.spec.provides().contains("log")) {
-            int log = serviceSlots.get("log");
-            Log.nameSource(sys, log, 0, "kernel");
-            Log.nameSource(sys, log, INIT_BADGE, "init");
-            Log.nameSource(sys, log, SUPERVISOR_BADGE, "supervisor");
+            r.keptValues.put(Log.KEPT_SOURCE + 0, "kernel");
+            r.keptValues.put(Log.KEPT_SOURCE + INIT_BADGE, "init");
+            r.keptValues.put(Log.KEPT_SOURCE + SUPERVISOR_BADGE, "supervisor");
             for (Running x : servers.values()) {
-                Log.nameSource(sys, log, x.badge, x.spec.name());
-            }
-            if (domain.cspace().get(INIT_LOG) == null) {
-                kernel.grantCap(domain, log, domain, INIT_LOG, Rights.SEND, INIT_BADGE);
+                r.keptValues.put(Log.KEPT_SOURCE + x.badge, x.spec.name());
             }
         }
     }
@@ -203,6 +232,11 @@ public final class Init {
         }
     }
 
+    /** Completes when every server has been started (not necessarily serving yet); fails if the boot did. */
+    public CompletableFuture<Void> booted() {
+        return booted;
+    }
+
     /**
      * Host side (tests, embedders): gives domain {@code to} a capability to call
      * {@code service} in its slot {@code slot}, as a manifest grant would.
@@ -213,6 +247,26 @@ public final class Init {
             throw new IllegalArgumentException("no service '" + service + "' (services: " + serviceSlots.keySet() + ")");
         }
         kernel.grantCap(domain, from, to, slot, Rights.SEND | Rights.GRANT, badge);
+    }
+
+    /**
+     * Host side (tests, debuggers): gives domain {@code to} server {@code name}'s keep
+     * capability in its slot {@code slot}, to change what init keeps for that server.
+     */
+    public void grantKeep(String name, Domain to, int slot) {
+        Running r = server(name);
+        if (r == null) {
+            throw new IllegalArgumentException("no server '" + name + "' (servers: " + servers.keySet() + ")");
+        }
+        kernel.grantCap(domain, KEEP, to, slot, Rights.SEND | Rights.GRANT, r.badge);
+    }
+
+    /** What init keeps for server {@code name}: its kept values and the keys of its kept capabilities. */
+    public synchronized Map<String, String> kept(String name) {
+        Running r = servers.get(name);
+        Map<String, String> out = new java.util.TreeMap<>(r.keptValues);
+        r.keptCaps.keySet().forEach(k -> out.put(k, "(capability)"));
+        return out;
     }
 
     /** The current domain of server {@code name}, or null. */
@@ -237,9 +291,10 @@ public final class Init {
 
     /**
      * Starts a server's next incarnation in a fresh domain: the provided endpoints (rebound to
-     * it) and the granted services in its slots, faults reported to the supervisor.
+     * it), the granted services, its keep capability and its kept capabilities in its slots, in
+     * that order; faults reported to the supervisor.
      */
-    void launch(Running r) {
+    synchronized void launch(Running r) {
         ServerSpec s = r.spec;
         VmTier.VmDomain vd = tier.load(s.name(), jars.get(s.jar()), SERVER_SLOTS, SERVER_QUOTA);
         Domain d = vd.domain();
@@ -255,9 +310,89 @@ public final class Init {
             kernel.grantCap(domain, serviceSlots.get(svc), d, slot, Rights.SEND | Rights.GRANT, r.badge);
             granted.put(svc, slot++);
         }
+        int keepSlot = slot++;
+        kernel.grantCap(domain, KEEP, d, keepSlot, Rights.SEND | Rights.GRANT, r.badge);
+        Map<String, Integer> keptCaps = new LinkedHashMap<>();
+        for (var e : r.keptCaps.entrySet()) {
+            kernel.grantCap(domain, e.getValue(), d, slot, domain.cspace().get(e.getValue()).rights, 0);
+            keptCaps.put(e.getKey(), slot++);
+        }
         kernel.setFaultEndpoint(d, supervisor.faults, r.badge);
         r.vd = vd;
-        tier.start(vd, s.priority(), provided, granted);
+        tier.start(vd, s.priority(), new VmTier.StartInfo(provided, granted,
+                new Kept(r.keptValues, keptCaps, r.keptMemory), keepSlot));
+    }
+
+    // ---- keeper ----
+
+    /**
+     * The keeper thread's loop: each received capability lands in a free slot of init's, which
+     * a PUT_CAP then keeps; anything else it brought is deleted.
+     */
+    private void serveKeep(Sys ks) {
+        long reply = 0;
+        for (;;) {
+            int window = keptSlots.nextClearBit(FIRST_KEPT);
+            ks.receiveWindow(window < SLOTS ? window : -1);
+            int st = ks.replyRecv(KEEP, reply);
+            reply = st == Status.OK ? handleKeep(ks) : 0;
+        }
+    }
+
+    private long handleKeep(Sys ks) {
+        Running r = null;
+        for (Running x : servers.values()) {
+            if (x.badge == ks.badge()) {
+                r = x;
+            }
+        }
+        int received = ks.capsReceived() == 1 ? ks.capSlot(0) : -1;
+        String key = ks.string(0);
+        String problem = r == null ? "keep: this capability belongs to no server"
+                : key == null || key.isEmpty() || key.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > Keep.MAX_KEY
+                        ? "keep: bad key " + (key == null ? "(no text)" : "'" + key + "'") + ": 1.." + Keep.MAX_KEY + " bytes"
+                : ks.label() == Keep.PUT_CAP && received < 0 ? "keep " + key + ": send exactly one capability"
+                : ks.label() < Keep.PUT || ks.label() > Keep.REMOVE ? "keep: unknown request " + ks.label()
+                : null;
+        String value = problem == null && ks.label() == Keep.PUT ? ks.string(ks.afterString(0)) : null;
+        if (problem == null && ks.label() == Keep.PUT && value == null) {
+            problem = "keep " + key + ": no value after the key";
+        }
+        if (problem != null) {
+            if (received >= 0) {
+                ks.delete(received);
+            }
+            return Replies.error(ks, r == null ? Status.E_NO_RIGHTS : Status.E_INVALID_ARG, problem);
+        }
+        if (received >= 0 && ks.label() != Keep.PUT_CAP) {
+            ks.delete(received);
+        }
+        synchronized (this) {
+            boolean known = r.keptValues.containsKey(key) || r.keptCaps.containsKey(key);
+            if (!known && ks.label() != Keep.REMOVE && r.keptValues.size() + r.keptCaps.size() >= MAX_KEPT_KEYS) {
+                if (received >= 0) {
+                    ks.delete(received);
+                }
+                return Replies.error(ks, Status.E_NO_MEMORY, "keep " + key + ": " + r.spec.name()
+                        + " already keeps " + MAX_KEPT_KEYS + " keys");
+            }
+            if (ks.label() == Keep.REMOVE && !known) {
+                return Replies.error(ks, Status.E_EMPTY_SLOT, "forget " + key + ": nothing is kept under it");
+            }
+            r.keptValues.remove(key);
+            Integer old = r.keptCaps.remove(key);
+            if (old != null) {
+                ks.delete(old);
+                keptSlots.clear(old);
+            }
+            if (ks.label() == Keep.PUT) {
+                r.keptValues.put(key, value);
+            } else if (ks.label() == Keep.PUT_CAP) {
+                keptSlots.set(received);
+                r.keptCaps.put(key, received);
+            }
+        }
+        return Replies.ok(0);
     }
 
     /** The supervisor's restart: the old incarnation dies (callers get E_RESTARTED), a new one starts. */
@@ -293,14 +428,6 @@ public final class Init {
                 case Proc.SERVERS -> Replies.page(sys, new ArrayList<>(servers.keySet()));
                 case Proc.KILL -> kill();
                 case Proc.SHUTDOWN -> shutdown((int) sys.mr(0));
-                case Proc.ANNOUNCE -> {
-                    Running r = sys.badge() == SUPERVISOR_BADGE ? server(sys.string(0)) : null;
-                    if (r == null) {
-                        yield Replies.error(sys, Status.E_NO_RIGHTS, "announce: only the supervisor, for a server");
-                    }
-                    announce(r);
-                    yield Replies.ok(0);
-                }
                 default -> Replies.error(sys, Status.E_INVALID_ARG, "proc: unknown request " + sys.label());
             };
         } catch (RuntimeException e) {

@@ -13,6 +13,7 @@ import java.util.Objects;
  * @param provides the services (endpoints) this server serves, in manifest order
  * @param grants the services this server may call, in manifest order
  * @param restart what the supervisor does when the server crashes
+ * @param keptMemory bytes of memory whose contents survive the server's restarts (0: none)
  * @param line the 1-based line of the section's {@code [server NAME]} header
  */
 public record ServerSpec(
@@ -23,6 +24,7 @@ public record ServerSpec(
         List<String> provides,
         List<String> grants,
         RestartPolicy restart,
+        long keptMemory,
         int line) {
 
     public ServerSpec {

@@ -28,7 +28,6 @@ final class Supervisor {
     static final int SERVICE = 0;
     static final int FAULTS = 1;
     static final int LOG = 2;
-    static final int PROC = 3;
     /** Crashes closer together than this count as consecutive. */
     static final long CONSECUTIVE_WINDOW_NS = TimeUnit.SECONDS.toNanos(30);
 
@@ -47,7 +46,6 @@ final class Supervisor {
         this.domain = kernel.createDomain("supervisor", 16, 16);
         kernel.grantCap(init.domain, Init.SUPERVISOR, domain, SERVICE, Rights.ALL, 0);
         kernel.grantCap(init.domain, Init.FAULTS, domain, FAULTS, Rights.ALL, 0);
-        kernel.grantCap(init.domain, Init.PROC, domain, PROC, Rights.SEND, Init.SUPERVISOR_BADGE);
         kernel.rebindEndpoint(service, domain);
         kernel.rebindEndpoint(faults, domain);
     }
@@ -82,15 +80,6 @@ final class Supervisor {
         return domain.cspace().get(LOG) != null;
     }
 
-    /** Restarts {@code r}; a names or log server is then told again what init told it at boot. */
-    private void relaunch(Sys sys, Init.Running r) {
-        init.relaunch(r);
-        if (r.spec.provides().contains("names") || r.spec.provides().contains("log")) {
-            int len = sys.putString(0, r.spec.name());
-            Replies.check(sys, sys.callRetrying(PROC, isola.kernel.Tag.of(Proc.ANNOUNCE, len), Sys.RESTART_ATTEMPTS),
-                    "announce " + r.spec.name());
-        }
-    }
 
     /** A fault message from a server domain's proxy: MR0 kind, MR1 thread, MR2 domain, MR3 count. */
     private long onFault(Sys sys) {
@@ -126,7 +115,7 @@ final class Supervisor {
             kernel.killForRestart(d); // callers learn now; the new incarnation comes after the backoff
             Init.pause(r.spec.restart().backoffFor(r.consecutiveCrashes - 1).toNanos());
         }
-        relaunch(sys, r);
+        init.relaunch(r);
         long ms = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - now);
         log(sys, Log.WARN, what + "; restarted (" + r.consecutiveCrashes + "/" + r.spec.restart().maxRestarts()
                 + ") in " + ms / 1000.0 + " ms");
@@ -149,7 +138,7 @@ final class Supervisor {
                 long t0 = System.nanoTime();
                 r.gaveUp = false;
                 r.consecutiveCrashes = 0;
-                relaunch(sys, r);
+                init.relaunch(r);
                 String line = "restarted " + name + " in "
                         + TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - t0) / 1000.0 + " ms";
                 log(sys, Log.INFO, line + " (on request)");

@@ -1,45 +1,92 @@
 package isola.system.log;
 
 import isola.kernel.Status;
+import isola.sdk.Kept;
 import isola.sdk.Log;
 import isola.sdk.Replies;
 import isola.sdk.Server;
 import isola.sdk.ServerContext;
 import isola.sdk.Sys;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
 
 /**
- * The log server: a ring of the last {@link #CAPACITY} records from the kernel and the servers,
- * which {@code dmesg} reads, each also written through Log4j 2 (logger {@code isola.SOURCE}).
- * Passive: a write runs on the writer's thread, so concurrent writers share the ring under its
- * monitor (the log is not an IPC fast path).
+ * The log server: a ring of the last records from the kernel and the servers, which
+ * {@code dmesg} reads, each also written through Log4j 2 (logger {@code isola.SOURCE}).
+ *
+ * <p>The ring lives in the server's kept memory (the manifest's {@code kept-memory}), like Linux's
+ * pstore: a restarted log server finds the records of its previous incarnations and goes on
+ * after them, so a crash loses no acknowledged record. Without kept memory it uses memory of
+ * its own, lost at a restart. Passive: a write runs on the writer's thread, so writers share the
+ * ring under a lock word in the ring itself (which an old incarnation's writer still finishing a
+ * record also takes). Source names come from the kept state init seeds.
  */
 public final class LogServer implements Server {
-    static final int CAPACITY = 1024;
+    /** Records of a ring in memory of its own (no kept memory). */
+    static final int DEFAULT_RECORDS = 1024;
 
-    private final long[] times = new long[CAPACITY];
-    private final int[] levels = new int[CAPACITY];
-    private final String[] sources = new String[CAPACITY];
-    private final String[] texts = new String[CAPACITY];
-    /** Records ever written; the ring holds the last CAPACITY of them. */
-    private long written;
+    // Ring layout: a header, then fixed-size records.
+    static final long MAGIC = 0x49534f4c414c4f47L; // "ISOLALOG"
+    static final long H_MAGIC = 0, H_RECORDS = 8, H_WRITTEN = 16, H_ORIGIN = 24, H_LOCK = 32;
+    static final long HEADER = 64;
+    static final int RECORD = 512;
+    static final long R_TIME = 0, R_LEVEL = 8, R_SOURCE_LEN = 12, R_TEXT_LEN = 14, R_SOURCE = 16, R_TEXT = 48;
+    static final int MAX_SOURCE = (int) (R_TEXT - R_SOURCE);
+    static final int MAX_TEXT = RECORD - (int) R_TEXT;
+
+    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
+
+    private MemorySegment ring;
+    private long records;
     private final Map<Long, String> sourceNames = new HashMap<>();
-    private final long bootNanos = System.nanoTime();
 
     @Override
     public void start(ServerContext ctx) {
-        sourceNames.put(0L, "kernel");
+        Kept kept = ctx.kept();
+        kept.values().forEach((key, name) -> {
+            if (key.startsWith(Log.KEPT_SOURCE)) {
+                sourceNames.put(Long.parseLong(key.substring(Log.KEPT_SOURCE.length())), name);
+            }
+        });
+        attach(kept.memory().byteSize() >= HEADER + RECORD ? kept.memory()
+                : Arena.ofAuto().allocate(HEADER + (long) DEFAULT_RECORDS * RECORD, 64));
         ctx.servePassive(ctx.endpoint("log"), this::handle);
+    }
+
+    /** Takes up the ring a previous incarnation left in {@code m}, or formats a new one. */
+    void attach(MemorySegment m) {
+        ring = m;
+        records = (m.byteSize() - HEADER) / RECORD;
+        if ((long) LONG.getAcquire(m, H_MAGIC) != MAGIC || (long) LONG.get(m, H_RECORDS) != records) {
+            LONG.set(m, H_RECORDS, records);
+            LONG.set(m, H_WRITTEN, 0L);
+            LONG.set(m, H_ORIGIN, System.nanoTime());
+            LONG.set(m, H_LOCK, 0L);
+            LONG.setRelease(m, H_MAGIC, MAGIC);
+        }
+    }
+
+    private void lock() {
+        while (!LONG.compareAndSet(ring, H_LOCK, 0L, 1L)) {
+            Thread.onSpinWait();
+        }
+    }
+
+    private void unlock() {
+        LONG.setRelease(ring, H_LOCK, 0L);
     }
 
     private long handle(Sys sys) {
         return switch (sys.label()) {
             case Log.WRITE -> write(sys);
             case Log.READ -> read(sys);
-            case Log.SOURCE -> source(sys);
             default -> Replies.error(sys, Status.E_INVALID_ARG, "log: unknown request " + sys.label());
         };
     }
@@ -51,17 +98,30 @@ public final class LogServer implements Server {
             return Replies.error(sys, Status.E_INVALID_ARG, "log write: level " + level
                     + (text == null ? " and no text" : "") + " (levels 1..4, text from MR1)");
         }
-        String source;
-        synchronized (this) {
-            source = sourceNames.getOrDefault(sys.badge(), "badge" + sys.badge());
-            int i = (int) (written++ % CAPACITY);
-            times[i] = System.nanoTime() - bootNanos;
-            levels[i] = level;
-            sources[i] = source;
-            texts[i] = text;
-        }
+        String source = sourceNames.getOrDefault(sys.badge(), "badge" + sys.badge());
+        append(level, source, text);
         LogManager.getLogger("isola." + source).log(log4jLevel(level), text);
         return Replies.ok(0);
+    }
+
+    /** Writes a record in the next slot, then publishes it: a record is either whole or absent. */
+    void append(int level, String source, String text) {
+        byte[] src = source.substring(0, Sys.fit(source, 0, MAX_SOURCE)).getBytes(StandardCharsets.UTF_8);
+        byte[] txt = text.substring(0, Sys.fit(text, 0, MAX_TEXT)).getBytes(StandardCharsets.UTF_8);
+        lock();
+        try {
+            long written = (long) LONG.get(ring, H_WRITTEN);
+            long at = HEADER + (written % records) * RECORD;
+            ring.set(ValueLayout.JAVA_LONG, at + R_TIME, System.nanoTime() - (long) LONG.get(ring, H_ORIGIN));
+            ring.set(ValueLayout.JAVA_INT, at + R_LEVEL, level);
+            ring.set(ValueLayout.JAVA_SHORT, at + R_SOURCE_LEN, (short) src.length);
+            ring.set(ValueLayout.JAVA_SHORT, at + R_TEXT_LEN, (short) txt.length);
+            MemorySegment.copy(src, 0, ring, ValueLayout.JAVA_BYTE, at + R_SOURCE, src.length);
+            MemorySegment.copy(txt, 0, ring, ValueLayout.JAVA_BYTE, at + R_TEXT, txt.length);
+            LONG.setRelease(ring, H_WRITTEN, written + 1);
+        } finally {
+            unlock();
+        }
     }
 
     private static Level log4jLevel(int level) {
@@ -75,31 +135,36 @@ public final class LogServer implements Server {
 
     private long read(Sys sys) {
         long cursor = sys.mr(0);
-        synchronized (this) {
-            long first = Math.max(0, written - CAPACITY);
-            long n = Math.max(cursor, first);
+        String line;
+        long next;
+        lock();
+        try {
+            long written = (long) LONG.get(ring, H_WRITTEN);
+            long n = Math.max(cursor, Math.max(0, written - records));
             if (n >= written) {
                 return Replies.empty(sys);
             }
-            int i = (int) (n % CAPACITY);
-            String line = String.format("[%10.6f] %-10s %-5s %s", times[i] / 1e9, sources[i],
-                    Log.levelName(levels[i]), texts[i]);
-            return Replies.line(sys, n + 1 < written ? n + 1 : -1, line);
+            line = format(n);
+            next = n + 1 < written ? n + 1 : -1;
+        } finally {
+            unlock();
         }
+        return Replies.line(sys, next, line);
     }
 
-    /** Only the unbadged capability (init's) may name sources: badges are init's to assign. */
-    private long source(Sys sys) {
-        if (sys.badge() != 0) {
-            return Replies.error(sys, Status.E_NO_RIGHTS, "log source: only init's capability may name sources");
-        }
-        String name = sys.string(1);
-        if (name == null || name.isEmpty()) {
-            return Replies.error(sys, Status.E_INVALID_ARG, "log source: no name");
-        }
-        synchronized (this) {
-            sourceNames.put(sys.mr(0), name);
-        }
-        return Replies.ok(0);
+    /** Record number {@code n} as dmesg shows it. */
+    String format(long n) {
+        long at = HEADER + (n % records) * RECORD;
+        long time = ring.get(ValueLayout.JAVA_LONG, at + R_TIME);
+        int level = ring.get(ValueLayout.JAVA_INT, at + R_LEVEL);
+        String source = text(at + R_SOURCE, ring.get(ValueLayout.JAVA_SHORT, at + R_SOURCE_LEN), MAX_SOURCE);
+        String text = text(at + R_TEXT, ring.get(ValueLayout.JAVA_SHORT, at + R_TEXT_LEN), MAX_TEXT);
+        return String.format("[%10.6f] %-10s %-5s %s", time / 1e9, source, Log.levelName(level), text);
+    }
+
+    private String text(long offset, int len, int max) {
+        byte[] b = new byte[Math.max(0, Math.min(len, max))];
+        MemorySegment.copy(ring, ValueLayout.JAVA_BYTE, offset, b, 0, b.length);
+        return new String(b, StandardCharsets.UTF_8);
     }
 }

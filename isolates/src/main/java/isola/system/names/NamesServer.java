@@ -3,6 +3,9 @@ package isola.system.names;
 import isola.kernel.Rights;
 import isola.kernel.Status;
 import isola.kernel.Tag;
+import isola.sdk.IsolaException;
+import isola.sdk.Keep;
+import isola.sdk.Kept;
 import isola.sdk.Names;
 import isola.sdk.Replies;
 import isola.sdk.Server;
@@ -17,6 +20,10 @@ import java.util.TreeMap;
 /**
  * The names server: a map from service names to capabilities, held in its own capability
  * space. Active (one thread), since registering carries a capability in the message.
+ *
+ * <p>Its state is kept by init ({@link Keep}): every registration and minted prefix is kept
+ * before it is acknowledged, and each incarnation starts from what was kept, which init seeds
+ * with the system's services and each server's prefix. A crash loses nothing acknowledged.
  */
 public final class NamesServer implements Server {
     /** Slots from here on hold registered and minted capabilities. */
@@ -29,15 +36,18 @@ public final class NamesServer implements Server {
     private final Map<Long, String> prefixes = new HashMap<>();
     private final BitSet used = new BitSet();
     private int endpoint;
+    private int keep;
     private int slots;
     private long nextBadge = PREFIX_BADGE_BASE;
 
     @Override
     public void start(ServerContext ctx) {
         endpoint = ctx.endpoint("names");
+        keep = ctx.keep();
         slots = 256;
         used.set(0, FIRST_FREE);
-        prefixes.put(0L, "");
+        prefixes.put(0L, ""); // init's own, unbadged capability
+        restore(ctx.kept());
         Sys sys = ctx.sys();
         sys.check(sys.serve(endpoint), "serve names");
         long reply = 0;
@@ -47,6 +57,33 @@ public final class NamesServer implements Server {
             reply = st == Status.OK ? handle(sys) : 0;
             int window = freeSlot();
             sys.receiveWindow(window < 0 ? -1 : window);
+        }
+    }
+
+    /** Takes up what the previous incarnation (or init's seeding) kept. */
+    private void restore(Kept kept) {
+        kept.values().forEach((key, prefix) -> {
+            if (key.startsWith(Names.KEPT_PREFIX)) {
+                long badge = Long.parseLong(key.substring(Names.KEPT_PREFIX.length()));
+                prefixes.put(badge, prefix);
+                nextBadge = Math.max(nextBadge, badge + 1);
+            }
+        });
+        kept.caps().forEach((key, slot) -> {
+            if (key.startsWith(Names.KEPT_NAME)) {
+                names.put(key.substring(Names.KEPT_NAME.length()), slot);
+                used.set(slot);
+            }
+        });
+    }
+
+    /** Runs a change of the kept state; its failure is the request's error reply, else null. */
+    private static Long kept(Sys sys, String what, Runnable change) {
+        try {
+            change.run();
+            return null;
+        } catch (IsolaException e) {
+            return Replies.error(sys, e.status(), what + ": not kept: " + e.getMessage());
         }
     }
 
@@ -60,9 +97,6 @@ public final class NamesServer implements Server {
         long badge = sys.badge();
         if (label == Names.LIST) {
             return list(sys);
-        }
-        if (label == Names.SET_PREFIX) {
-            return setPrefix(sys, badge);
         }
         String name = sys.string(0);
         if (name == null || !validName(name)) {
@@ -118,6 +152,11 @@ public final class NamesServer implements Server {
             return denied != null ? Replies.error(sys, Status.E_NO_RIGHTS, "register: " + denied)
                     : Replies.error(sys, Status.E_SLOT_OCCUPIED, "register: '" + name + "' is already registered");
         }
+        Long failed = kept(sys, "register " + name, () -> Keep.putCap(sys, keep, Names.KEPT_NAME + name, slot));
+        if (failed != null) {
+            sys.delete(slot);
+            return failed;
+        }
         used.set(slot);
         names.put(name, slot);
         return Replies.ok(0);
@@ -139,10 +178,15 @@ public final class NamesServer implements Server {
         if (denied != null) {
             return Replies.error(sys, Status.E_NO_RIGHTS, "unregister: " + denied);
         }
-        Integer slot = names.remove(name);
+        Integer slot = names.get(name);
         if (slot == null) {
             return Replies.error(sys, Status.E_EMPTY_SLOT, "unregister: no service is registered as '" + name + "'");
         }
+        Long failed = kept(sys, "unregister " + name, () -> Keep.remove(sys, keep, Names.KEPT_NAME + name));
+        if (failed != null) {
+            return failed;
+        }
+        names.remove(name);
         sys.delete(slot);
         used.clear(slot);
         return Replies.ok(0);
@@ -158,7 +202,12 @@ public final class NamesServer implements Server {
         if (slot < 0) {
             return Replies.error(sys, Status.E_NO_MEMORY, "mint prefix " + prefix + ": no free slots");
         }
-        long b = nextBadge++;
+        long b = nextBadge;
+        Long failed = kept(sys, "mint prefix " + prefix, () -> Keep.put(sys, keep, Names.KEPT_PREFIX + b, prefix));
+        if (failed != null) {
+            return failed;
+        }
+        nextBadge++;
         int st = sys.mint(endpoint, slot, Rights.SEND | Rights.GRANT, b); // GRANT: register sends a capability
         if (st != Status.OK) {
             return Replies.error(sys, st, sys.describe(st, "mint prefix " + prefix));
@@ -167,19 +216,6 @@ public final class NamesServer implements Server {
         prefixes.put(b, prefix);
         sys.capSlot(0, slot);
         return Tag.of(Replies.OK, 0, 1);
-    }
-
-    private long setPrefix(Sys sys, long badge) {
-        dropReceived(sys);
-        String prefix = sys.string(1);
-        if (badge != 0) {
-            return Replies.error(sys, Status.E_NO_RIGHTS, "set prefix: only init's capability may assign prefixes");
-        }
-        if (prefix == null || (!prefix.isEmpty() && !validName(prefix)) || sys.mr(0) >= PREFIX_BADGE_BASE) {
-            return Replies.error(sys, Status.E_INVALID_ARG, "set prefix: bad badge " + sys.mr(0) + " or prefix " + prefix);
-        }
-        prefixes.put(sys.mr(0), prefix);
-        return Replies.ok(0);
     }
 
     private long list(Sys sys) {

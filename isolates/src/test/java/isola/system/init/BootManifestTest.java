@@ -87,11 +87,11 @@ class BootManifestTest {
 
         ServerSpec shell = m.server("shell");
         assertEquals(new ServerSpec("shell", "shell.jar", "vm", 100, List.of(),
-                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 3), shell);
+                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 0, 3), shell);
 
         ServerSpec names = m.server("names");
         assertEquals(new ServerSpec("names", "names.jar", "vm", 200, List.of("names"), List.of("log", "console"),
-                new RestartPolicy(true, 7, Duration.ofMillis(250)), 7), names);
+                new RestartPolicy(true, 7, Duration.ofMillis(250)), 0, 7), names);
 
         ServerSpec log = m.server("log");
         assertEquals(List.of(), log.grants());
@@ -281,7 +281,7 @@ class BootManifestTest {
     @Test
     void unknownKey() {
         ManifestException e = fails(server("a", "prio = 3\n"), 3, "'prio'", "[server a]");
-        assertTrue(e.problem().contains("jar, tier, priority, provides, grants, restart, max-restarts, backoff"),
+        assertTrue(e.problem().contains("jar, tier, priority, provides, grants, restart, max-restarts, backoff, kept-memory"),
                 e.problem());
         fails(server("a", "Jar = a.jar\n"), 3, "'Jar'"); // keys are case-sensitive
     }
@@ -358,6 +358,24 @@ class BootManifestTest {
         fails(server("a", "backoff = 60001ms\n"), 3, "'60001ms'", "out of range");
         fails(server("a", "backoff = -1ms\n"), 3, "'-1ms'", "out of range");
         fails(server("a", "backoff = 9999999999999s\n"), 3, "'9999999999999s'", "out of range");
+    }
+
+    @Test
+    void keptMemorySizes() {
+        BootManifest m = parse("[server a]\njar = a.jar\nkept-memory = 512K\n[server b]\njar = b.jar\nkept-memory = 16 M\n"
+                + "[server c]\njar = c.jar\n");
+        assertEquals(512 * 1024, m.server("a").keptMemory());
+        assertEquals(16 << 20, m.server("b").keptMemory());
+        assertEquals(0, m.server("c").keptMemory());
+    }
+
+    @Test
+    void badKeptMemory() {
+        fails(server("a", "kept-memory = 512\n"), 3, "kept-memory '512'", "not a size", "K or M");
+        fails(server("a", "kept-memory = 1G\n"), 3, "'1G'", "not a size");
+        fails(server("a", "kept-memory = -1K\n"), 3, "'-1K'", "not a size");
+        fails(server("a", "kept-memory = 17M\n"), 3, "'17M'", "out of range", "0K..16M");
+        fails(server("a", "kept-memory = 99999999999K\n"), 3, "out of range");
     }
 
     @Test

@@ -1,0 +1,178 @@
+package isola.boot;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import isola.boot.image.DefaultImage;
+import isola.kernel.Domain;
+import isola.kernel.Endpoint;
+import isola.kernel.Kernel;
+import isola.kernel.Rights;
+import isola.kernel.Status;
+import isola.kernel.Tag;
+import isola.kernel.Tcb;
+import isola.sdk.IsolaException;
+import isola.sdk.Keep;
+import isola.sdk.Log;
+import isola.sdk.Names;
+import isola.sdk.Sys;
+import java.io.ByteArrayOutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A restarted server loses nothing it acknowledged: names keeps every registration and minted
+ * prefix with init before it answers, and log's ring lives in its kept memory. Also the
+ * keeper's answers to bad requests.
+ */
+class KeptStateTest {
+    static final int NAMES = 0, LOG = 1, KEEP = 2, OWN = 3, PREFIXED = 4, LOOKED_UP = 5;
+
+    @TempDir
+    static Path dir;
+    static Path image;
+
+    PipedOutputStream keepOpen;
+    Boot b;
+    Kernel k;
+    Sys sys;
+
+    @BeforeAll
+    static void buildImage() throws Exception {
+        image = DefaultImage.build(dir.resolve("isola.img"), DefaultImage.defaultManifest());
+    }
+
+    /** Boots, and attaches a host-side client with init's unbadged names capability and a log one. */
+    @BeforeEach
+    void boot() throws Exception {
+        keepOpen = new PipedOutputStream();
+        b = Boot.start(image, new PipedInputStream(keepOpen), new PrintStream(new ByteArrayOutputStream()), false).awaitBooted();
+        k = b.machine().kernel();
+        Domain client = k.createDomain("client", 16, 16);
+        b.init().grantService("names", client, NAMES, 0);
+        b.init().grantService("log", client, LOG, 0);
+        b.init().grantKeep("names", client, KEEP);
+        Endpoint own = k.createEndpoint(client);
+        k.installCap(client, OWN, own, Rights.ALL, 0);
+        this.client = client;
+    }
+
+    Domain client;
+
+    /** The client's thread: the JVM thread calling this (the hang guard's) makes its system calls. */
+    void attach() throws InterruptedException {
+        Tcb t = k.createThread(client, "test", 100);
+        b.machine().attach(t);
+        sys = Sys.of(k, t);
+        BootTest.awaitNames(sys);
+    }
+
+    @AfterEach
+    void shutdown() throws Exception {
+        keepOpen.close();
+        assertEquals(0, b.awaitExit());
+        b.close();
+    }
+
+    /** Crashes {@code server} and waits (bounded) until its next incarnation runs. */
+    void crash(String server) throws InterruptedException {
+        Domain before = b.init().serverDomain(server);
+        int restarts = b.init().restarts(server);
+        k.injectFault(before, "test crash");
+        long end = System.nanoTime() + 30_000_000_000L;
+        while (b.init().restarts(server) == restarts && System.nanoTime() < end) {
+            Thread.sleep(1);
+        }
+        assertEquals(restarts + 1, b.init().restarts(server), server + " was restarted");
+        assertNotSame(before, b.init().serverDomain(server));
+    }
+
+    @Test
+    void namesKeepsRegistrationsAndPrefixesAcrossRestarts() throws Exception {
+        assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+            attach();
+            Names.register(sys, NAMES, "test/own", OWN);
+            Names.mintPrefix(sys, NAMES, "app/", PREFIXED);
+            crash("names");
+
+            assertTrue(Names.list(sys, NAMES).contains("test/own"), "the registration survived");
+            Names.lookup(sys, NAMES, "test/own", LOOKED_UP);
+            Names.register(sys, PREFIXED, "app/svc", OWN); // the minted prefix still holds
+            IsolaException outside = assertThrows(IsolaException.class, () -> Names.register(sys, PREFIXED, "other", OWN));
+            assertEquals(Status.E_NO_RIGHTS, outside.status(), outside.getMessage());
+
+            Names.unregister(sys, NAMES, "test/own");
+            crash("names");
+            List<String> names = Names.list(sys, NAMES);
+            assertFalse(names.contains("test/own"), "the unregistration survived too: " + names);
+            assertTrue(names.containsAll(List.of("app/svc", "console", "log", "names", "proc", "supervisor")), names.toString());
+            assertTrue(b.init().kept("names").containsKey(Names.KEPT_NAME + "app/svc"));
+        });
+    }
+
+    @Test
+    void logRingSurvivesRestarts() throws Exception {
+        assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+            attach();
+            Log.write(sys, LOG, Log.WARN, "written before the crash");
+            crash("log");
+            Log.write(sys, LOG, Log.INFO, "written after the crash");
+            List<String> dmesg = Log.read(sys, LOG);
+            String all = String.join("\n", dmesg);
+            assertTrue(all.contains("init: started 4 servers"), "boot records survive:\n" + all);
+            int before = indexOf(dmesg, "written before the crash");
+            int after = indexOf(dmesg, "written after the crash");
+            assertTrue(before >= 0 && after > before, "both records, in order:\n" + all);
+            assertTrue(dmesg.get(before).contains("warn"), dmesg.get(before));
+            assertTrue(all.contains("log crashed"), "the supervisor's record of the crash:\n" + all);
+        });
+    }
+
+    static int indexOf(List<String> lines, String text) {
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).contains(text)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    @Test
+    void keeperRejectsBadRequestsAndKeepsNothingOfThem() throws Exception {
+        assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+            attach();
+            var before = b.init().kept("names");
+            IsolaException e = assertThrows(IsolaException.class, () -> Keep.remove(sys, KEEP, "no/such/key"));
+            assertEquals(Status.E_EMPTY_SLOT, e.status());
+            assertTrue(e.getMessage().contains("no/such/key"), e.getMessage());
+            e = assertThrows(IsolaException.class, () -> Keep.put(sys, KEEP, "x".repeat(Keep.MAX_KEY + 1), "v"));
+            assertEquals(Status.E_INVALID_ARG, e.status());
+            assertTrue(e.getMessage().contains("bad key"), e.getMessage());
+            e = assertThrows(IsolaException.class, () -> Keep.put(sys, KEEP, "", "v"));
+            assertTrue(e.getMessage().contains("bad key"), e.getMessage());
+            // PUT_CAP without a capability
+            int len = sys.putString(0, "name/nocap");
+            int st = sys.call(KEEP, Tag.of(Keep.PUT_CAP, len), Sys.FOREVER);
+            e = assertThrows(IsolaException.class, () -> isola.sdk.Replies.check(sys, st, "put cap"));
+            assertTrue(e.getMessage().contains("exactly one capability"), e.getMessage());
+            // an unknown request
+            len = sys.putString(0, "k");
+            int st2 = sys.call(KEEP, Tag.of(9, len), Sys.FOREVER);
+            e = assertThrows(IsolaException.class, () -> isola.sdk.Replies.check(sys, st2, "unknown"));
+            assertTrue(e.getMessage().contains("unknown request 9"), e.getMessage());
+            assertEquals(before, b.init().kept("names"), "nothing changed");
+
+            Keep.put(sys, KEEP, "note", "kept text");
+            assertEquals("kept text", b.init().kept("names").get("note"));
+            Keep.remove(sys, KEEP, "note");
+            assertEquals(before, b.init().kept("names"));
+        });
+    }
+}
