@@ -135,6 +135,34 @@ class KeptStateTest {
         });
     }
 
+    /** klogd drains the kernel's log into dmesg, as the source "kernel". */
+    @Test
+    void dmesgHasTheKernelsLifecycleRecords() throws Exception {
+        assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+            attach();
+            int old = b.init().serverDomain("names").id();
+            crash("names");
+            int fresh = b.init().serverDomain("names").id();
+            List<String> want = List.of("domain " + old + " (names) faulted in thread", "(injected: test crash)",
+                    "domain " + old + " (names) killed, to be restarted", "domain " + fresh + " (names) created",
+                    "now served by domain " + fresh + " (names)");
+            String all = "";
+            long end = System.nanoTime() + 30_000_000_000L;
+            while (System.nanoTime() < end) {
+                all = String.join("\n", Log.read(sys, LOG));
+                String a = all;
+                if (want.stream().allMatch(a::contains)) {
+                    break;
+                }
+                Thread.sleep(1);
+            }
+            for (String w : want) {
+                assertTrue(all.contains(w), "dmesg has '" + w + "':\n" + all);
+            }
+            assertTrue(all.lines().anyMatch(l -> l.matches(".*\\] kernel +info +\\[.* ms\\] domain 0 \\(init\\) created")), all);
+        });
+    }
+
     static int indexOf(List<String> lines, String text) {
         for (int i = 0; i < lines.size(); i++) {
             if (lines.get(i).contains(text)) {

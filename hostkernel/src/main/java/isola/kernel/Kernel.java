@@ -60,6 +60,7 @@ public final class Kernel {
     private final Scheduler scheduler = new Scheduler();
     private final TimerQueue timers;
     private final Trace trace;
+    private final KernelLog klog;
     private final Arena utcbArena = Arena.ofShared();
     /** The running thread on a uniprocessor machine; null when idle. */
     private Tcb current;
@@ -76,6 +77,7 @@ public final class Kernel {
         replies = new ObjectPool<>(config.replies(), Reply::new);
         timers = new TimerQueue(config.threads());
         trace = new Trace(config.traceEvents());
+        klog = new KernelLog(machine.now());
     }
 
     public Machine machine() {
@@ -1077,6 +1079,7 @@ public final class Kernel {
         d.lastFault = cause;
         d.lastFaultThread = t.name;
         trace(Trace.FAULT, d.id, t.id);
+        klog(KernelLog.DOMAIN_FAULTED, d.id, kind);
         if (d.state == Domain.RUNNING) {
             d.state = Domain.FAULTED;
         }
@@ -1157,6 +1160,7 @@ public final class Kernel {
         }
         d.state = Domain.DEAD;
         int callerStatus = d.downStatus();
+        klog(KernelLog.DOMAIN_KILLED, d.id, d.restarting ? 1 : 0);
         for (Tcb t = d.threads; t != null; t = t.domainNext) {
             t.killed = true;
             failCaller(t.reply, callerStatus);
@@ -1359,6 +1363,14 @@ public final class Kernel {
         }
     }
 
+    /** Records a lifecycle event in the kernel log and wakes its reader (lock held). */
+    private void klog(int kind, long a, long b) {
+        klog.record(machine.now(), kind, a, b);
+        if (klog.reader != null && klog.reader.live) {
+            signalObject(klog.reader, 1);
+        }
+    }
+
     private void trace(int kind, long a, long b) {
         if (trace.enabled()) {
             trace.record(machine.now(), kind, a, b);
@@ -1396,6 +1408,7 @@ public final class Kernel {
             d.restarting = false;
             d.backend = null;
             d.state = Domain.RUNNING;
+            klog(KernelLog.DOMAIN_CREATED, d.id, 0);
             return d;
         } finally {
             machine.leave(null);
@@ -1652,6 +1665,7 @@ public final class Kernel {
         machine.enter(null);
         try {
             d.restarting = false;
+            klog(KernelLog.RESTART_ABANDONED, d.id, 0);
             for (int i = 0; i < endpoints.capacity(); i++) {
                 Endpoint ep = endpoints.get(i);
                 if (ep.live && ep.server == d && d.state == Domain.DEAD) {
@@ -1685,6 +1699,7 @@ public final class Kernel {
             }
             ep.server = d;
             ep.passive = null;
+            klog(KernelLog.ENDPOINT_REBOUND, ep.id, d.id);
         } finally {
             machine.leave(null);
         }
@@ -1729,6 +1744,73 @@ public final class Kernel {
         } finally {
             machine.leave(null);
         }
+    }
+
+    // ---- the kernel log (init's klogd drains it into the log server) ----
+
+    /** Signals {@code n} whenever the kernel log gets a record (boot interface; null: nobody). */
+    public void setLogReader(Notification n) {
+        machine.enter(null);
+        try {
+            klog.reader = n;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** The sequence number the next kernel log record will get. */
+    public long logWritten() {
+        machine.enter(null);
+        try {
+            return klog.written();
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** The oldest kernel log record still held. */
+    public long logFirst() {
+        machine.enter(null);
+        try {
+            return klog.first();
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /**
+     * Kernel log record {@code seq} as text (with the kernel's time in ms), or null if it was
+     * overwritten or is not written yet. Names are resolved now, not when it was recorded.
+     */
+    public String logRecord(long seq) {
+        machine.enter(null);
+        try {
+            if (seq < klog.first() || seq >= klog.written()) {
+                return null;
+            }
+            long a = klog.a(seq), b = klog.b(seq);
+            String text = switch (klog.kind(seq)) {
+                case KernelLog.DOMAIN_CREATED -> domainText(a) + " created";
+                case KernelLog.DOMAIN_FAULTED -> {
+                    Domain d = domains.get((int) a);
+                    Throwable cause = d.lastFault;
+                    yield domainText(a) + " faulted in thread " + d.lastFaultThread + " ("
+                            + (b == Domain.FAULT_INJECTED ? "injected: " + (cause == null ? "" : cause.getMessage())
+                            : cause == null ? "fault" : cause.toString()) + ")";
+                }
+                case KernelLog.DOMAIN_KILLED -> domainText(a) + " killed" + (b != 0 ? ", to be restarted" : "");
+                case KernelLog.ENDPOINT_REBOUND -> "endpoint " + a + " now served by " + domainText(b);
+                case KernelLog.RESTART_ABANDONED -> domainText(a) + ": restart abandoned";
+                default -> "event " + klog.kind(seq) + " " + a + " " + b;
+            };
+            return String.format(java.util.Locale.ROOT, "[%.3f ms] %s", klog.time(seq) / 1e6, text);
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    private String domainText(long id) {
+        return "domain " + id + " (" + domains.get((int) id).name + ")";
     }
 
     // ---- introspection (for the shell, tests and benchmarks) ----

@@ -14,6 +14,8 @@ public final class Log {
 
     public static final int WRITE = 1;
     public static final int READ = 2;
+    /** Returns once every record written so far is in the host's log too (at shutdown). */
+    public static final int SYNC = 3;
 
     /** Key of the log server's kept state naming the source of a badge: {@code source/BADGE}. */
     public static final String KEPT_SOURCE = "source/";
@@ -42,6 +44,11 @@ public final class Log {
 
     public static void info(Sys sys, int log, String text) {
         write(sys, log, INFO, text);
+    }
+
+    /** Waits until every record written so far has reached the host's log (Log4j). */
+    public static void sync(Sys sys, int log) {
+        Replies.check(sys, sys.call(log, Tag.of(SYNC, 0), Sys.FOREVER), "log sync");
     }
 
     /** Every record in the ring, oldest first, formatted like dmesg. */

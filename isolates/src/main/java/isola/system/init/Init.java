@@ -56,6 +56,9 @@ public final class Init {
     static final int FIRST_SERVICE = 4;
     /** init's own log capability, badged so its records show as "init". */
     static final int INIT_LOG = 249;
+    /** klogd's: the notification the kernel signals on a new kernel log record, and an unbadged log capability ("kernel"). */
+    static final int KLOG = 248;
+    static final int KLOG_LOG = 247;
     /** Kept capabilities live in init's slots from here on. */
     static final int FIRST_KEPT = 1024;
     static final int SLOTS = 8192;
@@ -183,6 +186,8 @@ public final class Init {
             launch(r);
             if (s.provides().contains("log")) {
                 kernel.grantCap(domain, serviceSlots.get("log"), domain, INIT_LOG, Rights.SEND, INIT_BADGE);
+                kernel.grantCap(domain, serviceSlots.get("log"), domain, KLOG_LOG, Rights.SEND, 0);
+                startKlogd();
             }
         }
         log(Log.INFO, "init: started " + order.size() + " servers in "
@@ -321,6 +326,31 @@ public final class Init {
         r.vd = vd;
         tier.start(vd, s.priority(), new VmTier.StartInfo(provided, granted,
                 new Kept(r.keptValues, keptCaps, r.keptMemory), keepSlot));
+    }
+
+    // ---- klogd ----
+
+    /** Starts the thread that drains the kernel's log into the log server, as "kernel". */
+    private void startKlogd() {
+        kernel.installCap(domain, KLOG, kernel.createNotification(domain), Rights.ALL, 0);
+        kernel.setLogReader((isola.kernel.Notification) domain.cspace().get(KLOG).object);
+        Tcb klogd = kernel.createThread(domain, "klogd", 230);
+        machine.spawn(klogd, () -> {
+            Sys ks = Sys.of(kernel, klogd);
+            for (long next = kernel.logFirst(); !exit.isDone(); ks.await(KLOG)) {
+                for (long end = kernel.logWritten(); next < end; next++) {
+                    long first = kernel.logFirst();
+                    if (next < first) {
+                        logThrough(ks, KLOG_LOG, Log.WARN, (first - next) + " kernel log records were overwritten before klogd read them");
+                        next = first;
+                    }
+                    String line = kernel.logRecord(next);
+                    if (line != null) {
+                        logThrough(ks, KLOG_LOG, Log.INFO, line);
+                    }
+                }
+            }
+        });
     }
 
     // ---- keeper ----
@@ -508,6 +538,12 @@ public final class Init {
 
     private long shutdown(int status) {
         log(Log.INFO, "init: shutdown, status " + status);
+        kernel.setLogReader(null); // klogd stops; the kills below are the end, not news
+        try {
+            Log.sync(sys, INIT_LOG);
+        } catch (IsolaException e) {
+            System.err.println("isola: the host log may miss records: " + e.getMessage());
+        }
         supervisor.stop();
         for (Running r : servers.values()) {
             kernel.killDomainNow(r.vd.domain());

@@ -27,6 +27,10 @@ import org.apache.logging.log4j.LogManager;
  * its own, lost at a restart. Passive: a write runs on the writer's thread, so writers share the
  * ring under a lock word in the ring itself (which an old incarnation's writer still finishing a
  * record also takes). Source names come from the kept state init seeds.
+ *
+ * <p>A write only appends to the ring: its own thread, "host-log", copies new records to Log4j
+ * (whose first use alone takes hundreds of milliseconds), so no writer waits for the host's
+ * log. Its cursor is in the ring too, so a restart neither repeats nor drops host records.
  */
 public final class LogServer implements Server {
     /** Records of a ring in memory of its own (no kept memory). */
@@ -34,7 +38,11 @@ public final class LogServer implements Server {
 
     // Ring layout: a header, then fixed-size records.
     static final long MAGIC = 0x49534f4c414c4f47L; // "ISOLALOG"
-    static final long H_MAGIC = 0, H_RECORDS = 8, H_WRITTEN = 16, H_ORIGIN = 24, H_LOCK = 32;
+    static final long H_MAGIC = 0, H_RECORDS = 8, H_WRITTEN = 16, H_ORIGIN = 24, H_LOCK = 32, H_HOST = 40,
+            H_HOST_LOCK = 48;
+    /** Slot of the notification a write signals to wake the host-log thread. */
+    static final int WAKE = 16;
+    static final long SYNC_LIMIT_NS = 5_000_000_000L;
     static final long HEADER = 64;
     static final int RECORD = 512;
     static final long R_TIME = 0, R_LEVEL = 8, R_SOURCE_LEN = 12, R_TEXT_LEN = 14, R_SOURCE = 16, R_TEXT = 48;
@@ -57,7 +65,50 @@ public final class LogServer implements Server {
         });
         attach(kept.memory().byteSize() >= HEADER + RECORD ? kept.memory()
                 : Arena.ofAuto().allocate(HEADER + (long) DEFAULT_RECORDS * RECORD, 64));
+        Sys sys = ctx.sys();
+        sys.check(sys.createNotification(WAKE), "log: create the host-log notification");
+        ctx.spawn("host-log", 50, this::copyToHost);
         ctx.servePassive(ctx.endpoint("log"), this::handle);
+    }
+
+    /** The host-log thread: copies each new record through Log4j 2, logger {@code isola.SOURCE}. */
+    private void copyToHost(Sys sys) {
+        for (;;) {
+            // One copier at a time, also across incarnations: a killed one may still be in Log4j.
+            while (!LONG.compareAndSet(ring, H_HOST_LOCK, 0L, 1L)) {
+                java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+            }
+            try {
+                copyNew();
+            } finally {
+                LONG.setRelease(ring, H_HOST_LOCK, 0L);
+            }
+            sys.await(WAKE);
+        }
+    }
+
+    /** Copies every record the host log has not got yet (host lock held). */
+    private void copyNew() {
+        for (;;) {
+            long n, level;
+            String source, text;
+            lock();
+            try {
+                long written = (long) LONG.get(ring, H_WRITTEN);
+                n = Math.max((long) LONG.get(ring, H_HOST), written - records);
+                if (n >= written) {
+                    break;
+                }
+                long at = HEADER + (n % records) * RECORD;
+                level = ring.get(ValueLayout.JAVA_INT, at + R_LEVEL);
+                source = text(at + R_SOURCE, ring.get(ValueLayout.JAVA_SHORT, at + R_SOURCE_LEN), MAX_SOURCE);
+                text = text(at + R_TEXT, ring.get(ValueLayout.JAVA_SHORT, at + R_TEXT_LEN), MAX_TEXT);
+            } finally {
+                unlock();
+            }
+            LogManager.getLogger("isola." + source).log(log4jLevel((int) level), text);
+            LONG.setRelease(ring, H_HOST, n + 1);
+        }
     }
 
     /** Takes up the ring a previous incarnation left in {@code m}, or formats a new one. */
@@ -69,6 +120,8 @@ public final class LogServer implements Server {
             LONG.set(m, H_WRITTEN, 0L);
             LONG.set(m, H_ORIGIN, System.nanoTime());
             LONG.set(m, H_LOCK, 0L);
+            LONG.set(m, H_HOST, 0L);
+            LONG.set(m, H_HOST_LOCK, 0L);
             LONG.setRelease(m, H_MAGIC, MAGIC);
         }
     }
@@ -87,6 +140,7 @@ public final class LogServer implements Server {
         return switch (sys.label()) {
             case Log.WRITE -> write(sys);
             case Log.READ -> read(sys);
+            case Log.SYNC -> sync(sys);
             default -> Replies.error(sys, Status.E_INVALID_ARG, "log: unknown request " + sys.label());
         };
     }
@@ -100,7 +154,23 @@ public final class LogServer implements Server {
         }
         String source = sourceNames.getOrDefault(sys.badge(), "badge" + sys.badge());
         append(level, source, text);
-        LogManager.getLogger("isola." + source).log(log4jLevel(level), text);
+        sys.signal(WAKE);
+        return Replies.ok(0);
+    }
+
+    /** Waits (boundedly) until the host-log thread has copied every record written so far. */
+    private long sync(Sys sys) {
+        long deadline = System.nanoTime() + SYNC_LIMIT_NS;
+        lock();
+        long target = (long) LONG.get(ring, H_WRITTEN);
+        unlock();
+        while ((long) LONG.getAcquire(ring, H_HOST) < target) {
+            if (System.nanoTime() > deadline) {
+                return Replies.error(sys, Status.E_TIMEOUT, "log sync: the host log is "
+                        + (target - (long) LONG.getAcquire(ring, H_HOST)) + " records behind");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
         return Replies.ok(0);
     }
 

@@ -1,0 +1,81 @@
+package isola.kernel;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The kernel log: lifecycle events as records a reader drains by sequence number. */
+class KernelLogTest {
+    KernelRig rig;
+
+    @AfterEach
+    void tearDown() {
+        if (rig != null) {
+            rig.close();
+        }
+    }
+
+    List<String> drain(Kernel k, long from) {
+        List<String> out = new ArrayList<>();
+        for (long n = Math.max(from, k.logFirst()); n < k.logWritten(); n++) {
+            out.add(k.logRecord(n));
+        }
+        return out;
+    }
+
+    @Test
+    void recordsDomainLifecycleAndWakesItsReader() {
+        rig = KernelRig.deterministic();
+        Kernel k = rig.k;
+        Domain reader = rig.domain("reader");
+        Notification n = rig.notification(reader, 0);
+        k.setLogReader(n);
+        long start = k.logWritten();
+        Domain srv = rig.domain("srv");
+        Domain next = rig.domain("srv2");
+        Endpoint ep = rig.endpoint(reader, 1);
+        k.setFaultEndpoint(srv, ep, 1);
+        k.injectFault(srv, "test");
+        k.killForRestart(srv);
+        k.rebindEndpoint(ep, next);
+        k.abandonRestart(srv);
+        List<String> lines = drain(k, start);
+        String all = String.join("\n", lines);
+        assertEquals(6, lines.size(), all);
+        assertTrue(lines.get(0).endsWith("domain " + srv.id() + " (srv) created"), all);
+        assertTrue(lines.get(2).contains("(srv) faulted in thread"), all);
+        assertTrue(lines.get(2).contains("injected: test"), all);
+        assertTrue(lines.get(3).endsWith("(srv) killed, to be restarted"), all);
+        assertTrue(lines.get(4).endsWith("endpoint " + ep.id() + " now served by domain " + next.id() + " (srv2)"), all);
+        assertTrue(lines.get(5).endsWith("(srv): restart abandoned"), all);
+        assertTrue(lines.get(0).matches("\\[\\d+\\.\\d{3} ms\\] .*"), lines.get(0));
+        int[] st = new int[1];
+        long[] bits = new long[1];
+        rig.spawn(reader, "klogd", 5, t -> {
+            st[0] = k.await(t, 0, Kernel.POLL);
+            bits[0] = KernelRig.badge(t);
+        });
+        rig.runAll();
+        assertEquals(Status.OK, st[0]);
+        assertEquals(1, bits[0], "the reader's notification was signalled");
+        assertNull(k.logRecord(k.logWritten()), "not written yet");
+    }
+
+    @Test
+    void oldRecordsAreOverwritten() {
+        rig = KernelRig.deterministic();
+        Kernel k = rig.k;
+        Domain d = rig.domain("d");
+        Endpoint ep = rig.endpoint(d, 0);
+        for (int i = 0; i < KernelLog.CAPACITY + 10; i++) {
+            k.rebindEndpoint(ep, d);
+        }
+        assertEquals(k.logWritten() - KernelLog.CAPACITY, k.logFirst());
+        assertNull(k.logRecord(k.logFirst() - 1), "overwritten");
+        assertNotNull(k.logRecord(k.logFirst()));
+        assertEquals(KernelLog.CAPACITY, drain(k, 0).size());
+    }
+}
