@@ -46,11 +46,28 @@ public final class DefaultImage {
 
     /** Writes an image with {@code manifest} and the default servers' jars to {@code out}. */
     public static Path build(Path out, String manifest) throws IOException {
+        return build(out, manifest, Map.of());
+    }
+
+    /**
+     * Writes an image with {@code manifest}, the default servers' jars and {@code extraServers}
+     * (jar file name to server class, packed with {@link ServerJars#pack}) to {@code out}: an
+     * image with servers of a test or an example. An extra jar may not reuse a default jar's name.
+     */
+    public static Path build(Path out, String manifest, Map<String, Class<? extends Server>> extraServers)
+            throws IOException {
+        Map<String, Class<? extends Server>> all = servers();
+        for (var e : extraServers.entrySet()) {
+            if (all.putIfAbsent(e.getKey(), e.getValue()) != null) {
+                throw new IllegalArgumentException("extra server jar " + e.getKey()
+                        + " has the name of a default server's jar (default jars: " + servers().keySet() + ")");
+            }
+        }
         Path tmp = Files.createTempDirectory("isola-image");
         try {
             List<ImageWriter.ImageEntry> entries = new ArrayList<>();
             entries.add(new ImageWriter.ImageEntry(MANIFEST, manifest.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-            for (var e : servers().entrySet()) {
+            for (var e : all.entrySet()) {
                 Path jar = ServerJars.pack(e.getValue(), tmp.resolve(e.getKey()));
                 entries.add(new ImageWriter.ImageEntry(e.getKey(), Files.readAllBytes(jar)));
             }
