@@ -10,6 +10,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.DoublePredicate;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.results.BenchmarkResult;
@@ -29,10 +33,17 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * own JSON format, in {@code target/bench/SUITE.json} (relative to the current directory); this
  * prints the medians, ratios against the baselines of the same run, and the suite's targets.
  *
- * <p>By default the {@code ipc} suite runs in fork rounds: each round forks one JVM per
- * benchmark, in {@link #IPC_ORDER}, so the benchmarks a ratio compares are measured close in
- * time; the forks are then merged per benchmark and written with JMH's JSON writer, as one JMH
- * run with that many forks would write them. {@code --sequential} makes it one plain JMH run.
+ * <p>A suite is data ({@link Suite}): its benchmark class and methods, its defaults, and the
+ * ratios and targets its report judges. Two suites exist:
+ * <ul>
+ *   <li>{@code ipc} ({@link IpcBench}): by default it runs in fork rounds: each round forks one
+ *       JVM per benchmark, in {@link #IPC_ORDER}, so the benchmarks a ratio compares are
+ *       measured close in time; the forks are then merged per benchmark and written with JMH's
+ *       JSON writer, as one JMH run with that many forks would write them. {@code --sequential}
+ *       makes it one plain JMH run.
+ *   <li>{@code boot} ({@link BootBench}): single-shot benchmarks (one launcher start, or one
+ *       crash and recovery, per iteration) in one plain JMH run.
+ * </ul>
  *
  * <p>Exit status: 0 when the suite ran (targets are reported, not enforced, unless
  * {@code --fail-on-miss}); 1 when a benchmark produced no result, or a target was missed with
@@ -40,13 +51,6 @@ import org.openjdk.jmh.runner.options.TimeValue;
  */
 public final class BenchMain {
     private BenchMain() {}
-
-    /** Known suites, in the order the usage lists them. */
-    static final Map<String, String> SUITES = new LinkedHashMap<>();
-
-    static {
-        SUITES.put("ipc", "IPC round trips: passive and active calls vs Java call, SynchronousQueue, spin ping-pong");
-    }
 
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
@@ -57,17 +61,17 @@ public final class BenchMain {
             usage(args.length == 0 ? err : out);
             return args.length == 0 ? 2 : 0;
         }
-        String suite = args[0];
-        if (!SUITES.containsKey(suite)) {
-            err.println("isola bench: unknown suite '" + suite + "'; known suites: "
+        Suite suite = SUITES.get(args[0]);
+        if (suite == null) {
+            err.println("isola bench: unknown suite '" + args[0] + "'; known suites: "
                     + String.join(", ", SUITES.keySet()));
             return 2;
         }
-        IpcOptions opts;
+        Options opts;
         try {
-            opts = IpcOptions.parse(List.of(args).subList(1, args.length));
+            opts = Options.parse(suite, List.of(args).subList(1, args.length));
         } catch (IllegalArgumentException e) {
-            err.println("isola bench " + suite + ": " + e.getMessage());
+            err.println("isola bench " + suite.name() + ": " + e.getMessage());
             usage(err);
             return 2;
         }
@@ -76,9 +80,9 @@ public final class BenchMain {
             return 0;
         }
         try {
-            return runIpc(opts, out, err);
+            return runSuite(suite, opts, out, err);
         } catch (RunnerException | IOException e) {
-            err.println("isola bench " + suite + ": " + e.getMessage());
+            err.println("isola bench " + suite.name() + ": " + e.getMessage());
             e.printStackTrace(err);
             return 1;
         }
@@ -88,30 +92,113 @@ public final class BenchMain {
         s.println("usage: BenchMain SUITE [options]     (./isola bench SUITE [options])");
         s.println();
         s.println("suites:");
-        SUITES.forEach((k, v) -> s.printf("  %-8s %s%n", k, v));
+        SUITES.values().forEach(x -> s.printf("  %-8s %s%n", x.name(), x.description()));
         s.println();
         s.println("options:");
-        s.println("  --forks N         forked JVMs per benchmark (default 2)");
-        s.println("  --warmup N        warm-up iterations per fork (default 5)");
-        s.println("  --iterations N    measurement iterations per fork (default 10)");
-        s.println("  --time S          seconds per iteration, warm-up and measurement (default 1)");
-        s.println("  --warmup-time S   seconds per warm-up iteration (default: --time)");
+        s.println("  --forks N         forked JVMs per benchmark (default: ipc 2, boot 1)");
+        s.println("  --warmup N        warm-up iterations per fork (default: ipc 5; boot per benchmark:");
+        s.println("                    3 launcher starts, 10 crashes)");
+        s.println("  --iterations N    measurement iterations per fork (default: ipc 10; boot per");
+        s.println("                    benchmark: 10 launcher starts, 30 crashes)");
+        s.println("  --time S          ipc only: seconds per iteration, warm-up and measurement (default 1)");
+        s.println("  --warmup-time S   ipc only: seconds per warm-up iteration (default: --time)");
         s.println("  --include REGEX   only benchmarks of the suite whose name matches REGEX");
         s.println("  --result FILE     JMH JSON result file (default target/bench/SUITE.json)");
         s.println("  --prof NAME       add a JMH profiler (e.g. gc, stack, perfnorm); repeatable");
-        s.println("  --sequential      one JMH run in JMH's order (all forks of a benchmark, then the");
-        s.println("                    next) instead of fork rounds interleaving the benchmarks");
+        s.println("  --sequential      ipc only: one JMH run in JMH's order (all forks of a benchmark,");
+        s.println("                    then the next) instead of fork rounds interleaving the benchmarks");
         s.println("  --fail-on-miss    exit 1 if a target is missed");
         s.println("  -h, --help        this help");
         s.println();
-        s.println("quick run: ./isola bench ipc --forks 1 --warmup 2 --iterations 3 --time 1");
+        s.println("boot is single-shot: each iteration is one launcher start or one crash and recovery,");
+        s.println("so --time and --warmup-time do not apply to it. Run it from the repository root");
+        s.println("(./isola bench does): it starts ./isola boot.");
+        s.println();
+        s.println("quick runs: ./isola bench ipc --forks 1 --warmup 2 --iterations 3 --time 1");
+        s.println("            ./isola bench boot --warmup 2 --iterations 5");
     }
 
     // =====================================================================================
-    // ipc
+    // Suites as data
     // =====================================================================================
 
-    static final String IPC_CLASS = IpcBench.class.getName();
+    /** Options every suite takes. */
+    static final Set<String> COMMON_OPTIONS = Set.of("-h", "--help", "--fail-on-miss", "--forks", "--warmup",
+            "--iterations", "--include", "--result", "--prof");
+    /** Options only timed (not single-shot) suites take, with their interleaved fork rounds. */
+    static final Set<String> TIMED_OPTIONS = Set.of("--time", "--warmup-time", "--sequential");
+
+    /** A warm-up or measurement count that the benchmark's own annotations decide. */
+    static final int PER_BENCHMARK = -1;
+
+    /**
+     * One suite.
+     *
+     * @param benchmarks the benchmark methods of {@code benchClass}, in the order the table lists them
+     * @param runOrder order of the interleaved fork rounds (timed suites)
+     * @param singleShot true if every iteration is one invocation: no time options, no fork rounds
+     * @param warmup default warm-up iterations, or {@link #PER_BENCHMARK}
+     * @param iterations default measurement iterations, or {@link #PER_BENCHMARK}
+     * @param heading the table's title line
+     * @param tableUnit the unit every row reports in (a "median UNIT" column), or null for a unit column
+     * @param needsRoot benchmarks that need the repository root (they start ./isola)
+     * @param busyWarning what the report says when the host was busy
+     */
+    record Suite(String name, String description, Class<?> benchClass, List<String> benchmarks,
+            List<String> runOrder, boolean singleShot, int forks, int warmup, int iterations, String heading,
+            String tableUnit, List<Ratio> ratios, List<Target> targets, Set<String> needsRoot, String busyWarning) {
+
+        Path defaultResult() {
+            return Path.of("target", "bench", name + ".json");
+        }
+
+        boolean takes(String option) {
+            return COMMON_OPTIONS.contains(option) || (!singleShot && TIMED_OPTIONS.contains(option));
+        }
+    }
+
+    /** A ratio of two benchmarks' medians (converted to one unit), printed with {@code suffix}. */
+    record Ratio(String what, String numerator, String denominator, String suffix) {}
+
+    /**
+     * A target: {@code value} computes what is judged from the medians (null if not measured),
+     * {@code shown} formats it, {@code pass} judges it.
+     */
+    record Target(String what, Function<Medians, Double> value, Function<Double, String> shown,
+            DoublePredicate pass) {}
+
+    /** The medians of one run, by benchmark, in any time unit. */
+    record Medians(Map<String, Stats> stats) {
+        /** The median of {@code m} in {@code unit}, or null if not measured. */
+        Double in(String m, TimeUnit unit) {
+            Stats s = stats.get(m);
+            if (s == null || Double.isNaN(s.median())) {
+                return null;
+            }
+            double ns = nanosPerUnit(s.unit());
+            return Double.isNaN(ns) ? null : s.median() * ns / unit.toNanos(1);
+        }
+
+        Double ratio(String a, String b) {
+            return div(in(a, TimeUnit.NANOSECONDS), in(b, TimeUnit.NANOSECONDS));
+        }
+    }
+
+    /** Nanoseconds in one unit of a JMH score unit such as "ns/op" or "ms/op"; NaN if unknown. */
+    static double nanosPerUnit(String scoreUnit) {
+        String u = scoreUnit == null ? "" : scoreUnit.replace("/op", "");
+        return switch (u) {
+            case "ns" -> 1;
+            case "us" -> 1e3;
+            case "ms" -> 1e6;
+            case "s" -> 1e9;
+            case "min" -> 60e9;
+            default -> Double.NaN;
+        };
+    }
+
+    // ---- ipc ----
+
     static final String JAVA = "javaInterfaceCall";
     static final String PASSIVE = "passiveCall";
     static final String ACTIVE = "activeCall";
@@ -126,21 +213,113 @@ public final class BenchMain {
     /** Target: an active round trip is at least this many times faster than a SynchronousQueue one. */
     static final double QUEUE_VS_ACTIVE_TARGET = 10;
 
-    static final class IpcOptions {
-        int forks = 2;
-        int warmup = 5;
-        int iterations = 10;
+    /**
+     * Order of the interleaved run: each fork round measures the cross-thread round trips back
+     * to back (spin ping-pong, then active, then SynchronousQueue), so a ratio compares
+     * neighbours in time. Where the host places two vCPUs changes the cache-line transfer cost
+     * several-fold from minute to minute, which JMH's own order (by name, all forks of one
+     * benchmark before the next) would turn into ratio noise.
+     */
+    static final List<String> IPC_ORDER = List.of(SPIN, ACTIVE, QUEUE, PASSIVE, JAVA);
+
+    static final Suite IPC = new Suite("ipc",
+            "IPC round trips: passive and active calls vs Java call, SynchronousQueue, spin ping-pong",
+            IpcBench.class, IPC_BENCHMARKS, IPC_ORDER, false, 2, 5, 10,
+            "== isola bench ipc: one round trip per operation; median, min and max over all "
+                    + "measurement iterations of all forks ==",
+            "ns/op",
+            List.of(new Ratio("passive call / Java interface call", PASSIVE, JAVA, "x"),
+                    new Ratio("active call / spin ping-pong", ACTIVE, SPIN, "x"),
+                    new Ratio("SynchronousQueue / active call", QUEUE, ACTIVE, "x (active is that many times faster)")),
+            List.of(new Target("passive call median < " + num(PASSIVE_TARGET_NS) + " ns",
+                            m -> m.in(PASSIVE, TimeUnit.NANOSECONDS), v -> num(v) + " ns", v -> v < PASSIVE_TARGET_NS),
+                    new Target("active round trip <= " + num(ACTIVE_VS_SPIN_TARGET) + "x spin ping-pong",
+                            m -> m.ratio(ACTIVE, SPIN), v -> num(v) + "x", v -> v <= ACTIVE_VS_SPIN_TARGET),
+                    new Target("active >= " + num(QUEUE_VS_ACTIVE_TARGET) + "x faster than SynchronousQueue",
+                            m -> m.ratio(QUEUE, ACTIVE), v -> num(v) + "x", v -> v >= QUEUE_VS_ACTIVE_TARGET)),
+            Set.of(),
+            "WARNING: other processes may have been busy during the run; cross-thread round trips "
+                    + "(active, spin ping-pong, SynchronousQueue) are unreliable: see min/max, and rerun "
+                    + "on an idle machine");
+
+    // ---- boot ----
+
+    static final String LAUNCHER = "launcherBoot";
+    static final String JVM_START = "jvmStart";
+    static final String CRASH_NAMES = "crashNamesToServing";
+    static final String NAMES_CALL = "namesListCall";
+    static final String CRASH_LOG = "crashLogToServing";
+    static final String LOG_CALL = "logWriteCall";
+    static final List<String> BOOT_BENCHMARKS = List.of(LAUNCHER, JVM_START, CRASH_NAMES, NAMES_CALL, CRASH_LOG,
+            LOG_CALL);
+
+    /** Target: launcher start to the shell's prompt, JVM start included, in ms (on 2 cores). */
+    static final double BOOT_TARGET_MS = 1500;
+    /** Target: a crashed `vm`-tier server serves again within this many ms. */
+    static final double CRASH_TARGET_MS = 5;
+
+    static final Suite BOOT = new Suite("boot",
+            "start-up and recovery: ./isola boot to the shell prompt vs JVM start; crash of names/log "
+                    + "to serving again vs a plain call",
+            BootBench.class, BOOT_BENCHMARKS, BOOT_BENCHMARKS, true, 1, PER_BENCHMARK, PER_BENCHMARK,
+            "== isola bench boot: one launcher start, or one crash and recovery, per iteration; median, "
+                    + "min and max over all measurement iterations of all forks ==",
+            null,
+            List.of(new Ratio("launcher boot / JVM start", LAUNCHER, JVM_START, "x"),
+                    new Ratio("names: crash to serving / plain list", CRASH_NAMES, NAMES_CALL, "x"),
+                    new Ratio("log: crash to serving / plain write", CRASH_LOG, LOG_CALL, "x")),
+            List.of(new Target("./isola boot to prompt < " + plain(BOOT_TARGET_MS) + " ms",
+                            m -> m.in(LAUNCHER, TimeUnit.MILLISECONDS), v -> num(v) + " ms", v -> v < BOOT_TARGET_MS),
+                    new Target("names crash to serving < " + plain(CRASH_TARGET_MS) + " ms",
+                            m -> ms(m, CRASH_NAMES), v -> num(v) + " ms", v -> v < CRASH_TARGET_MS),
+                    new Target("log crash to serving < " + plain(CRASH_TARGET_MS) + " ms",
+                            m -> ms(m, CRASH_LOG), v -> num(v) + " ms", v -> v < CRASH_TARGET_MS)),
+            Set.of(LAUNCHER, JVM_START),
+            "WARNING: other processes may have been busy during the run; start-up and restart times "
+                    + "are unreliable: see min/max, and rerun on an idle machine");
+
+    private static Double ms(Medians m, String bench) {
+        return m.in(bench, TimeUnit.MILLISECONDS);
+    }
+
+    /** Known suites, in the order the usage lists them. */
+    static final Map<String, Suite> SUITES = new LinkedHashMap<>();
+
+    static {
+        SUITES.put(IPC.name(), IPC);
+        SUITES.put(BOOT.name(), BOOT);
+    }
+
+    // =====================================================================================
+    // Options
+    // =====================================================================================
+
+    static final class Options {
+        final Suite suite;
+        int forks;
+        /** Warm-up iterations per fork, or {@link #PER_BENCHMARK}. */
+        int warmup;
+        /** Measurement iterations per fork, or {@link #PER_BENCHMARK}. */
+        int iterations;
         double time = 1;
         Double warmupTime;
         String include = ".*";
-        Path result = Path.of("target", "bench", "ipc.json");
+        Path result;
         boolean failOnMiss;
         boolean sequential;
         boolean help;
         final List<String> profilers = new ArrayList<>();
 
-        static IpcOptions parse(List<String> args) {
-            IpcOptions o = new IpcOptions();
+        private Options(Suite suite) {
+            this.suite = suite;
+            forks = suite.forks();
+            warmup = suite.warmup();
+            iterations = suite.iterations();
+            result = suite.defaultResult();
+        }
+
+        static Options parse(Suite suite, List<String> args) {
+            Options o = new Options(suite);
             for (int i = 0; i < args.size(); i++) {
                 String a = args.get(i);
                 String name = a;
@@ -150,12 +329,18 @@ public final class BenchMain {
                     name = a.substring(0, eq);
                     value = a.substring(eq + 1);
                 }
+                if (!COMMON_OPTIONS.contains(name) && !TIMED_OPTIONS.contains(name)) {
+                    throw new IllegalArgumentException("unknown option '" + a + "'");
+                }
+                if (!suite.takes(name)) {
+                    throw new IllegalArgumentException(name + " does not apply to suite " + suite.name()
+                            + ": it is single-shot (each iteration is one run, not a time slice)");
+                }
                 switch (name) {
                     case "-h", "--help" -> o.help = true;
                     case "--fail-on-miss" -> o.failOnMiss = true;
                     case "--sequential" -> o.sequential = true;
-                    case "--forks", "--warmup", "--iterations", "--time", "--warmup-time", "--include", "--result",
-                            "--prof" -> {
+                    default -> {
                         if (value == null) {
                             if (i + 1 >= args.size()) {
                                 throw new IllegalArgumentException(name + " needs a value");
@@ -164,7 +349,6 @@ public final class BenchMain {
                         }
                         o.set(name, value);
                     }
-                    default -> throw new IllegalArgumentException("unknown option '" + a + "'");
                 }
             }
             return o;
@@ -221,33 +405,50 @@ public final class BenchMain {
         return TimeValue.milliseconds(Math.max(1, Math.round(seconds * 1000)));
     }
 
-    /**
-     * Order of the interleaved run: each fork round measures the cross-thread round trips back
-     * to back (spin ping-pong, then active, then SynchronousQueue), so a ratio compares
-     * neighbours in time. Where the host places two vCPUs changes the cache-line transfer cost
-     * several-fold from minute to minute, which JMH's own order (by name, all forks of one
-     * benchmark before the next) would turn into ratio noise.
-     */
-    static final List<String> IPC_ORDER = List.of(SPIN, ACTIVE, QUEUE, PASSIVE, JAVA);
+    // =====================================================================================
+    // Running
+    // =====================================================================================
 
-    static int runIpc(IpcOptions o, PrintStream out, PrintStream err) throws RunnerException, IOException {
+    static int runSuite(Suite suite, Options o, PrintStream out, PrintStream err) throws RunnerException, IOException {
         Path result = o.result.toAbsolutePath();
-        Files.createDirectories(result.getParent());
         Pattern inc = Pattern.compile(o.include);
         List<String> wanted = new ArrayList<>();
-        for (String m : IPC_ORDER) {
+        for (String m : suite.runOrder()) {
             if (inc.matcher(m).matches()) {
                 wanted.add(m);
             }
         }
         if (wanted.isEmpty()) {
-            err.println("isola bench ipc: --include '" + o.include + "' matches none of " + IPC_BENCHMARKS);
+            err.println("isola bench " + suite.name() + ": --include '" + o.include + "' matches none of "
+                    + suite.benchmarks());
             return 2;
         }
+        List<String> jvmArgs = new ArrayList<>();
+        if (wanted.stream().anyMatch(suite.needsRoot()::contains)) {
+            Path root = Path.of("").toAbsolutePath();
+            Path launcher = root.resolve("isola");
+            if (!Files.isRegularFile(launcher) || !Files.isExecutable(launcher)) {
+                err.println("isola bench " + suite.name() + ": no executable launcher " + launcher
+                        + "; run from the repository root (./isola bench " + suite.name() + " does)");
+                return 1;
+            }
+            jvmArgs.add("-D" + BootBench.ROOT_PROPERTY + "=" + root);
+            // --forks 0 runs the benchmarks in this JVM
+            System.setProperty(BootBench.ROOT_PROPERTY, root.toString());
+        }
+        if (suite == BOOT) {
+            // The in-process system's host log (Log4j), away from the launcher's target/isola.log.
+            Path log = Path.of("target", "bench", "boot-isola.log").toAbsolutePath();
+            jvmArgs.add("-Disola.log.file=" + log);
+            if (System.getProperty("isola.log.file") == null) {
+                System.setProperty("isola.log.file", log.toString());
+            }
+        }
+        Files.createDirectories(result.getParent());
         double loadBefore = loadAverage();
-        Collection<RunResult> results = o.sequential || o.forks <= 1
-                ? runSequential(o, wanted, result)
-                : runInterleaved(o, wanted, result, out);
+        Collection<RunResult> results = suite.singleShot() || o.sequential || o.forks <= 1
+                ? runSequential(suite, o, wanted, jvmArgs, result)
+                : runInterleaved(suite, o, wanted, jvmArgs, result, out);
         double loadAfter = loadAverage();
 
         Map<String, Stats> stats = new LinkedHashMap<>();
@@ -258,16 +459,16 @@ public final class BenchMain {
         }
         boolean complete = true;
         List<String> shown = new ArrayList<>();
-        for (String m : IPC_BENCHMARKS) {
+        for (String m : suite.benchmarks()) {
             if (wanted.contains(m)) {
                 shown.add(m);
                 complete &= stats.containsKey(m);
             }
         }
-        boolean allMet = report(stats, shown, o, result, out);
-        warnIfBusy(loadBefore, loadAfter, out);
+        boolean allMet = report(suite, stats, shown, o, result, out);
+        warnIfBusy(suite, loadBefore, loadAfter, out);
         if (!complete) {
-            err.println("isola bench ipc: some benchmarks produced no result (see JMH's output above)");
+            err.println("isola bench " + suite.name() + ": some benchmarks produced no result (see JMH's output above)");
             return 1;
         }
         return o.failOnMiss && !allMet ? 1 : 0;
@@ -284,38 +485,46 @@ public final class BenchMain {
      * two-CPU machine, the two spinning threads share one CPU and a round trip takes a time slice
      * (milliseconds). The load average after the run includes the run itself (about 2).
      */
-    static void warnIfBusy(double before, double after, PrintStream out) {
+    static void warnIfBusy(Suite suite, double before, double after, PrintStream out) {
         int cpus = Runtime.getRuntime().availableProcessors();
         out.printf(Locale.ROOT, "host: %d CPUs, load average %s before the run, %s after%n", cpus,
                 num(before), num(after));
         if (before >= 1.0 || after > cpus + 0.5) {
-            out.println("WARNING: other processes may have been busy during the run; cross-thread round trips "
-                    + "(active, spin ping-pong, SynchronousQueue) are unreliable: see min/max, and rerun "
-                    + "on an idle machine");
+            out.println(suite.busyWarning());
         }
     }
 
-    private static ChainedOptionsBuilder baseOptions(IpcOptions o) {
-        ChainedOptionsBuilder b = new OptionsBuilder()
-                .warmupIterations(o.warmup)
-                .warmupTime(timeValue(o.warmupTime != null ? o.warmupTime : o.time))
-                .measurementIterations(o.iterations)
-                .measurementTime(timeValue(o.time));
+    private static ChainedOptionsBuilder baseOptions(Suite suite, Options o, List<String> jvmArgs) {
+        ChainedOptionsBuilder b = new OptionsBuilder();
+        if (o.warmup != PER_BENCHMARK) {
+            b.warmupIterations(o.warmup);
+        }
+        if (o.iterations != PER_BENCHMARK) {
+            b.measurementIterations(o.iterations);
+        }
+        if (!suite.singleShot()) {
+            b.warmupTime(timeValue(o.warmupTime != null ? o.warmupTime : o.time))
+                    .measurementTime(timeValue(o.time));
+        }
+        if (!jvmArgs.isEmpty()) {
+            // Prepended: the benchmark's own @Fork(jvmArgsAppend) flags stay.
+            b.jvmArgsPrepend(jvmArgs.toArray(String[]::new));
+        }
         for (String p : o.profilers) {
             b.addProfiler(p);
         }
         return b;
     }
 
-    private static String only(List<String> methods) {
-        return "^" + Pattern.quote(IPC_CLASS) + "\\.(" + String.join("|", methods) + ")$";
+    private static String only(Suite suite, List<String> methods) {
+        return "^" + Pattern.quote(suite.benchClass().getName()) + "\\.(" + String.join("|", methods) + ")$";
     }
 
     /** One JMH run in JMH's order, which writes the result file itself. */
-    private static Collection<RunResult> runSequential(IpcOptions o, List<String> wanted, Path result)
-            throws RunnerException {
-        return new Runner(baseOptions(o)
-                .include(only(wanted))
+    private static Collection<RunResult> runSequential(Suite suite, Options o, List<String> wanted,
+            List<String> jvmArgs, Path result) throws RunnerException {
+        return new Runner(baseOptions(suite, o, jvmArgs)
+                .include(only(suite, wanted))
                 .forks(o.forks)
                 .resultFormat(ResultFormatType.JSON)
                 .result(result.toString())
@@ -323,18 +532,19 @@ public final class BenchMain {
     }
 
     /**
-     * {@code forks} rounds of one fork of each benchmark, in {@link #IPC_ORDER}; the forks of
+     * {@code forks} rounds of one fork of each benchmark, in the suite's run order; the forks of
      * each benchmark are then merged into one result, as a single JMH run with that many forks
      * would have it, and written with JMH's own JSON writer.
      */
-    private static Collection<RunResult> runInterleaved(IpcOptions o, List<String> wanted, Path result,
-            PrintStream out) throws RunnerException {
+    private static Collection<RunResult> runInterleaved(Suite suite, Options o, List<String> wanted,
+            List<String> jvmArgs, Path result, PrintStream out) throws RunnerException {
         Map<String, List<BenchmarkResult>> forks = new LinkedHashMap<>();
         Map<String, BenchmarkParams> params = new LinkedHashMap<>();
         for (int round = 1; round <= o.forks; round++) {
             for (String m : wanted) {
-                out.printf("%n## isola bench ipc: fork round %d of %d: %s%n", round, o.forks, m);
-                Collection<RunResult> rr = new Runner(baseOptions(o).include(only(List.of(m))).forks(1).build()).run();
+                out.printf("%n## isola bench %s: fork round %d of %d: %s%n", suite.name(), round, o.forks, m);
+                Collection<RunResult> rr = new Runner(baseOptions(suite, o, jvmArgs)
+                        .include(only(suite, List.of(m))).forks(1).build()).run();
                 for (RunResult r : rr) {
                     String name = r.getParams().getBenchmark();
                     params.putIfAbsent(name, r.getParams());
@@ -387,48 +597,54 @@ public final class BenchMain {
         }
     }
 
+    // =====================================================================================
+    // Report
+    // =====================================================================================
+
     /** Prints the table, ratios and targets; true if every target that could be judged is met. */
-    static boolean report(Map<String, Stats> stats, List<String> wanted, IpcOptions o, Path result, PrintStream out) {
+    static boolean report(Suite suite, Map<String, Stats> stats, List<String> wanted, Options o, Path result,
+            PrintStream out) {
         out.println();
-        out.println("== isola bench ipc: one round trip per operation; median, min and max over all "
-                + "measurement iterations of all forks ==");
-        out.printf(Locale.ROOT, "%-20s %12s %12s %12s %8s %6s%n", "benchmark", "median ns/op", "min", "max",
-                "iters", "forks");
+        out.println(suite.heading());
+        String fixed = suite.tableUnit();
+        if (fixed != null) {
+            out.printf(Locale.ROOT, "%-20s %12s %12s %12s %8s %6s%n", "benchmark", "median " + fixed, "min", "max",
+                    "iters", "forks");
+        } else {
+            out.printf(Locale.ROOT, "%-20s %12s %12s %12s %-6s %8s %6s%n", "benchmark", "median", "min", "max",
+                    "unit", "iters", "forks");
+        }
         for (String m : wanted) {
             Stats s = stats.get(m);
             if (s == null) {
                 out.printf(Locale.ROOT, "%-20s %12s%n", m, "no result");
-            } else {
-                if (!"ns/op".equals(s.unit())) {
-                    out.printf("(%s reports %s, not ns/op)%n", m, s.unit());
+            } else if (fixed != null) {
+                if (!fixed.equals(s.unit())) {
+                    out.printf("(%s reports %s, not %s)%n", m, s.unit(), fixed);
                 }
                 out.printf(Locale.ROOT, "%-20s %12s %12s %12s %8d %6d%n", m, num(s.median()), num(s.min()),
                         num(s.max()), s.iterations(), s.forks());
+            } else {
+                out.printf(Locale.ROOT, "%-20s %12s %12s %12s %-6s %8d %6d%n", m, num(s.median()), num(s.min()),
+                        num(s.max()), s.unit(), s.iterations(), s.forks());
             }
         }
 
-        Double java = median(stats, JAVA), passive = median(stats, PASSIVE), active = median(stats, ACTIVE),
-                queue = median(stats, QUEUE), spin = median(stats, SPIN);
+        Medians medians = new Medians(stats);
         out.println();
         out.println("ratios (of medians):");
-        ratio(out, "passive call / Java interface call", passive, java, "x");
-        ratio(out, "active call / spin ping-pong", active, spin, "x");
-        ratio(out, "SynchronousQueue / active call", queue, active, "x (active is that many times faster)");
+        for (Ratio r : suite.ratios()) {
+            Double v = medians.ratio(r.numerator(), r.denominator());
+            out.printf(Locale.ROOT, "  %-40s %s%n", r.what(), v == null ? "n/a (not measured)" : num(v) + r.suffix());
+        }
 
         out.println();
         out.println("targets:");
         boolean met = true;
-        met &= target(out, "passive call median < " + num(PASSIVE_TARGET_NS) + " ns",
-                passive, passive == null ? null : num(passive) + " ns",
-                passive != null && passive < PASSIVE_TARGET_NS);
-        Double activeVsSpin = div(active, spin);
-        met &= target(out, "active round trip <= " + num(ACTIVE_VS_SPIN_TARGET) + "x spin ping-pong",
-                activeVsSpin, activeVsSpin == null ? null : num(activeVsSpin) + "x",
-                activeVsSpin != null && activeVsSpin <= ACTIVE_VS_SPIN_TARGET);
-        Double queueVsActive = div(queue, active);
-        met &= target(out, "active >= " + num(QUEUE_VS_ACTIVE_TARGET) + "x faster than SynchronousQueue",
-                queueVsActive, queueVsActive == null ? null : num(queueVsActive) + "x",
-                queueVsActive != null && queueVsActive >= QUEUE_VS_ACTIVE_TARGET);
+        for (Target t : suite.targets()) {
+            Double v = t.value().apply(medians);
+            met &= target(out, t.what(), v, v == null ? null : t.shown().apply(v), v != null && t.pass().test(v));
+        }
         out.println();
         out.println("JMH JSON result: " + result);
         if (o.forks == 0) {
@@ -437,18 +653,8 @@ public final class BenchMain {
         return met;
     }
 
-    private static Double median(Map<String, Stats> stats, String m) {
-        Stats s = stats.get(m);
-        return s == null || Double.isNaN(s.median()) ? null : s.median();
-    }
-
     private static Double div(Double a, Double b) {
         return a == null || b == null || b == 0 ? null : a / b;
-    }
-
-    private static void ratio(PrintStream out, String what, Double a, Double b, String unit) {
-        Double r = div(a, b);
-        out.printf(Locale.ROOT, "  %-40s %s%n", what, r == null ? "n/a (not measured)" : num(r) + unit);
     }
 
     /** Prints one target; a target whose inputs were not measured is "n/a" and does not count. */
@@ -456,6 +662,11 @@ public final class BenchMain {
         String verdict = value == null ? "n/a" : pass ? "PASS" : "MISS";
         out.printf(Locale.ROOT, "  %-48s %12s  %s%n", what, shown == null ? "-" : shown, verdict);
         return value == null || pass;
+    }
+
+    /** {@code v} without trailing zeros: 5, 1500, 2.5. */
+    static String plain(double v) {
+        return java.math.BigDecimal.valueOf(v).stripTrailingZeros().toPlainString();
     }
 
     static String num(double v) {

@@ -1783,30 +1783,36 @@ public final class Kernel {
      * overwritten or is not written yet. Names are resolved now, not when it was recorded.
      */
     public String logRecord(long seq) {
+        long time, a, b;
+        int kind;
         machine.enter(null);
         try {
             if (seq < klog.first() || seq >= klog.written()) {
                 return null;
             }
-            long a = klog.a(seq), b = klog.b(seq);
-            String text = switch (klog.kind(seq)) {
-                case KernelLog.DOMAIN_CREATED -> domainText(a) + " created";
-                case KernelLog.DOMAIN_FAULTED -> {
-                    Domain d = domains.get((int) a);
-                    Throwable cause = d.lastFault;
-                    yield domainText(a) + " faulted in thread " + d.lastFaultThread + " ("
-                            + (b == Domain.FAULT_INJECTED ? "injected: " + (cause == null ? "" : cause.getMessage())
-                            : cause == null ? "fault" : cause.toString()) + ")";
-                }
-                case KernelLog.DOMAIN_KILLED -> domainText(a) + " killed" + (b != 0 ? ", to be restarted" : "");
-                case KernelLog.ENDPOINT_REBOUND -> "endpoint " + a + " now served by " + domainText(b);
-                case KernelLog.RESTART_ABANDONED -> domainText(a) + ": restart abandoned";
-                default -> "event " + klog.kind(seq) + " " + a + " " + b;
-            };
-            return String.format(java.util.Locale.ROOT, "[%.3f ms] %s", klog.time(seq) / 1e6, text);
+            time = klog.time(seq);
+            kind = klog.kind(seq);
+            a = klog.a(seq);
+            b = klog.b(seq);
         } finally {
             machine.leave(null);
         }
+        // Formatted outside the lock: names and causes are read racily, which text may.
+        String text = switch (kind) {
+            case KernelLog.DOMAIN_CREATED -> domainText(a) + " created";
+            case KernelLog.DOMAIN_FAULTED -> {
+                Domain d = domains.get((int) a);
+                Throwable cause = d.lastFault;
+                yield domainText(a) + " faulted in thread " + d.lastFaultThread + " ("
+                        + (b == Domain.FAULT_INJECTED ? "injected: " + (cause == null ? "" : cause.getMessage())
+                        : cause == null ? "fault" : cause.toString()) + ")";
+            }
+            case KernelLog.DOMAIN_KILLED -> domainText(a) + " killed" + (b != 0 ? ", to be restarted" : "");
+            case KernelLog.ENDPOINT_REBOUND -> "endpoint " + a + " now served by " + domainText(b);
+            case KernelLog.RESTART_ABANDONED -> domainText(a) + ": restart abandoned";
+            default -> "event " + kind + " " + a + " " + b;
+        };
+        return "[" + time / 1_000_000 + "." + String.format(java.util.Locale.ROOT, "%03d", time / 1000 % 1000) + " ms] " + text;
     }
 
     private String domainText(long id) {

@@ -90,6 +90,28 @@ final class DomainClassLoader extends URLClassLoader {
         }
     }
 
+    /**
+     * Defines every class of the jar now (without initializing any), so that starting the
+     * server does not wait for reading and defining them. A class that cannot be defined is
+     * left for its first use to report.
+     */
+    void defineAll() {
+        try (java.util.jar.JarFile jf = new java.util.jar.JarFile(jar.toFile())) {
+            for (var e = jf.entries(); e.hasMoreElements(); ) {
+                String n = e.nextElement().getName();
+                if (n.endsWith(".class") && !n.startsWith("META-INF/") && !n.equals("module-info.class")) {
+                    try {
+                        loadClass(n.substring(0, n.length() - 6).replace('/', '.'), false);
+                    } catch (ClassNotFoundException | LinkageError notNow) {
+                        // reported where the server uses it
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // the jar was readable a moment ago (serverClassOf); its first use reports the problem
+        }
+    }
+
     @Override
     public URL getResource(String name) {
         URL u = findResource(name);

@@ -37,18 +37,33 @@ public final class VmTier {
     }
 
     /** A server loaded into its domain, not started yet. */
-    public record VmDomain(Domain domain, Path jar, String serverClass, DomainClassLoader loader) {
+    public record VmDomain(Domain domain, Path jar, String serverClass, DomainClassLoader loader,
+            HostedMachine.Spare mainThread) {
         public ClassLoader classLoader() {
             return loader;
         }
     }
 
     /**
-     * Checks the jar (readable, a manifest naming an {@code Isola-Server} class) and creates the
-     * domain and its class loader. Errors name the jar and say what is wrong; nothing is created
-     * when the jar is bad.
+     * A server jar made ready to run: checked, its class loader created and its classes
+     * defined, but no domain yet. Preparing is the slow part of a start (reading the jar,
+     * defining classes); a supervisor prepares a server's next incarnation ahead of a crash.
      */
-    public VmDomain load(String name, Path jar, int slots, int quota) {
+    public record Prepared(String name, Path jar, String serverClass, DomainClassLoader loader,
+            HostedMachine.Spare mainThread) {
+        /** Lets go of a prepared server that will not be started. */
+        public void discard() {
+            if (mainThread != null) {
+                mainThread.discard();
+            }
+        }
+    }
+
+    /**
+     * Checks the jar (readable, a manifest naming an {@code Isola-Server} class), creates its
+     * class loader and defines the jar's classes. Errors name the jar and say what is wrong.
+     */
+    public Prepared prepare(String name, Path jar) {
         String serverClass = serverClassOf(jar);
         DomainClassLoader loader;
         try {
@@ -56,10 +71,30 @@ public final class VmTier {
         } catch (IOException e) {
             throw new VmTierException(jar + ": cannot open: " + e.getMessage(), e);
         }
-        Domain d = kernel.createDomain(name, slots, quota);
-        VmDomain vd = new VmDomain(d, jar, serverClass, loader);
+        loader.defineAll();
+        return new Prepared(name, jar, serverClass, loader, null);
+    }
+
+    /** {@link #prepare}, and the JVM thread of the server's first thread started ahead too. */
+    public Prepared prepareAhead(String name, Path jar) {
+        Prepared p = prepare(name, jar);
+        return new Prepared(name, jar, p.serverClass(), p.loader(), machine.prestart("isola-" + name + "-main"));
+    }
+
+    /** Creates the domain of a prepared server. */
+    public VmDomain load(Prepared p, int slots, int quota) {
+        Domain d = kernel.createDomain(p.name(), slots, quota);
+        VmDomain vd = new VmDomain(d, p.jar(), p.serverClass(), p.loader(), p.mainThread());
         d.backend = vd;
         return vd;
+    }
+
+    /**
+     * Checks the jar and creates the domain and its class loader ({@link #prepare}, then
+     * {@link #load(Prepared, int, int)}). Nothing is created when the jar is bad.
+     */
+    public VmDomain load(String name, Path jar, int slots, int quota) {
+        return load(prepare(name, jar), slots, quota);
     }
 
     /** Starts the server on the domain's first thread, "main", at {@code priority}. */
@@ -102,7 +137,7 @@ public final class VmTier {
                 throw new ServerStartException(vd.domain().name() + ": " + vd.serverClass()
                         + ".start failed: " + e, e);
             }
-        });
+        }, vd.mainThread());
         return main;
     }
 

@@ -1,5 +1,7 @@
 package isola.kernel.hosted;
 
+import java.util.concurrent.locks.LockSupport;
+
 import isola.kernel.Kernel;
 import isola.kernel.KernelConfig;
 import isola.kernel.KernelException;
@@ -69,6 +71,52 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
         kernel.startThread(t);
         jt.start();
         return jt;
+    }
+
+    /**
+     * A JVM thread started ahead of need and parked until {@link #spawn(Tcb, Runnable, Spare)}
+     * gives it a kernel thread: on a busy host, starting a JVM thread takes milliseconds, which a
+     * server's restart should not wait for. Each spare runs one kernel thread, then ends.
+     */
+    public static final class Spare {
+        private Thread thread;
+        private volatile Runnable job;
+
+        /** Lets an unused spare end. */
+        public void discard() {
+            job = () -> { };
+            LockSupport.unpark(thread);
+        }
+    }
+
+    /** Starts a spare JVM thread named {@code name}, parked until it is given a kernel thread. */
+    public Spare prestart(String name) {
+        Spare s = new Spare();
+        s.thread = newJvmThread(() -> {
+            Runnable job;
+            while ((job = s.job) == null) {
+                LockSupport.park(s);
+            }
+            job.run();
+        }, name);
+        s.thread.start();
+        return s;
+    }
+
+    /** {@link #spawn(Tcb, Runnable)} on a spare JVM thread (a new one if {@code spare} is null). */
+    public Thread spawn(Tcb t, Runnable body, Spare spare) {
+        if (spare == null) {
+            return spawn(t, body);
+        }
+        Runner runner = new Runner(t);
+        t.runner = spare.thread;
+        lock.lock();
+        runners.add(runner);
+        lock.unlock();
+        kernel.startThread(t);
+        spare.job = () -> runKernelThread(runner, body);
+        LockSupport.unpark(spare.thread);
+        return spare.thread;
     }
 
     protected Thread newJvmThread(Runnable r, String name) {

@@ -88,6 +88,13 @@ public final class Init {
     private Supervisor supervisor;
     /** Slots of init's holding kept capabilities; only the keeper thread (and boot, before it) takes them. */
     private final java.util.BitSet keptSlots = new java.util.BitSet();
+    /** Prepares servers' next incarnations in the background (host work: reading jars, defining classes). */
+    private final java.util.concurrent.ExecutorService preparer = java.util.concurrent.Executors.newSingleThreadExecutor(job -> {
+        Thread t = new Thread(job, "isola-init-preparer");
+        t.setDaemon(true);
+        t.setPriority(Thread.MIN_PRIORITY);
+        return t;
+    });
 
     /** A server as started: its manifest entry, what init keeps for it, its current incarnation. */
     static final class Running {
@@ -99,6 +106,8 @@ public final class Init {
         /** The kept memory, the same region for every incarnation. */
         final MemorySegment keptMemory;
         volatile VmTier.VmDomain vd;
+        /** The next incarnation, prepared ahead of a crash (null: none yet). */
+        java.util.concurrent.Future<VmTier.Prepared> standby;
         int restarts;
         int consecutiveCrashes;
         long lastCrashNanos;
@@ -301,7 +310,7 @@ public final class Init {
      */
     synchronized void launch(Running r) {
         ServerSpec s = r.spec;
-        VmTier.VmDomain vd = tier.load(s.name(), jars.get(s.jar()), SERVER_SLOTS, SERVER_QUOTA);
+        VmTier.VmDomain vd = tier.load(takeStandby(r), SERVER_SLOTS, SERVER_QUOTA);
         Domain d = vd.domain();
         Map<String, Integer> provided = new LinkedHashMap<>();
         Map<String, Integer> granted = new LinkedHashMap<>();
@@ -326,6 +335,28 @@ public final class Init {
         r.vd = vd;
         tier.start(vd, s.priority(), new VmTier.StartInfo(provided, granted,
                 new Kept(r.keptValues, keptCaps, r.keptMemory), keepSlot));
+        if (s.restart().onCrash()) {
+            r.standby = preparer.submit(() -> tier.prepareAhead(s.name(), jars.get(s.jar())));
+        }
+    }
+
+    /**
+     * The server's prepared next incarnation (waiting for it if it is being prepared), else one
+     * prepared now.
+     */
+    private VmTier.Prepared takeStandby(Running r) {
+        var f = r.standby;
+        r.standby = null;
+        if (f != null) {
+            try {
+                return f.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                // prepared again below, which reports the problem
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return tier.prepare(r.spec.name(), jars.get(r.spec.jar()));
     }
 
     // ---- klogd ----
@@ -547,7 +578,12 @@ public final class Init {
         supervisor.stop();
         for (Running r : servers.values()) {
             kernel.killDomainNow(r.vd.domain());
+            var f = r.standby;
+            if (f != null && f.state() == java.util.concurrent.Future.State.SUCCESS) {
+                f.resultNow().discard();
+            }
         }
+        preparer.shutdown();
         kernel.killDomainNow(supervisor.domain);
         exit.complete(status);
         return Replies.ok(0);

@@ -67,8 +67,8 @@ public final class LogServer implements Server {
                 : Arena.ofAuto().allocate(HEADER + (long) DEFAULT_RECORDS * RECORD, 64));
         Sys sys = ctx.sys();
         sys.check(sys.createNotification(WAKE), "log: create the host-log notification");
+        ctx.servePassive(ctx.endpoint("log"), this::handle); // serving first: writers wait for it
         ctx.spawn("host-log", 50, this::copyToHost);
-        ctx.servePassive(ctx.endpoint("log"), this::handle);
     }
 
     /** The host-log thread: copies each new record through Log4j 2, logger {@code isola.SOURCE}. */
