@@ -1124,11 +1124,28 @@ public final class Kernel {
                 wakeClaimed(t, OK);
             }
         }
-        for (int i = 0; i < endpoints.capacity(); i++) {
+        for (int i = servedBy(d, 0); i >= 0; i = servedBy(d, i + 1)) {
+            deliverHeld(endpoints.get(i));
+        }
+    }
+
+    /** The pool index of the next live endpoint from {@code from} that {@code d} serves, or -1. */
+    private int servedBy(Domain d, int from) {
+        for (int i = from; i < endpoints.capacity(); i++) {
             Endpoint ep = endpoints.get(i);
             if (ep.live && ep.server == d) {
-                deliverHeld(ep);
+                return i;
             }
+        }
+        return -1;
+    }
+
+    /** Fails every sender waiting on the endpoints {@code d} serves with {@code status}. */
+    private void failWaiting(Domain d, int status) {
+        for (int i = servedBy(d, 0); i >= 0; i = servedBy(d, i + 1)) {
+            Endpoint ep = endpoints.get(i);
+            failQueue(ep.senders, status);
+            ep.sendersChanged();
         }
     }
 
@@ -1139,9 +1156,7 @@ public final class Kernel {
         } else {
             Tcb r;
             while (!ep.senders.isEmpty() && (r = takeReceiver(ep)) != null) {
-                Tcb s = ep.senders.pollFirst();
-                ep.sendersChanged();
-                receiveFrom(r, s);
+                receiveFrom(r, ep.senders.pollFirst());
                 wakeClaimed(r, OK);
             }
         }
@@ -1172,12 +1187,8 @@ public final class Kernel {
                 wakeClaimed(t, E_KILLED);
             }
         }
-        for (int i = 0; i < endpoints.capacity(); i++) {
-            Endpoint ep = endpoints.get(i);
-            if (ep.live && ep.server == d && callerStatus != E_RESTARTED) {
-                failQueue(ep.senders, callerStatus);
-                ep.sendersChanged();
-            }
+        if (callerStatus != E_RESTARTED) {
+            failWaiting(d, callerStatus);
         }
         Tcb proxy = d.faultProxy;
         if (proxy != null && d.faultPending && Utcb.claimAny(proxy.utcb)) {
@@ -1666,12 +1677,8 @@ public final class Kernel {
         try {
             d.restarting = false;
             klog(KernelLog.RESTART_ABANDONED, d.id, 0);
-            for (int i = 0; i < endpoints.capacity(); i++) {
-                Endpoint ep = endpoints.get(i);
-                if (ep.live && ep.server == d && d.state == Domain.DEAD) {
-                    failQueue(ep.senders, E_DEAD_DOMAIN);
-                    ep.sendersChanged();
-                }
+            if (d.state == Domain.DEAD) {
+                failWaiting(d, E_DEAD_DOMAIN);
             }
             if (uni && current == null) {
                 reschedule();

@@ -401,12 +401,7 @@ public final class Init {
     }
 
     private long handleKeep(Sys ks) {
-        Running r = null;
-        for (Running x : servers.values()) {
-            if (x.badge == ks.badge()) {
-                r = x;
-            }
-        }
+        Running r = serverByBadge(ks.badge());
         int received = ks.capsReceived() == 1 ? ks.capSlot(0) : -1;
         String key = ks.string(0);
         String problem = r == null ? "keep: this capability belongs to no server"
@@ -465,6 +460,16 @@ public final class Init {
 
     synchronized Running server(String name) {
         return servers.get(name);
+    }
+
+    /** The server whose capabilities carry {@code badge}, or null (the table is fixed once booted). */
+    Running serverByBadge(long badge) {
+        for (Running x : servers.values()) {
+            if (x.badge == badge) {
+                return x;
+            }
+        }
+        return null;
     }
 
     // ---- proc ----

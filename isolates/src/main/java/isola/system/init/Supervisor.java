@@ -80,16 +80,9 @@ final class Supervisor {
         return domain.cspace().get(LOG) != null;
     }
 
-
     /** A fault message from a server domain's proxy: MR0 kind, MR1 thread, MR2 domain, MR3 count. */
     private long onFault(Sys sys) {
-        long badge = sys.badge();
-        Init.Running r = null;
-        for (Init.Running x : init.servers.values()) {
-            if (x.badge == badge) {
-                r = x;
-            }
-        }
+        Init.Running r = init.serverByBadge(sys.badge());
         if (r == null || stopping) {
             return faultReply(); // unknown or shutting down: let it die
         }

@@ -99,10 +99,9 @@ public final class LogServer implements Server {
                 if (n >= written) {
                     break;
                 }
-                long at = HEADER + (n % records) * RECORD;
-                level = ring.get(ValueLayout.JAVA_INT, at + R_LEVEL);
-                source = text(at + R_SOURCE, ring.get(ValueLayout.JAVA_SHORT, at + R_SOURCE_LEN), MAX_SOURCE);
-                text = text(at + R_TEXT, ring.get(ValueLayout.JAVA_SHORT, at + R_TEXT_LEN), MAX_TEXT);
+                level = levelOf(n);
+                source = sourceOf(n);
+                text = textOf(n);
             } finally {
                 unlock();
             }
@@ -181,7 +180,7 @@ public final class LogServer implements Server {
         lock();
         try {
             long written = (long) LONG.get(ring, H_WRITTEN);
-            long at = HEADER + (written % records) * RECORD;
+            long at = offsetOf(written);
             ring.set(ValueLayout.JAVA_LONG, at + R_TIME, System.nanoTime() - (long) LONG.get(ring, H_ORIGIN));
             ring.set(ValueLayout.JAVA_INT, at + R_LEVEL, level);
             ring.set(ValueLayout.JAVA_SHORT, at + R_SOURCE_LEN, (short) src.length);
@@ -224,12 +223,28 @@ public final class LogServer implements Server {
 
     /** Record number {@code n} as dmesg shows it. */
     String format(long n) {
-        long at = HEADER + (n % records) * RECORD;
-        long time = ring.get(ValueLayout.JAVA_LONG, at + R_TIME);
-        int level = ring.get(ValueLayout.JAVA_INT, at + R_LEVEL);
-        String source = text(at + R_SOURCE, ring.get(ValueLayout.JAVA_SHORT, at + R_SOURCE_LEN), MAX_SOURCE);
-        String text = text(at + R_TEXT, ring.get(ValueLayout.JAVA_SHORT, at + R_TEXT_LEN), MAX_TEXT);
-        return String.format("[%10.6f] %-10s %-5s %s", time / 1e9, source, Log.levelName(level), text);
+        long time = ring.get(ValueLayout.JAVA_LONG, offsetOf(n) + R_TIME);
+        return String.format("[%10.6f] %-10s %-5s %s", time / 1e9, sourceOf(n), Log.levelName(levelOf(n)), textOf(n));
+    }
+
+    // Fields of record number n (lock held).
+
+    private long offsetOf(long n) {
+        return HEADER + (n % records) * RECORD;
+    }
+
+    private int levelOf(long n) {
+        return ring.get(ValueLayout.JAVA_INT, offsetOf(n) + R_LEVEL);
+    }
+
+    private String sourceOf(long n) {
+        long at = offsetOf(n);
+        return text(at + R_SOURCE, ring.get(ValueLayout.JAVA_SHORT, at + R_SOURCE_LEN), MAX_SOURCE);
+    }
+
+    private String textOf(long n) {
+        long at = offsetOf(n);
+        return text(at + R_TEXT, ring.get(ValueLayout.JAVA_SHORT, at + R_TEXT_LEN), MAX_TEXT);
     }
 
     private String text(long offset, int len, int max) {
