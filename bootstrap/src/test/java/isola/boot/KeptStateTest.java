@@ -124,7 +124,8 @@ class KeptStateTest {
             Log.write(sys, LOG, Log.WARN, "written before the crash");
             crash("log");
             Log.write(sys, LOG, Log.INFO, "written after the crash");
-            List<String> dmesg = Log.read(sys, LOG);
+            // The supervisor logs the crash after the restart it reports, so it may come later.
+            List<String> dmesg = awaitDmesg(List.of("log crashed"));
             String all = String.join("\n", dmesg);
             assertTrue(all.contains("init: started 4 servers"), "boot records survive:\n" + all);
             int before = indexOf(dmesg, "written before the crash");
@@ -146,21 +147,28 @@ class KeptStateTest {
             List<String> want = List.of("domain " + old + " (names) faulted in thread", "(injected: test crash)",
                     "domain " + old + " (names) killed, to be restarted", "domain " + fresh + " (names) created",
                     "now served by domain " + fresh + " (names)");
-            String all = "";
-            long end = System.nanoTime() + 30_000_000_000L;
-            while (System.nanoTime() < end) {
-                all = String.join("\n", Log.read(sys, LOG));
-                String a = all;
-                if (want.stream().allMatch(a::contains)) {
-                    break;
-                }
-                Thread.sleep(1);
-            }
+            String all = String.join("\n", awaitDmesg(want));
             for (String w : want) {
                 assertTrue(all.contains(w), "dmesg has '" + w + "':\n" + all);
             }
             assertTrue(all.lines().anyMatch(l -> l.matches(".*\\] kernel +info +\\[.* ms\\] domain 0 \\(init\\) created")), all);
         });
+    }
+
+    /**
+     * dmesg once it holds every text of {@code want} (records written asynchronously, by klogd or
+     * after the event they report), or after 30 s, for the caller's assertions to report.
+     */
+    List<String> awaitDmesg(List<String> want) throws InterruptedException {
+        long end = System.nanoTime() + 30_000_000_000L;
+        for (;;) {
+            List<String> dmesg = Log.read(sys, LOG);
+            String all = String.join("\n", dmesg);
+            if (want.stream().allMatch(all::contains) || System.nanoTime() > end) {
+                return dmesg;
+            }
+            Thread.sleep(1);
+        }
     }
 
     static int indexOf(List<String> lines, String text) {
