@@ -74,7 +74,7 @@ public final class Kernel {
         threads = new ObjectPool<>(config.threads(), Tcb::new);
         endpoints = new ObjectPool<>(config.endpoints(), Endpoint::new);
         notifications = new ObjectPool<>(config.notifications(), Notification::new);
-        replies = new ObjectPool<>(config.replies(), Reply::new);
+        replies = new ObjectPool<>(config.replies(), id -> new Reply(id, threads, utcbArena));
         timers = new TimerQueue(config.threads());
         trace = new Trace(config.traceEvents());
         klog = new KernelLog(machine.now());
@@ -290,16 +290,17 @@ public final class Kernel {
         }
         Endpoint ep = (Endpoint) c.object;
         Reply rep = self.reply;
-        Tcb caller = rep.caller();
+        long binding = rep.binding();
+        Tcb caller = binding == 0 ? null : rep.caller(binding);
         if (ep.passive != null || ep.fastReceiver != self || ep.hasSenders
                 || (caller != null && caller.proxyOf != null)) {
             return MISS; // binding, queued senders and fault replies are the slow path's
         }
         MemorySegment su = self.utcb;
         if (caller != null) {
-            Reply.CALLER.setRelease(rep, (Tcb) null);
+            rep.clear();
             MemorySegment cu = caller.utcb;
-            if (Utcb.claim(cu, rep.callerGen)) {
+            if (Utcb.claim(cu, Reply.generation(binding))) {
                 Utcb.copyMrs(su, cu, (int) (tag & 0xFF));
                 Utcb.setTag(cu, tag);
                 Utcb.setBadge(cu, 0);
@@ -495,16 +496,17 @@ public final class Kernel {
     }
 
     private int slowReply(Tcb self, Reply rep, long tag, int slot) {
-        Tcb caller = rep.caller();
-        if (caller == null) {
+        long binding = rep.binding();
+        if (binding == 0) {
             return fail(self, E_NO_REPLY, slot);
         }
         int st = checkMessage(self, tag, true, slot);
         if (st != OK) {
             return st;
         }
-        Reply.CALLER.setRelease(rep, (Tcb) null);
-        if (!Utcb.claim(caller.utcb, rep.callerGen)) {
+        Tcb caller = rep.caller(binding);
+        rep.clear();
+        if (!Utcb.claim(caller.utcb, Reply.generation(binding))) {
             return OK; // the caller gave up (timeout, kill): nobody to answer
         }
         if (caller.proxyOf != null) {
@@ -530,8 +532,8 @@ public final class Kernel {
         if (fresh == null) {
             return fail(self, E_NO_MEMORY, ObjectType.REPLY);
         }
-        fresh.thread = self;
-        rep.thread = null;
+        rep.detach();
+        fresh.attach(self);
         self.reply = fresh;
         install(d, null, Cap.of(rep, Rights.SEND | Rights.GRANT, 0));
         return OK;
@@ -1031,12 +1033,13 @@ public final class Kernel {
 
     /** Wakes the caller bound to a reply object with an error. */
     private void failCaller(Reply rep, int status) {
-        Tcb caller = rep.caller();
-        if (caller == null) {
+        long binding = rep.binding();
+        if (binding == 0) {
             return;
         }
-        Reply.CALLER.setRelease(rep, (Tcb) null);
-        if (Utcb.claim(caller.utcb, rep.callerGen)) {
+        Tcb caller = rep.caller(binding);
+        rep.clear();
+        if (Utcb.claim(caller.utcb, Reply.generation(binding))) {
             if (caller.proxyOf != null) {
                 Utcb.release(caller.utcb);
                 caller.proxyOf.faultPending = false;
@@ -1463,8 +1466,7 @@ public final class Kernel {
         }
         Utcb.disarm(t.utcb);
         Utcb.setRecvWindow(t.utcb, Utcb.NO_WINDOW);
-        rep.thread = t;
-        Reply.CALLER.setRelease(rep, (Tcb) null);
+        rep.attach(t);
         t.reply = rep;
         t.name = name;
         t.domain = d;

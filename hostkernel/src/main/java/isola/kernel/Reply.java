@@ -1,41 +1,84 @@
 package isola.kernel;
 
-import java.lang.invoke.MethodHandles;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 
 /**
  * A reply object: the one-shot right to answer a caller. Every thread has an implicit one,
  * bound when it receives a call; {@code saveReply} moves it into a slot so a server can answer
  * later from any thread.
+ *
+ * <p>The binding is one 64-bit word: the caller's thread id + 1 and the generation of its wait
+ * (0: unbound). An implicit reply keeps that word in its thread's UTCB, in the cache line a
+ * caller writes its message into anyway ({@link Utcb#REPLY}), so a fast call and its reply
+ * move no extra line between cores. A saved reply keeps it in a word of its own.
  */
 public final class Reply extends KernelObject {
-    static final VarHandle CALLER;
+    private static final VarHandle LONG =
+            ValueLayout.JAVA_LONG.varHandle().withInvokeExactBehavior();
 
-    static {
-        try {
-            CALLER = MethodHandles.lookup().findVarHandle(Reply.class, "caller", Tcb.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    /** The caller waiting for this reply; published with release after {@link #callerGen}. */
-    Tcb caller;
-    /** Generation of the caller's wait, so a stale reply can never wake a later wait. */
-    long callerGen;
+    private final ObjectPool<Tcb> threads;
+    /** This reply's own word, used once it is saved into a slot. */
+    private final MemorySegment own;
+    /** Where the binding lives: the owner's UTCB at {@link Utcb#REPLY}, or {@link #own} at 0. */
+    private MemorySegment cell;
+    private long at;
     /** The thread whose implicit reply object this is; null once saved into a slot. */
     Tcb thread;
 
-    Reply(int id) {
+    Reply(int id, ObjectPool<Tcb> threads, Arena arena) {
         super(ObjectType.REPLY, id);
+        this.threads = threads;
+        this.own = arena.allocate(8, 8);
+        this.cell = own;
     }
 
+    /** Makes this the implicit reply of {@code t}, unbound. Lock held. */
+    void attach(Tcb t) {
+        thread = t;
+        cell = t.utcb;
+        at = Utcb.REPLY;
+        LONG.setRelease(cell, at, 0L);
+    }
+
+    /** Saves this implicit reply into a slot: the binding moves to its own word. Lock held. */
+    void detach() {
+        LONG.setRelease(own, 0L, (long) LONG.getAcquire(cell, at));
+        LONG.setRelease(cell, at, 0L);
+        thread = null;
+        cell = own;
+        at = 0;
+    }
+
+    /** Binds the caller's wait of generation {@code gen}; published by the caller's wake-up. */
     void bind(Tcb caller, long gen) {
-        callerGen = gen;
-        CALLER.setRelease(this, caller);
+        LONG.setRelease(cell, at, gen << Utcb.GEN_SHIFT | (caller.id + 1));
     }
 
+    /** The binding word: 0, or a caller and its generation ({@link #caller}, {@link #generation}). */
+    long binding() {
+        return (long) LONG.getAcquire(cell, at);
+    }
+
+    /** Unbinds; whoever unbinds then claims the caller's wait with the generation it read. */
+    void clear() {
+        LONG.setRelease(cell, at, 0L);
+    }
+
+    /** The caller of a non-zero binding. */
+    Tcb caller(long binding) {
+        return threads.get((int) (binding & 0xFFFF_FFFFL) - 1);
+    }
+
+    static long generation(long binding) {
+        return binding >>> Utcb.GEN_SHIFT;
+    }
+
+    /** The waiting caller, or null. */
     Tcb caller() {
-        return (Tcb) CALLER.getAcquire(this);
+        long b = binding();
+        return b == 0 ? null : caller(b);
     }
 }

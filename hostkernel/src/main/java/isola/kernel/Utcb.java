@@ -10,19 +10,24 @@ import java.lang.invoke.VarHandle;
  * unmanaged memory, like an L4 UTCB. Static accessors over a {@link MemorySegment}, so nothing
  * is allocated per access.
  *
- * <p>Layout, in 64-bit words. The first cache line holds everything a short message touches:
- * the wake word, the tag, the badge, the status and MR0..MR3. A hand-off of a message of up to
- * four words therefore moves one cache line between cores.
+ * <p>Layout, in 64-bit words. The first cache line holds everything a short call touches:
+ * the wake word, the tag, the badge, the status, the caller to reply to, and MR0..MR2. A call
+ * or reply of up to three words therefore moves one cache line between cores.
  *
  * <pre>
  *   0  WAKE     wake word (see below)
  *   1  TAG      message tag: label, length, capability count ({@link Tag})
  *   2  BADGE    badge of the capability the message came through; notification word on wait
  *   3  STATUS   status of the last blocking call, written by whoever woke the thread
- *   4..67       MR0..MR63, the message registers
- *   68..70      CAP0..CAP2: slots of capabilities to send; after a receive, where they landed
- *   71 RECV_WINDOW  first slot where received capabilities go; -1 accepts none
+ *   4  REPLY    the caller this thread's implicit reply object answers ({@link Reply})
+ *   5..68       MR0..MR63, the message registers
+ *   69..71      CAP0..CAP2: slots of capabilities to send; after a receive, where they landed
+ *   72 RECV_WINDOW  first slot where received capabilities go; -1 accepts none
  * </pre>
+ *
+ * Words 0..4 are the kernel's: the SDK reaches only the message registers and the capability
+ * words, through bounds-checked accessors. A tier that maps UTCBs into a server's own address
+ * space must keep REPLY out of that mapping, or a server could answer any waiting thread.
  *
  * <h2>Wake word</h2>
  * A blocked thread waits on its wake word: a generation, what it waits for (a receive on which
@@ -44,7 +49,8 @@ public final class Utcb {
     static final long TAG = 8;
     static final long BADGE = 16;
     static final long STATUS = 24;
-    static final long MR0 = 32;
+    static final long REPLY = 32;
+    static final long MR0 = 40;
     static final long CAP0 = MR0 + 8L * MESSAGE_REGISTERS;
     static final long RECV_WINDOW = CAP0 + 8L * MAX_CAPS;
     public static final long SIZE = RECV_WINDOW + 8;
