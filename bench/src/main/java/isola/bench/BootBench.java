@@ -59,8 +59,13 @@ public class BootBench {
      * dead domain (256 in all), and every restart takes one.
      */
     static final int CRASHES_PER_BOOT = 100;
-    /** Pause after each crash benchmark invocation, unmeasured, so the supervisor's follow-up work is done. */
-    static final long SETTLE_MS = 5;
+    /**
+     * Pause after each crash benchmark invocation, unmeasured, so that each crash hits a system
+     * at rest: the supervisor's follow-up work is done, init has prepared the server's next
+     * incarnation ({@code Init.STANDBY_DELAY_MS} after the restart, then a few milliseconds of
+     * work), and klogd and the host log have caught up.
+     */
+    static final long SETTLE_MS = 200;
 
     /** The repository root, from {@code -Disola.root}; it must hold the launcher. */
     static Path root() {

@@ -91,9 +91,9 @@ final class DomainClassLoader extends URLClassLoader {
     }
 
     /**
-     * Defines every class of the jar now (without initializing any), so that starting the
-     * server does not wait for reading and defining them. A class that cannot be defined is
-     * left for its first use to report.
+     * Defines and links (verifies) every class of the jar now, without initializing any, so that
+     * starting the server does not wait for reading, defining and verifying them. A class that
+     * cannot be defined or linked is left for its first use to report.
      */
     void defineAll() {
         try (java.util.jar.JarFile jf = new java.util.jar.JarFile(jar.toFile())) {
@@ -101,7 +101,8 @@ final class DomainClassLoader extends URLClassLoader {
                 String n = e.nextElement().getName();
                 if (n.endsWith(".class") && !n.startsWith("META-INF/") && !n.equals("module-info.class")) {
                     try {
-                        loadClass(n.substring(0, n.length() - 6).replace('/', '.'), false);
+                        Class<?> c = loadClass(n.substring(0, n.length() - 6).replace('/', '.'), false);
+                        c.getDeclaredConstructors(); // links (verifies) it, without initializing it
                     } catch (ClassNotFoundException | LinkageError notNow) {
                         // reported where the server uses it
                     }

@@ -38,7 +38,7 @@ public final class VmTier {
 
     /** A server loaded into its domain, not started yet. */
     public record VmDomain(Domain domain, Path jar, String serverClass, DomainClassLoader loader,
-            HostedMachine.Spare mainThread) {
+            HostedMachine.Spare mainThread, Instance instance) {
         public ClassLoader classLoader() {
             return loader;
         }
@@ -50,7 +50,7 @@ public final class VmTier {
      * defining classes); a supervisor prepares a server's next incarnation ahead of a crash.
      */
     public record Prepared(String name, Path jar, String serverClass, DomainClassLoader loader,
-            HostedMachine.Spare mainThread) {
+            HostedMachine.Spare mainThread, Instance instance) {
         /** Lets go of a prepared server that will not be started. */
         public void discard() {
             if (mainThread != null) {
@@ -72,19 +72,56 @@ public final class VmTier {
             throw new VmTierException(jar + ": cannot open: " + e.getMessage(), e);
         }
         loader.defineAll();
-        return new Prepared(name, jar, serverClass, loader, null);
+        return new Prepared(name, jar, serverClass, loader, null, null);
     }
 
-    /** {@link #prepare}, and the JVM thread of the server's first thread started ahead too. */
+    /**
+     * {@link #prepare}, and the JVM thread of the server's first thread started ahead too. That
+     * thread also initializes the server class and constructs the server object (no kernel
+     * thread yet: a constructor has no capabilities to use), then parks until the start.
+     */
     public Prepared prepareAhead(String name, Path jar) {
         Prepared p = prepare(name, jar);
-        return new Prepared(name, jar, p.serverClass(), p.loader(), machine.prestart("isola-" + name + "-main"));
+        Instance instance = new Instance();
+        HostedMachine.Spare main = machine.prestart("isola-" + name + "-main", () -> {
+            Thread.currentThread().setContextClassLoader(p.loader());
+            instance.create(jar, p.serverClass(), p.loader());
+        });
+        return new Prepared(name, jar, p.serverClass(), p.loader(), main, instance);
+    }
+
+    /**
+     * A server object constructed ahead on its incarnation's main JVM thread, or why it could not
+     * be. Written and read on that one thread only (the warm-up, then the start).
+     */
+    public static final class Instance {
+        private Server server;
+        /** A RuntimeException or an Error (a static initializer's), rethrown at the start. */
+        private Throwable error;
+
+        void create(Path jar, String serverClass, ClassLoader loader) {
+            try {
+                server = instantiate(jar, serverClass, loader);
+            } catch (RuntimeException | Error e) {
+                error = e;
+            }
+        }
+
+        Server take() {
+            if (error instanceof RuntimeException e) {
+                throw e;
+            }
+            if (error instanceof Error e) {
+                throw e;
+            }
+            return server;
+        }
     }
 
     /** Creates the domain of a prepared server. */
     public VmDomain load(Prepared p, int slots, int quota) {
         Domain d = kernel.createDomain(p.name(), slots, quota);
-        VmDomain vd = new VmDomain(d, p.jar(), p.serverClass(), p.loader(), p.mainThread());
+        VmDomain vd = new VmDomain(d, p.jar(), p.serverClass(), p.loader(), p.mainThread(), p.instance());
         d.backend = vd;
         return vd;
     }
@@ -130,7 +167,8 @@ public final class VmTier {
         VmServerContext ctx = new VmServerContext(machine, d, vd.loader(), main, info);
         machine.spawn(main, () -> {
             Thread.currentThread().setContextClassLoader(vd.loader());
-            Server server = instantiate(vd);
+            Server server = vd.instance() != null ? vd.instance().take()
+                    : instantiate(vd.jar(), vd.serverClass(), vd.loader());
             try {
                 server.start(ctx);
             } catch (Exception e) {
@@ -141,26 +179,26 @@ public final class VmTier {
         return main;
     }
 
-    private static Server instantiate(VmDomain vd) {
+    private static Server instantiate(Path jar, String serverClass, ClassLoader loader) {
         Class<?> c;
         try {
-            c = Class.forName(vd.serverClass(), true, vd.loader());
+            c = Class.forName(serverClass, true, loader);
         } catch (ClassNotFoundException e) {
-            throw new VmTierException(vd.jar() + ": " + MANIFEST_ATTRIBUTE + " class "
-                    + vd.serverClass() + " not found: " + e.getMessage(), e);
+            throw new VmTierException(jar + ": " + MANIFEST_ATTRIBUTE + " class "
+                    + serverClass + " not found: " + e.getMessage(), e);
         }
         if (!Server.class.isAssignableFrom(c)) {
-            throw new VmTierException(vd.jar() + ": " + vd.serverClass() + " does not implement "
+            throw new VmTierException(jar + ": " + serverClass + " does not implement "
                     + Server.class.getName());
         }
         try {
             Constructor<?> ctor = c.getConstructor();
             return (Server) ctor.newInstance();
         } catch (NoSuchMethodException e) {
-            throw new VmTierException(vd.jar() + ": " + vd.serverClass()
+            throw new VmTierException(jar + ": " + serverClass
                     + " has no public no-argument constructor", e);
         } catch (ReflectiveOperationException e) {
-            throw new VmTierException(vd.jar() + ": cannot instantiate " + vd.serverClass()
+            throw new VmTierException(jar + ": cannot instantiate " + serverClass
                     + ": " + e.getCause(), e);
         }
     }

@@ -15,6 +15,8 @@ import isola.sdk.IsolaException;
 import isola.sdk.Server;
 import isola.sdk.Sys;
 import isola.testservers.active.ActiveEchoServer;
+import isola.testservers.ahead.AheadServer;
+import isola.testservers.badctor.BadConstructorServer;
 import isola.testservers.echo.EchoServer;
 import isola.testservers.peeker.PeekerServer;
 import java.io.OutputStream;
@@ -258,6 +260,43 @@ class VmTierTest {
         eventually(() -> vd.domain().state() == Domain.FAULTED, "start of a non-server did not fault");
         assertTrue(vd.domain().lastFault().getMessage().contains("does not implement"),
                 vd.domain().lastFault().getMessage());
+    }
+
+    @Test
+    void aServerPreparedAheadIsConstructedOnItsMainThreadBeforeItsStart() throws Exception {
+        Path jar = ServerJars.pack(AheadServer.class, dir.resolve("ahead.jar"));
+        int before = countLiveDomains();
+        VmTier.Prepared p = tier.prepareAhead("ahead", jar);
+        Class<?> c = Class.forName(AheadServer.class.getName(), false, p.loader());
+        assertNotSame(AheadServer.class, c, "the domain has its own copy of the class");
+        eventually(() -> {
+            try {
+                return c.getField("constructed").getBoolean(null);
+            } catch (ReflectiveOperationException e) {
+                throw new AssertionError(e);
+            }
+        }, "the prepared server was never constructed");
+        assertEquals(before, countLiveDomains(), "preparing creates no domain");
+
+        VmTier.VmDomain vd = tier.load(p, 16, 16);
+        Endpoint ep = kernel.createEndpoint(vd.domain());
+        kernel.installCap(vd.domain(), 0, ep, Rights.ALL, 0);
+        int slot = nextClientSlot++;
+        kernel.grantCap(vd.domain(), 0, clientDomain, slot, Rights.SEND, 0);
+        tier.start(vd, 100);
+        awaitPassive(ep);
+        assertEquals(Status.OK, client.call(slot, 1, 0));
+        assertEquals(1, client.mr(0), "constructed on the thread that ran start");
+    }
+
+    @Test
+    void aPreparedServerWhoseConstructorThrowsFaultsAtItsStart() throws Exception {
+        Path jar = ServerJars.pack(BadConstructorServer.class, dir.resolve("badctor.jar"));
+        VmTier.VmDomain vd = tier.load(tier.prepareAhead("badctor", jar), 8, 8);
+        tier.start(vd, 10);
+        eventually(() -> vd.domain().state() == Domain.FAULTED, "a failed construction did not fault the start");
+        String m = vd.domain().lastFault().getMessage();
+        assertTrue(m.contains("cannot instantiate") && m.contains("bad constructor") && m.contains(jar.toString()), m);
     }
 
     private int countLiveDomains() {

@@ -91,8 +91,20 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
 
     /** Starts a spare JVM thread named {@code name}, parked until it is given a kernel thread. */
     public Spare prestart(String name) {
+        return prestart(name, null);
+    }
+
+    /**
+     * A spare that first runs {@code warmUp} (null: nothing), outside any kernel thread, then
+     * parks until it is given its kernel thread; the kernel thread's body runs after the warm-up
+     * on the same JVM thread, so it sees everything the warm-up did.
+     */
+    public Spare prestart(String name, Runnable warmUp) {
         Spare s = new Spare();
         s.thread = newJvmThread(() -> {
+            if (warmUp != null) {
+                warmUp.run();
+            }
             Runnable job;
             while ((job = s.job) == null) {
                 LockSupport.park(s);

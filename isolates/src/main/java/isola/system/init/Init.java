@@ -88,13 +88,23 @@ public final class Init {
     private Supervisor supervisor;
     /** Slots of init's holding kept capabilities; only the keeper thread (and boot, before it) takes them. */
     private final java.util.BitSet keptSlots = new java.util.BitSet();
-    /** Prepares servers' next incarnations in the background (host work: reading jars, defining classes). */
-    private final java.util.concurrent.ExecutorService preparer = java.util.concurrent.Executors.newSingleThreadExecutor(job -> {
+    /**
+     * Prepares servers' next incarnations in the background (host work: reading jars, defining
+     * classes), {@link #STANDBY_DELAY_MS} after a start, so that it does not compete for the
+     * cores with the start itself (a boot, or a restart still warming up).
+     */
+    private final java.util.concurrent.ScheduledThreadPoolExecutor preparer = new java.util.concurrent.ScheduledThreadPoolExecutor(1, job -> {
         Thread t = new Thread(job, "isola-init-preparer");
         t.setDaemon(true);
         t.setPriority(Thread.MIN_PRIORITY);
         return t;
     });
+    /** How long after a server's start its next incarnation is prepared. */
+    static final long STANDBY_DELAY_MS = 50;
+
+    {
+        preparer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    }
 
     /** A server as started: its manifest entry, what init keeps for it, its current incarnation. */
     static final class Running {
@@ -336,18 +346,19 @@ public final class Init {
         tier.start(vd, s.priority(), new VmTier.StartInfo(provided, granted,
                 new Kept(r.keptValues, keptCaps, r.keptMemory), keepSlot));
         if (s.restart().onCrash()) {
-            r.standby = preparer.submit(() -> tier.prepareAhead(s.name(), jars.get(s.jar())));
+            r.standby = preparer.schedule(() -> tier.prepareAhead(s.name(), jars.get(s.jar())),
+                    STANDBY_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
         }
     }
 
     /**
      * The server's prepared next incarnation (waiting for it if it is being prepared), else one
-     * prepared now.
+     * prepared now (also when its preparation has not begun: a crash soon after a start).
      */
     private VmTier.Prepared takeStandby(Running r) {
         var f = r.standby;
         r.standby = null;
-        if (f != null) {
+        if (f != null && !f.cancel(false)) {
             try {
                 return f.get();
             } catch (java.util.concurrent.ExecutionException e) {
@@ -361,6 +372,13 @@ public final class Init {
 
     // ---- klogd ----
 
+    /**
+     * How long klogd lets kernel records gather after a wake-up before it drains them: a crash
+     * writes several at once, and draining them is work for both cores while the supervisor
+     * restarts the server (dmesg shows them this much later).
+     */
+    static final long LOG_BATCH_NS = 10_000_000;
+
     /** Starts the thread that drains the kernel's log into the log server, as "kernel". */
     private void startKlogd() {
         kernel.installCap(domain, KLOG, kernel.createNotification(domain), Rights.ALL, 0);
@@ -368,7 +386,7 @@ public final class Init {
         Tcb klogd = kernel.createThread(domain, "klogd", 230);
         machine.spawn(klogd, () -> {
             Sys ks = Sys.of(kernel, klogd);
-            for (long next = kernel.logFirst(); !exit.isDone(); ks.await(KLOG)) {
+            for (long next = kernel.logFirst(); !exit.isDone(); ks.await(KLOG), pause(LOG_BATCH_NS)) {
                 for (long end = kernel.logWritten(); next < end; next++) {
                     long first = kernel.logFirst();
                     if (next < first) {

@@ -1,6 +1,7 @@
 package isola.system.log;
 
 import isola.kernel.Status;
+import isola.sdk.Handler;
 import isola.sdk.Kept;
 import isola.sdk.Log;
 import isola.sdk.Replies;
@@ -32,7 +33,7 @@ import org.apache.logging.log4j.LogManager;
  * (whose first use alone takes hundreds of milliseconds), so no writer waits for the host's
  * log. Its cursor is in the ring too, so a restart neither repeats nor drops host records.
  */
-public final class LogServer implements Server {
+public final class LogServer implements Server, Handler {
     /** Records of a ring in memory of its own (no kept memory). */
     static final int DEFAULT_RECORDS = 1024;
 
@@ -43,6 +44,8 @@ public final class LogServer implements Server {
     /** Slot of the notification a write signals to wake the host-log thread. */
     static final int WAKE = 16;
     static final long SYNC_LIMIT_NS = 5_000_000_000L;
+    /** How long the host-log thread lets records gather after a wake-up before it copies them. */
+    static final long HOST_BATCH_NS = 10_000_000;
     static final long HEADER = 64;
     static final int RECORD = 512;
     static final long R_TIME = 0, R_LEVEL = 8, R_SOURCE_LEN = 12, R_TEXT_LEN = 14, R_SOURCE = 16, R_TEXT = 48;
@@ -58,21 +61,30 @@ public final class LogServer implements Server {
     @Override
     public void start(ServerContext ctx) {
         Kept kept = ctx.kept();
-        kept.values().forEach((key, name) -> {
-            if (key.startsWith(Log.KEPT_SOURCE)) {
-                sourceNames.put(Long.parseLong(key.substring(Log.KEPT_SOURCE.length())), name);
+        for (Map.Entry<String, String> e : kept.values().entrySet()) { // no lambda: see Server
+            if (e.getKey().startsWith(Log.KEPT_SOURCE)) {
+                sourceNames.put(Long.parseLong(e.getKey().substring(Log.KEPT_SOURCE.length())), e.getValue());
             }
-        });
+        }
         attach(kept.memory().byteSize() >= HEADER + RECORD ? kept.memory()
                 : Arena.ofAuto().allocate(HEADER + (long) DEFAULT_RECORDS * RECORD, 64));
         Sys sys = ctx.sys();
         sys.check(sys.createNotification(WAKE), "log: create the host-log notification");
-        ctx.servePassive(ctx.endpoint("log"), this::handle); // serving first: writers wait for it
+        ctx.servePassive(ctx.endpoint("log"), this); // serving first: writers wait for it
         ctx.spawn("host-log", 50, this::copyToHost);
     }
 
+    /**
+     * The host's Log4j context, the same for every incarnation; the host-log thread gets it,
+     * since Log4j's first use costs about half a second. LogManager.getLogger would pick the
+     * context by the caller's class loader, and each incarnation has its own: every restart would
+     * configure Log4j afresh, milliseconds of CPU while the server recovers.
+     */
+    private org.apache.logging.log4j.spi.LoggerContext hostLog;
+
     /** The host-log thread: copies each new record through Log4j 2, logger {@code isola.SOURCE}. */
     private void copyToHost(Sys sys) {
+        hostLog = LogManager.getContext(LogManager.class.getClassLoader(), false);
         for (;;) {
             // One copier at a time, also across incarnations: a killed one may still be in Log4j.
             while (!LONG.compareAndSet(ring, H_HOST_LOCK, 0L, 1L)) {
@@ -84,6 +96,9 @@ public final class LogServer implements Server {
                 LONG.setRelease(ring, H_HOST_LOCK, 0L);
             }
             sys.await(WAKE);
+            // Let records gather: copying each one as it comes would compete for the cores with
+            // whatever the writers are doing, a restart for one (Log.SYNC waits this much longer).
+            java.util.concurrent.locks.LockSupport.parkNanos(HOST_BATCH_NS);
         }
     }
 
@@ -105,7 +120,7 @@ public final class LogServer implements Server {
             } finally {
                 unlock();
             }
-            LogManager.getLogger("isola." + source).log(log4jLevel((int) level), text);
+            hostLog.getLogger("isola." + source).log(log4jLevel((int) level), text);
             LONG.setRelease(ring, H_HOST, n + 1);
         }
     }
@@ -135,7 +150,8 @@ public final class LogServer implements Server {
         LONG.setRelease(ring, H_LOCK, 0L);
     }
 
-    private long handle(Sys sys) {
+    @Override
+    public long handle(Sys sys) {
         return switch (sys.label()) {
             case Log.WRITE -> write(sys);
             case Log.READ -> read(sys);
@@ -151,7 +167,10 @@ public final class LogServer implements Server {
             return Replies.error(sys, Status.E_INVALID_ARG, "log write: level " + level
                     + (text == null ? " and no text" : "") + " (levels 1..4, text from MR1)");
         }
-        String source = sourceNames.getOrDefault(sys.badge(), "badge" + sys.badge());
+        String source = sourceNames.get(sys.badge());
+        if (source == null) {
+            source = "badge" + sys.badge();
+        }
         append(level, source, text);
         sys.signal(WAKE);
         return Replies.ok(0);

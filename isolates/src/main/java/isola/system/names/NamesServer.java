@@ -62,19 +62,19 @@ public final class NamesServer implements Server {
 
     /** Takes up what the previous incarnation (or init's seeding) kept. */
     private void restore(Kept kept) {
-        kept.values().forEach((key, prefix) -> {
-            if (key.startsWith(Names.KEPT_PREFIX)) {
-                long badge = Long.parseLong(key.substring(Names.KEPT_PREFIX.length()));
-                prefixes.put(badge, prefix);
+        for (Map.Entry<String, String> e : kept.values().entrySet()) { // no lambdas: see Server
+            if (e.getKey().startsWith(Names.KEPT_PREFIX)) {
+                long badge = Long.parseLong(e.getKey().substring(Names.KEPT_PREFIX.length()));
+                prefixes.put(badge, e.getValue());
                 nextBadge = Math.max(nextBadge, badge + 1);
             }
-        });
-        kept.caps().forEach((key, slot) -> {
-            if (key.startsWith(Names.KEPT_NAME)) {
-                names.put(key.substring(Names.KEPT_NAME.length()), slot);
-                used.set(slot);
+        }
+        for (Map.Entry<String, Integer> e : kept.caps().entrySet()) {
+            if (e.getKey().startsWith(Names.KEPT_NAME)) {
+                names.put(e.getKey().substring(Names.KEPT_NAME.length()), e.getValue());
+                used.set(e.getValue());
             }
-        });
+        }
     }
 
     /** Runs a change of the kept state; its failure is the request's error reply, else null. */
