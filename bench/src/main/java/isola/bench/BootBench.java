@@ -55,11 +55,6 @@ public class BootBench {
     static final long PROMPT_TIMEOUT_MS = 60_000;
     static final long EXIT_TIMEOUT_MS = 60_000;
     /**
-     * Crashes per booted system before the benchmark boots a fresh one: the kernel never frees a
-     * dead domain (256 in all), and every restart takes one.
-     */
-    static final int CRASHES_PER_BOOT = 100;
-    /**
      * Pause after each crash benchmark invocation, unmeasured, so that each crash hits a system
      * at rest: the supervisor's follow-up work is done, init has prepared the server's next
      * incarnation ({@code Init.STANDBY_DELAY_MS} after the restart, then a few milliseconds of
@@ -192,12 +187,7 @@ public class BootBench {
         }
 
         @Setup(Level.Invocation)
-        public void prepare() throws Exception {
-            if (system.crashes >= CRASHES_PER_BOOT) {
-                system.close();
-                system = null;
-                system = new CrashSystem();
-            }
+        public void prepare() {
             system.rebindToCurrentThread();
         }
 

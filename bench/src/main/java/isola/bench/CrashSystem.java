@@ -55,8 +55,6 @@ final class CrashSystem implements AutoCloseable {
     private final OutputStream keepOpen;
     private final Path image;
     private final String[] listing = new String[BOOT_SERVICES.size() + 1];
-    /** Crashes injected into this system; dead domains are never freed, so they are bounded. */
-    int crashes;
 
     /** Boots and waits until names lists every boot service and log takes a write. */
     CrashSystem() throws IOException, InterruptedException {
@@ -152,7 +150,6 @@ final class CrashSystem implements AutoCloseable {
     int crashAndAwaitServing(String server) {
         Domain old = domainOf(server);
         kernel.injectFault(old, "bench crash");
-        crashes++;
         return awaitServing(server, old);
     }
 

@@ -1009,10 +1009,12 @@ public final class Kernel {
         failQueue(ep.senders, status);
         ep.sendersChanged();
         failQueue(ep.receivers, status);
+        Domain server = ep.server;
         ep.server = null;
         ep.passive = null;
         uncharge(ep);
         endpoints.release(ep);
+        reclaimIfUnreachable(server);
     }
 
     private void uncharge(KernelObject o) {
@@ -1082,7 +1084,7 @@ public final class Kernel {
         d.lastFault = cause;
         d.lastFaultThread = t.name;
         trace(Trace.FAULT, d.id, t.id);
-        klog(KernelLog.DOMAIN_FAULTED, d.id, kind);
+        klog(KernelLog.DOMAIN_FAULTED, d.id, kind, d);
         if (d.state == Domain.RUNNING) {
             d.state = Domain.FAULTED;
         }
@@ -1178,7 +1180,7 @@ public final class Kernel {
         }
         d.state = Domain.DEAD;
         int callerStatus = d.downStatus();
-        klog(KernelLog.DOMAIN_KILLED, d.id, d.restarting ? 1 : 0);
+        klog(KernelLog.DOMAIN_KILLED, d.id, d.restarting ? 1 : 0, d);
         for (Tcb t = d.threads; t != null; t = t.domainNext) {
             t.killed = true;
             failCaller(t.reply, callerStatus);
@@ -1207,6 +1209,32 @@ public final class Kernel {
         for (CapSlot s : d.cspace.slots) {
             deleteSlot(s, E_DEAD_DOMAIN);
         }
+        reclaimIfUnreachable(d);
+    }
+
+    /**
+     * Frees a dead domain's id once nothing can reach the domain any more: no thread of its own
+     * is left and it serves no endpoint (a supervisor rebound them, or they were deleted). A
+     * domain left dead on its endpoints (restart = never, or given up) keeps its id, so callers
+     * still learn it is dead. The Domain object is retired, not reused ({@link ObjectPool#retire}).
+     * Lock held.
+     */
+    private void reclaimIfUnreachable(Domain d) {
+        if (d == null || !d.live || d.state != Domain.DEAD || d.threadCount != 0 || servedBy(d, 0) >= 0) {
+            return;
+        }
+        Tcb proxy = d.faultProxy;
+        if (proxy != null) {
+            // A reply to a fault it sent finds its wait claimed or of an older generation.
+            d.faultProxy = null;
+            proxy.state = Tcb.DEAD;
+            replies.release(proxy.reply);
+            proxy.reply = null;
+            threads.release(proxy);
+        }
+        d.backend = null; // its class loader can go
+        klog(KernelLog.DOMAIN_RECLAIMED, d.id, 0, d);
+        domains.retire(d);
     }
 
     /** The thread's body returned (or it unwound after a kill): it leaves the system. */
@@ -1228,6 +1256,7 @@ public final class Kernel {
             }
         }
         d.threadCount--;
+        reclaimIfUnreachable(d);
         unbindFastReceiver(self);
         self.state = Tcb.DEAD;
         if (uni && scheduler.isQueued(self)) {
@@ -1378,8 +1407,8 @@ public final class Kernel {
     }
 
     /** Records a lifecycle event in the kernel log and wakes its reader (lock held). */
-    private void klog(int kind, long a, long b) {
-        klog.record(machine.now(), kind, a, b);
+    private void klog(int kind, long a, long b, Domain subject) {
+        klog.record(machine.now(), kind, a, b, subject);
         if (klog.reader != null && klog.reader.live) {
             signalObject(klog.reader, 1);
         }
@@ -1422,7 +1451,7 @@ public final class Kernel {
             d.restarting = false;
             d.backend = null;
             d.state = Domain.RUNNING;
-            klog(KernelLog.DOMAIN_CREATED, d.id, 0);
+            klog(KernelLog.DOMAIN_CREATED, d.id, 0, d);
             return d;
         } finally {
             machine.leave(null);
@@ -1678,7 +1707,7 @@ public final class Kernel {
         machine.enter(null);
         try {
             d.restarting = false;
-            klog(KernelLog.RESTART_ABANDONED, d.id, 0);
+            klog(KernelLog.RESTART_ABANDONED, d.id, 0, d);
             if (d.state == Domain.DEAD) {
                 failWaiting(d, E_DEAD_DOMAIN);
             }
@@ -1708,7 +1737,10 @@ public final class Kernel {
             }
             ep.server = d;
             ep.passive = null;
-            klog(KernelLog.ENDPOINT_REBOUND, ep.id, d.id);
+            klog(KernelLog.ENDPOINT_REBOUND, ep.id, d.id, d);
+            if (old != d) {
+                reclaimIfUnreachable(old);
+            }
         } finally {
             machine.leave(null);
         }
@@ -1789,11 +1821,12 @@ public final class Kernel {
 
     /**
      * Kernel log record {@code seq} as text (with the kernel's time in ms), or null if it was
-     * overwritten or is not written yet. Names are resolved now, not when it was recorded.
+     * overwritten or is not written yet. Names are read now, from the domain the record is about.
      */
     public String logRecord(long seq) {
         long time, a, b;
         int kind;
+        Domain d;
         machine.enter(null);
         try {
             if (seq < klog.first() || seq >= klog.written()) {
@@ -1803,29 +1836,30 @@ public final class Kernel {
             kind = klog.kind(seq);
             a = klog.a(seq);
             b = klog.b(seq);
+            d = klog.subject(seq);
         } finally {
             machine.leave(null);
         }
         // Formatted outside the lock: names and causes are read racily, which text may.
         String text = switch (kind) {
-            case KernelLog.DOMAIN_CREATED -> domainText(a) + " created";
+            case KernelLog.DOMAIN_CREATED -> domainText(d) + " created";
             case KernelLog.DOMAIN_FAULTED -> {
-                Domain d = domains.get((int) a);
                 Throwable cause = d.lastFault;
-                yield domainText(a) + " faulted in thread " + d.lastFaultThread + " ("
+                yield domainText(d) + " faulted in thread " + d.lastFaultThread + " ("
                         + (b == Domain.FAULT_INJECTED ? "injected: " + (cause == null ? "" : cause.getMessage())
                         : cause == null ? "fault" : cause.toString()) + ")";
             }
-            case KernelLog.DOMAIN_KILLED -> domainText(a) + " killed" + (b != 0 ? ", to be restarted" : "");
-            case KernelLog.ENDPOINT_REBOUND -> "endpoint " + a + " now served by " + domainText(b);
-            case KernelLog.RESTART_ABANDONED -> domainText(a) + ": restart abandoned";
+            case KernelLog.DOMAIN_KILLED -> domainText(d) + " killed" + (b != 0 ? ", to be restarted" : "");
+            case KernelLog.ENDPOINT_REBOUND -> "endpoint " + a + " now served by " + domainText(d);
+            case KernelLog.RESTART_ABANDONED -> domainText(d) + ": restart abandoned";
+            case KernelLog.DOMAIN_RECLAIMED -> domainText(d) + " reclaimed: its id is free";
             default -> "event " + kind + " " + a + " " + b;
         };
         return "[" + time / 1_000_000 + "." + String.format(java.util.Locale.ROOT, "%03d", time / 1000 % 1000) + " ms] " + text;
     }
 
-    private String domainText(long id) {
-        return "domain " + id + " (" + domains.get((int) id).name + ")";
+    private static String domainText(Domain d) {
+        return "domain " + d.id + " (" + d.name + ")";
     }
 
     // ---- introspection (for the shell, tests and benchmarks) ----

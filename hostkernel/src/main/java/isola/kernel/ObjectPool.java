@@ -10,9 +10,11 @@ final class ObjectPool<T extends KernelObject> {
     private final T[] objects;
     private final int[] free;
     private int freeCount;
+    private final IntFunction<T> factory;
 
     @SuppressWarnings("unchecked")
     ObjectPool(int capacity, IntFunction<T> factory) {
+        this.factory = factory;
         objects = (T[]) new KernelObject[capacity];
         free = new int[capacity];
         for (int i = 0; i < capacity; i++) {
@@ -35,6 +37,17 @@ final class ObjectPool<T extends KernelObject> {
     void release(T o) {
         o.live = false;
         o.owner = null;
+        free[freeCount++] = o.id;
+    }
+
+    /**
+     * Frees {@code o}'s id with a fresh object behind it: {@code o} itself is never handed out
+     * again, so whatever still refers to it (the host, a log record, a thread that raced its
+     * death) sees it as it died, never as the next object with its id.
+     */
+    void retire(T o) {
+        o.live = false;
+        objects[o.id] = factory.apply(o.id);
         free[freeCount++] = o.id;
     }
 

@@ -36,21 +36,31 @@ class KernelLogTest {
         long start = k.logWritten();
         Domain srv = rig.domain("srv");
         Domain next = rig.domain("srv2");
-        Endpoint ep = rig.endpoint(reader, 1);
-        k.setFaultEndpoint(srv, ep, 1);
+        Endpoint faults = rig.endpoint(reader, 1);
+        Endpoint svc = rig.endpoint(srv, 0);
+        k.grantCap(srv, 0, reader, 2, Rights.ALL, 0); // the endpoint outlives srv, as init's do
+        k.rebindEndpoint(svc, srv); // srv serves it
+        k.setFaultEndpoint(srv, faults, 1);
         k.injectFault(srv, "test");
         k.killForRestart(srv);
-        k.rebindEndpoint(ep, next);
+        k.rebindEndpoint(svc, next);
         k.abandonRestart(srv);
+        Domain reuse = rig.domain("reuse");
         List<String> lines = drain(k, start);
         String all = String.join("\n", lines);
-        assertEquals(6, lines.size(), all);
+        assertEquals(9, lines.size(), all);
         assertTrue(lines.get(0).endsWith("domain " + srv.id() + " (srv) created"), all);
-        assertTrue(lines.get(2).contains("(srv) faulted in thread"), all);
-        assertTrue(lines.get(2).contains("injected: test"), all);
-        assertTrue(lines.get(3).endsWith("(srv) killed, to be restarted"), all);
-        assertTrue(lines.get(4).endsWith("endpoint " + ep.id() + " now served by domain " + next.id() + " (srv2)"), all);
-        assertTrue(lines.get(5).endsWith("(srv): restart abandoned"), all);
+        assertTrue(lines.get(3).contains("(srv) faulted in thread"), all);
+        assertTrue(lines.get(3).contains("injected: test"), all);
+        assertTrue(lines.get(4).endsWith("(srv) killed, to be restarted"), all);
+        assertTrue(lines.get(5).endsWith("endpoint " + svc.id() + " now served by domain " + next.id() + " (srv2)"), all);
+        // Its endpoint rebound and no thread left: srv's id is free, and reused at once.
+        assertTrue(lines.get(6).endsWith("domain " + srv.id() + " (srv) reclaimed: its id is free"), all);
+        assertTrue(lines.get(7).endsWith("(srv): restart abandoned"), all);
+        assertEquals(srv.id(), reuse.id());
+        assertTrue(lines.get(8).endsWith("domain " + srv.id() + " (reuse) created"), all);
+        assertEquals("srv", srv.name(), "a reclaimed domain is retired, not reused");
+        assertEquals(Domain.DEAD, srv.state());
         assertTrue(lines.get(0).matches("\\[\\d+\\.\\d{3} ms\\] .*"), lines.get(0));
         int[] st = new int[1];
         long[] bits = new long[1];

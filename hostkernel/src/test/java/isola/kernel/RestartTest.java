@@ -119,6 +119,52 @@ class RestartTest {
     }
 
     @Test
+    void restartsOutnumberTheDomainPoolBecauseDeadIncarnationsAreReclaimed() {
+        setUp();
+        int restarts = k.domainCapacity() + 50;
+        int liveBefore = liveDomains();
+        long[] answers = new long[restarts];
+        Domain[] incarnations = new Domain[restarts];
+        Domain c = client("c1");
+        rig.spawn(init, "supervisor", 20, t -> {
+            for (int i = 0; i < restarts; i++) {
+                incarnations[i] = incarnation("server-" + i, i, Integer.MAX_VALUE);
+                while (answers[i] == 0) {
+                    rig.sleep(t, SLEEP, 1_000); // until the client's call is answered
+                }
+                k.killForRestart(incarnations[i]);
+            }
+        });
+        rig.spawn(c, "c1", 5, t -> {
+            for (int i = 0; i < restarts; i++) {
+                while (incarnations[i] == null) {
+                    rig.sleep(t, SLEEP, 1_000);
+                }
+                answers[i] = call(t, 1_000_000)[1];
+            }
+        });
+        rig.runAll();
+        for (int i = 0; i < restarts; i++) {
+            assertEquals(1_000_000 + i, answers[i], "call " + i + " answered by incarnation " + i);
+        }
+        // Left: c1, and the last incarnation, dead but still on the endpoint (never rebound).
+        assertEquals(liveBefore + 2, liveDomains(), "every other dead incarnation was reclaimed");
+        assertSame(incarnations[restarts - 1], k.domain(incarnations[restarts - 1].id()));
+        Domain first = incarnations[0];
+        assertEquals(Domain.DEAD, first.state(), "a retired domain stays as it died");
+        assertEquals("server-0", first.name());
+        assertNotSame(first, k.domain(first.id()), "its id went to another domain");
+    }
+
+    int liveDomains() {
+        int n = 0;
+        for (int i = 0; i < k.domainCapacity(); i++) {
+            n += k.domain(i) != null ? 1 : 0;
+        }
+        return n;
+    }
+
+    @Test
     void waitingCallersGetDeadDomainWhenTheSupervisorGivesUp() {
         setUp();
         Domain first = incarnation("server-1", 1, 1);

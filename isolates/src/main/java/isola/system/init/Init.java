@@ -320,7 +320,27 @@ public final class Init {
      */
     synchronized void launch(Running r) {
         ServerSpec s = r.spec;
-        VmTier.VmDomain vd = tier.load(takeStandby(r), SERVER_SLOTS, SERVER_QUOTA);
+        VmTier.Prepared p = takeStandby(r);
+        VmTier.VmDomain vd = null;
+        try {
+            vd = tier.load(p, SERVER_SLOTS, SERVER_QUOTA);
+            bindAndStart(r, vd);
+        } catch (RuntimeException e) {
+            p.discard(); // its main JVM thread, unless the start took it
+            if (vd != null) {
+                kernel.killDomainNow(vd.domain()); // callers of endpoints rebound to it get E_DEAD_DOMAIN
+            }
+            throw e;
+        }
+        if (s.restart().onCrash()) {
+            r.standby = preparer.schedule(() -> tier.prepareAhead(s.name(), jars.get(s.jar())),
+                    STANDBY_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Gives a loaded incarnation its capabilities and endpoints, then starts it. */
+    private void bindAndStart(Running r, VmTier.VmDomain vd) {
+        ServerSpec s = r.spec;
         Domain d = vd.domain();
         Map<String, Integer> provided = new LinkedHashMap<>();
         Map<String, Integer> granted = new LinkedHashMap<>();
@@ -345,10 +365,6 @@ public final class Init {
         r.vd = vd;
         tier.start(vd, s.priority(), new VmTier.StartInfo(provided, granted,
                 new Kept(r.keptValues, keptCaps, r.keptMemory), keepSlot));
-        if (s.restart().onCrash()) {
-            r.standby = preparer.schedule(() -> tier.prepareAhead(s.name(), jars.get(s.jar())),
-                    STANDBY_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
-        }
     }
 
     /**
@@ -469,10 +485,21 @@ public final class Init {
         return Replies.ok(0);
     }
 
-    /** The supervisor's restart: the old incarnation dies (callers get E_RESTARTED), a new one starts. */
+    /**
+     * The supervisor's restart: the old incarnation dies (callers get E_RESTARTED), a new one
+     * starts. If the new one cannot start (no domain, thread or memory left), the server is
+     * left dead, its waiting callers get E_DEAD_DOMAIN, and the exception says why.
+     */
     synchronized void relaunch(Running r) {
-        kernel.killForRestart(r.vd.domain());
-        launch(r);
+        Domain old = r.vd.domain();
+        kernel.killForRestart(old);
+        try {
+            launch(r);
+        } catch (RuntimeException e) {
+            r.gaveUp = true;
+            kernel.abandonRestart(old);
+            throw e;
+        }
         r.restarts++;
     }
 

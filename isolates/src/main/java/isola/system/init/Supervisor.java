@@ -108,7 +108,12 @@ final class Supervisor {
             kernel.killForRestart(d); // callers learn now; the new incarnation comes after the backoff
             Init.pause(r.spec.restart().backoffFor(r.consecutiveCrashes - 1).toNanos());
         }
-        init.relaunch(r);
+        try {
+            init.relaunch(r);
+        } catch (RuntimeException e) {
+            log(sys, Log.ERROR, what + "; restart failed, left dead: " + e.getMessage());
+            return faultReply();
+        }
         long ms = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - now);
         log(sys, Log.WARN, what + "; restarted (" + r.consecutiveCrashes + "/" + r.spec.restart().maxRestarts()
                 + ") in " + ms / 1000.0 + " ms");
@@ -131,7 +136,13 @@ final class Supervisor {
                 long t0 = System.nanoTime();
                 r.gaveUp = false;
                 r.consecutiveCrashes = 0;
-                init.relaunch(r);
+                try {
+                    init.relaunch(r);
+                } catch (RuntimeException e) {
+                    String line = "restart " + name + " failed, left dead: " + e.getMessage();
+                    log(sys, Log.ERROR, line);
+                    return Replies.error(sys, e instanceof isola.kernel.KernelException ke ? ke.status() : Status.E_NO_MEMORY, line);
+                }
                 String line = "restarted " + name + " in "
                         + TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - t0) / 1000.0 + " ms";
                 log(sys, Log.INFO, line + " (on request)");
