@@ -298,7 +298,7 @@ public final class Kernel {
         }
         MemorySegment su = self.utcb;
         if (caller != null) {
-            rep.clear();
+            rep.clearOwn();
             MemorySegment cu = caller.utcb;
             if (Utcb.claim(cu, Reply.generation(binding))) {
                 Utcb.copyMrs(su, cu, (int) (tag & 0xFF));
@@ -504,8 +504,10 @@ public final class Kernel {
         if (st != OK) {
             return st;
         }
+        if (!rep.clear(binding)) {
+            return OK; // failCaller took it meanwhile: the caller has its answer
+        }
         Tcb caller = rep.caller(binding);
-        rep.clear();
         if (!Utcb.claim(caller.utcb, Reply.generation(binding))) {
             return OK; // the caller gave up (timeout, kill): nobody to answer
         }
@@ -807,6 +809,8 @@ public final class Kernel {
         int r;
         if (self.killed) {
             r = E_KILLED;
+        } else if (self.current.state == Domain.DEAD) {
+            r = fail(self, E_DEAD_DOMAIN, dst); // a passive call still inside a killed domain
         } else {
             CapSlot d = emptySlot(self, dst);
             if (d == null) {
@@ -853,6 +857,8 @@ public final class Kernel {
             r = E_KILLED;
         } else if (c == null) {
             r = self.error;
+        } else if (self.current.state == Domain.DEAD) {
+            r = fail(self, E_DEAD_DOMAIN, slot); // a passive call still inside a killed domain
         } else {
             Endpoint ep = (Endpoint) c.object;
             if (entry != null && (ep.fastReceiver != null || !ep.receivers.isEmpty())) {
@@ -1035,12 +1041,14 @@ public final class Kernel {
 
     /** Wakes the caller bound to a reply object with an error. */
     private void failCaller(Reply rep, int status) {
-        long binding = rep.binding();
-        if (binding == 0) {
-            return;
-        }
+        long binding;
+        do { // a fast caller may bind a killed server that has just answered the last one
+            binding = rep.binding();
+            if (binding == 0) {
+                return;
+            }
+        } while (!rep.clear(binding));
         Tcb caller = rep.caller(binding);
-        rep.clear();
         if (Utcb.claim(caller.utcb, Reply.generation(binding))) {
             if (caller.proxyOf != null) {
                 Utcb.release(caller.utcb);
@@ -1232,7 +1240,8 @@ public final class Kernel {
             proxy.reply = null;
             threads.release(proxy);
         }
-        d.backend = null; // its class loader can go
+        d.backend = null; // its class loader can go: drop what still refers to it
+        d.lastFault = d.lastFault == null ? null : new RetiredFault(d.lastFault);
         klog(KernelLog.DOMAIN_RECLAIMED, d.id, 0, d);
         domains.retire(d);
     }
@@ -1765,6 +1774,24 @@ public final class Kernel {
             faultDomain(d, t, Domain.FAULT_INJECTED, new InjectedFault(reason));
         } finally {
             machine.leave(null);
+        }
+    }
+
+    /**
+     * A reclaimed domain's last fault, as text: the original exception may be of a class of the
+     * domain's own, and the kernel log keeps the domain for a while.
+     */
+    static final class RetiredFault extends RuntimeException {
+        private final String text;
+
+        RetiredFault(Throwable cause) {
+            super(cause.getMessage(), null, false, false);
+            text = cause.toString();
+        }
+
+        @Override
+        public String toString() {
+            return text;
         }
     }
 

@@ -62,8 +62,20 @@ public final class Reply extends KernelObject {
         return (long) LONG.getAcquire(cell, at);
     }
 
-    /** Unbinds; whoever unbinds then claims the caller's wait with the generation it read. */
-    void clear() {
+    /**
+     * Unbinds {@code binding} if it is still the binding; whoever unbinds then claims the
+     * caller's wait with its generation. A CAS: the kernel may fail a killed server's caller
+     * while the server, lock-free, answers it and a new caller binds.
+     */
+    boolean clear(long binding) {
+        return LONG.compareAndSet(cell, at, binding, 0L);
+    }
+
+    /**
+     * Unbinds, by the owner answering on its fast path: no caller can bind it before it waits
+     * again, and if the kernel unbound first, the caller's wait is claimed by one of the two.
+     */
+    void clearOwn() {
         LONG.setRelease(cell, at, 0L);
     }
 

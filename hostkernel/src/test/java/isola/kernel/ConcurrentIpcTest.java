@@ -337,6 +337,65 @@ class ConcurrentIpcTest {
     }
 
     /** Many clients calling a passive server at once: each call runs on its own thread. */
+    /**
+     * Fast calls answered half through a saved reply capability, half through the implicit
+     * reply: saving moves the caller's binding out of the thread's UTCB into the saved reply,
+     * and the thread's fresh implicit reply starts unbound, under concurrent fast callers.
+     */
+    @Test
+    void savedAndImplicitRepliesUnderFastCalls() {
+        rig = KernelRig.concurrent();
+        assertTimeoutPreemptively(HANG_GUARD, () -> {
+            Kernel k = rig.k;
+            Domain srv = rig.domain("srv");
+            Endpoint ep = rig.endpoint(srv, EP);
+            k.bindServer(ep, srv);
+            int saved = 5;
+            AtomicLong viaSaved = new AtomicLong();
+            rig.spawn(srv, "server", 10, t -> {
+                long reply = 0;
+                for (long n = 0; ; n++) {
+                    if (k.replyRecv(t, EP, reply, Kernel.FOREVER) != OK) {
+                        return;
+                    }
+                    setMr(t, 2, answer(mr(t, 2)) + badge(t));
+                    if (n % 2 == 0) {
+                        assertEquals(OK, k.saveReply(t, saved));
+                        assertEquals(E_NO_REPLY, k.reply(t, Tag.of(CALL, 3)), "the fresh implicit reply is unbound");
+                        assertEquals(OK, k.replyTo(t, saved, Tag.of(CALL, 3)));
+                        viaSaved.incrementAndGet();
+                        reply = 0;
+                    } else {
+                        reply = Tag.of(CALL, 3);
+                    }
+                }
+            });
+            List<Thread> threads = new ArrayList<>();
+            for (int c = 0; c < CLIENTS; c++) {
+                int id = c;
+                Domain d = rig.domain("cli" + c);
+                rig.grant(srv, EP, d, EP, Rights.SEND, 1000 + c);
+                Tcb t = rig.spawn(d, "client" + c, 10, self -> {
+                    for (int seq = 0; seq < CALLS / 4; seq++) {
+                        setMr(self, 0, id);
+                        setMr(self, 1, seq);
+                        setMr(self, 2, payload(id, seq));
+                        assertEquals(OK, k.call(self, EP, Tag.of(CALL, 3), Kernel.FOREVER));
+                        assertEquals(id, mr(self, 0));
+                        assertEquals(seq, mr(self, 1));
+                        assertEquals(answer(payload(id, seq)) + 1000 + id, mr(self, 2));
+                    }
+                });
+                threads.add((Thread) t.runner);
+            }
+            for (Thread jt : threads) {
+                jt.join();
+            }
+            rig.check();
+            assertTrue(viaSaved.get() >= (long) CLIENTS * CALLS / 4 / 2, viaSaved + " answered through a saved reply");
+        });
+    }
+
     @Test
     void passiveServerUnderLoad() {
         rig = KernelRig.concurrent();

@@ -107,14 +107,19 @@ public final class VmTier {
             }
         }
 
+        /** The object, once; null after that (a resumed main thread starts a fresh one). */
         Server take() {
-            if (error instanceof RuntimeException e) {
-                throw e;
+            Throwable e = error;
+            Server s = server;
+            error = null;
+            server = null;
+            if (e instanceof RuntimeException re) {
+                throw re;
             }
-            if (error instanceof Error e) {
-                throw e;
+            if (e instanceof Error er) {
+                throw er;
             }
-            return server;
+            return s;
         }
     }
 
@@ -167,8 +172,10 @@ public final class VmTier {
         VmServerContext ctx = new VmServerContext(machine, d, vd.loader(), main, info);
         machine.spawn(main, () -> {
             Thread.currentThread().setContextClassLoader(vd.loader());
-            Server server = vd.instance() != null ? vd.instance().take()
-                    : instantiate(vd.jar(), vd.serverClass(), vd.loader());
+            Server server = vd.instance() != null ? vd.instance().take() : null;
+            if (server == null) {
+                server = instantiate(vd.jar(), vd.serverClass(), vd.loader());
+            }
             try {
                 server.start(ctx);
             } catch (Exception e) {

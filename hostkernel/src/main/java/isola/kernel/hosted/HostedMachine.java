@@ -81,11 +81,15 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
     public static final class Spare {
         private Thread thread;
         private volatile Runnable job;
+        /** Set by whichever comes first: a spawn that gives it a job, or a discard. */
+        private final java.util.concurrent.atomic.AtomicBoolean taken = new java.util.concurrent.atomic.AtomicBoolean();
 
-        /** Lets an unused spare end. */
+        /** Lets an unused spare end; a spare a spawn has taken is left to its job. */
         public void discard() {
-            job = () -> { };
-            LockSupport.unpark(thread);
+            if (taken.compareAndSet(false, true)) {
+                job = () -> { };
+                LockSupport.unpark(thread);
+            }
         }
     }
 
@@ -119,6 +123,9 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
     public Thread spawn(Tcb t, Runnable body, Spare spare) {
         if (spare == null) {
             return spawn(t, body);
+        }
+        if (!spare.taken.compareAndSet(false, true)) {
+            throw new IllegalStateException("spare JVM thread " + spare.thread.getName() + " was already used or discarded");
         }
         Runner runner = new Runner(t);
         t.runner = spare.thread;

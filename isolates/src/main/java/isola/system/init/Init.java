@@ -375,12 +375,22 @@ public final class Init {
         var f = r.standby;
         r.standby = null;
         if (f != null && !f.cancel(false)) {
+            // Being prepared (a few ms): wait for it, through interrupts, so it is not lost.
+            boolean interrupted = false;
             try {
-                return f.get();
-            } catch (java.util.concurrent.ExecutionException e) {
-                // prepared again below, which reports the problem
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                for (;;) {
+                    try {
+                        return f.get();
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        break; // prepared again below, which reports the problem
+                    }
+                }
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
         return tier.prepare(r.spec.name(), jars.get(r.spec.jar()));
@@ -628,12 +638,20 @@ public final class Init {
         supervisor.stop();
         for (Running r : servers.values()) {
             kernel.killDomainNow(r.vd.domain());
+        }
+        // Standbys not begun are dropped; one being prepared is let finish, then discarded.
+        preparer.shutdown();
+        try {
+            preparer.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (Running r : servers.values()) {
             var f = r.standby;
             if (f != null && f.state() == java.util.concurrent.Future.State.SUCCESS) {
                 f.resultNow().discard();
             }
         }
-        preparer.shutdown();
         kernel.killDomainNow(supervisor.domain);
         exit.complete(status);
         return Replies.ok(0);
