@@ -1914,6 +1914,11 @@ public final class Kernel {
         }
     }
 
+    /** Domains holding an id: live ones, and dead ones not reclaimed yet. */
+    public int domainsInUse() {
+        return domains.inUse();
+    }
+
     public int endpointsInUse() {
         return endpoints.inUse();
     }

@@ -238,7 +238,7 @@ class VmTierTest {
 
     @Test
     void badJarsAreRefusedWithTheJarNamedAndNothingCreated() throws Exception {
-        int before = countLiveDomains();
+        int before = kernel.domainsInUse();
         Path missing = dir.resolve("missing.jar");
         var e1 = assertThrows(VmTier.VmTierException.class, () -> tier.load("x", missing, 8, 8));
         assertTrue(e1.getMessage().contains(missing.toString()) && e1.getMessage().contains("no such"), e1.getMessage());
@@ -250,7 +250,7 @@ class VmTierTest {
         Path noAttr = jar("noattr.jar", null);
         var e3 = assertThrows(VmTier.VmTierException.class, () -> tier.load("x", noAttr, 8, 8));
         assertTrue(e3.getMessage().contains("Isola-Server"), e3.getMessage());
-        assertEquals(before, countLiveDomains(), "no domain is created for a bad jar");
+        assertEquals(before, kernel.domainsInUse(), "no domain is created for a bad jar");
 
         // A class that is missing, or not a Server, is found when the domain starts: the start
         // is a fault of the domain's first thread, contained like any other.
@@ -265,7 +265,7 @@ class VmTierTest {
     @Test
     void aServerPreparedAheadIsConstructedOnItsMainThreadBeforeItsStart() throws Exception {
         Path jar = ServerJars.pack(AheadServer.class, dir.resolve("ahead.jar"));
-        int before = countLiveDomains();
+        int before = kernel.domainsInUse();
         VmTier.Prepared p = tier.prepareAhead("ahead", jar);
         Class<?> c = Class.forName(AheadServer.class.getName(), false, p.loader());
         assertNotSame(AheadServer.class, c, "the domain has its own copy of the class");
@@ -276,7 +276,7 @@ class VmTierTest {
                 throw new AssertionError(e);
             }
         }, "the prepared server was never constructed");
-        assertEquals(before, countLiveDomains(), "preparing creates no domain");
+        assertEquals(before, kernel.domainsInUse(), "preparing creates no domain");
 
         VmTier.VmDomain vd = tier.load(p, 16, 16);
         Endpoint ep = kernel.createEndpoint(vd.domain());
@@ -297,16 +297,6 @@ class VmTierTest {
         eventually(() -> vd.domain().state() == Domain.FAULTED, "a failed construction did not fault the start");
         String m = vd.domain().lastFault().getMessage();
         assertTrue(m.contains("cannot instantiate") && m.contains("bad constructor") && m.contains(jar.toString()), m);
-    }
-
-    private int countLiveDomains() {
-        int n = 0;
-        for (int i = 0; i < kernel.domainCapacity(); i++) {
-            if (kernel.domain(i) != null) {
-                n++;
-            }
-        }
-        return n;
     }
 
     private Path jar(String name, String serverClass) throws Exception {
