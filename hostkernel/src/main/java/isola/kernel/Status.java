@@ -50,12 +50,25 @@ public final class Status {
      * down. The endpoint stays valid: retry the call.
      */
     public static final int E_RESTARTED = -18;
+    /** A virtual address is not canonical (bits 63..47 are not all equal). */
+    public static final int E_NOT_CANONICAL = -19;
+    /** An address or size is not a multiple of the page (or frame block) size. */
+    public static final int E_UNALIGNED = -20;
+    /** The range is already mapped, or a page table sits where a large page would go. */
+    public static final int E_MAPPED = -21;
+    /** Nothing is mapped at the address (a double unmap, a protect of a hole). */
+    public static final int E_NOT_MAPPED = -22;
+    /** No page table covers the address at a level the operation needs: map one first. */
+    public static final int E_NO_TABLE = -23;
+    /** A frame (or page table) is still mapped and cannot be freed or reused. */
+    public static final int E_FRAME_MAPPED = -24;
 
     private static final String[] NAMES = {
         "OK", "E_INVALID_SLOT", "E_EMPTY_SLOT", "E_WRONG_TYPE", "E_NO_RIGHTS", "E_REVOKED",
         "E_MSG_TOO_LONG", "E_TIMEOUT", "E_DEAD_DOMAIN", "E_WOULD_BLOCK", "E_SLOT_OCCUPIED",
         "E_NO_MEMORY", "E_SERVER_FAULT", "E_INVALID_ARG", "E_NO_REPLY", "E_DELETED", "E_KILLED",
-        "E_ILLEGAL_OPERATION", "E_RESTARTED",
+        "E_ILLEGAL_OPERATION", "E_RESTARTED", "E_NOT_CANONICAL", "E_UNALIGNED", "E_MAPPED",
+        "E_NOT_MAPPED", "E_NO_TABLE", "E_FRAME_MAPPED",
     };
 
     public static String name(int status) {
@@ -91,6 +104,12 @@ public final class Status {
             case E_ILLEGAL_OPERATION -> "operation not allowed on the capability in slot " + arg;
             case E_RESTARTED -> "the server behind slot " + arg
                     + " crashed and was restarted; retry the call";
+            case E_NOT_CANONICAL -> "address 0x" + Long.toHexString(arg) + " is not canonical";
+            case E_UNALIGNED -> "0x" + Long.toHexString(arg) + " is not aligned to the page size";
+            case E_MAPPED -> "0x" + Long.toHexString(arg) + " is already mapped";
+            case E_NOT_MAPPED -> "nothing is mapped at 0x" + Long.toHexString(arg);
+            case E_NO_TABLE -> "no page table covers 0x" + Long.toHexString(arg) + ": map one first";
+            case E_FRAME_MAPPED -> "the frame at 0x" + Long.toHexString(arg) + " is still mapped";
             default -> "unknown status";
         };
         return what + ": " + name(status) + ": " + detail;
