@@ -880,7 +880,7 @@ class CapabilityTest {
                 assertFalse(msg.endsWith("unknown status"), msg);
             }
         }
-        assertEquals(19, seen.size(), "OK and 18 errors");
+        assertEquals(25, seen.size(), "OK and 24 errors");
         assertEquals("OK", Status.name(OK));
         assertTrue(Status.name(-1000).contains("-1000"));
         assertTrue(Status.name(5).contains("5"));
