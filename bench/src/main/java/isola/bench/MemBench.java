@@ -17,7 +17,6 @@ import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
@@ -106,11 +105,6 @@ public class MemBench {
             if (mmu.translate(VA, Mmu.READ) != pa) {
                 throw new IllegalStateException("the mapping does not translate");
             }
-        }
-
-        @TearDown(Level.Trial)
-        public void close() {
-            ram.close();
         }
 
         /** An offset in the page that changes per invocation, so nothing is hoisted. */

@@ -26,6 +26,11 @@ public final class Domain extends KernelObject {
     volatile int state;
     int quota;
     int used;
+    /** Its address space; null once it is dead and torn down. */
+    isola.kernel.mem.AddressSpace vspace;
+    /** Frames (4 KiB units) it may hold in frames and page tables, and holds. */
+    long frameQuota;
+    long framesUsed;
     Tcb threads;
     int threadCount;
 
@@ -78,6 +83,18 @@ public final class Domain extends KernelObject {
 
     public Throwable lastFault() {
         return lastFault;
+    }
+
+    public isola.kernel.mem.AddressSpace addressSpace() {
+        return vspace;
+    }
+
+    public long frameQuota() {
+        return frameQuota;
+    }
+
+    public long framesUsed() {
+        return framesUsed;
     }
 
     public int threadCount() {

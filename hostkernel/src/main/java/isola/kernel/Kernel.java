@@ -40,9 +40,9 @@ public final class Kernel {
     // syscall numbers, for the trace
     static final int OP_SEND = 1, OP_RECV = 2, OP_CALL = 3, OP_REPLY = 4, OP_REPLY_RECV = 5,
             OP_SIGNAL = 6, OP_WAIT = 7, OP_YIELD = 8, OP_CAP = 9, OP_CREATE = 10, OP_KILL = 11,
-            OP_EXIT = 12, OP_FAULT = 13, OP_SAVE_REPLY = 14, OP_TICK = 15, OP_BOOT = 16;
+            OP_EXIT = 12, OP_FAULT = 13, OP_SAVE_REPLY = 14, OP_TICK = 15, OP_BOOT = 16, OP_MEM = 17;
     private static final String[] OP_NAMES = {"?", "send", "recv", "call", "reply", "replyRecv",
-        "signal", "wait", "yield", "cap", "create", "kill", "exit", "fault", "saveReply", "tick", "boot"};
+        "signal", "wait", "yield", "cap", "create", "kill", "exit", "fault", "saveReply", "tick", "boot", "mem"};
 
     static String opName(int op) {
         return op > 0 && op < OP_NAMES.length ? OP_NAMES[op] : "op" + op;
@@ -61,6 +61,7 @@ public final class Kernel {
     private final TimerQueue timers;
     private final Trace trace;
     private final KernelLog klog;
+    final Memory memory;
     private final Arena utcbArena = Arena.ofShared();
     /** The running thread on a uniprocessor machine; null when idle. */
     private Tcb current;
@@ -78,6 +79,7 @@ public final class Kernel {
         timers = new TimerQueue(config.threads());
         trace = new Trace(config.traceEvents());
         klog = new KernelLog(machine.now());
+        memory = new Memory(machine.ram(), config);
     }
 
     public Machine machine() {
@@ -772,12 +774,20 @@ public final class Kernel {
                 r = fail(self, E_INVALID_SLOT, slot);
             } else if (cs.slots[slot].cap == null) {
                 r = fail(self, E_EMPTY_SLOT, slot);
+            } else if (stillInUse(cs.slots[slot].cap)) {
+                r = fail(self, E_FRAME_MAPPED, slot); // unmap it first; nothing changes
             } else {
                 deleteSlot(cs.slots[slot], E_DELETED);
                 r = OK;
             }
         }
         return end(self, r);
+    }
+
+    /** The last capability to a frame that is mapped, or to a page table that is linked. */
+    private static boolean stillInUse(Cap c) {
+        return c != Cap.REVOKED && c.object.capCount == 1
+                && (c.object instanceof Frame f ? f.mappings > 0 : c.object instanceof PageTable t && t.linked);
     }
 
     /** Deletes every capability derived from the one in {@code slot}; they read as revoked. */
@@ -893,6 +903,168 @@ public final class Kernel {
         return end(self, r);
     }
 
+    // ---- memory: frames, page tables, mappings ----------------------------------------------
+
+    /** The {@code domainSlot} of the mapping calls that names the caller's own domain. */
+    public static final int SELF = -1;
+    private final int[] memStatus = new int[1];
+
+    /**
+     * Allocates a zeroed frame of {@code size} bytes (4 KiB, 2 MiB or 1 GiB, aligned to its
+     * size) from the caller's frame quota; its capability, with all rights, goes to {@code dst}.
+     */
+    public int frameAlloc(Tcb self, int dst, long size) {
+        begin(self, OP_MEM, dst);
+        int r = memoryEntry(self);
+        CapSlot d = r != OK ? null : emptySlot(self, dst);
+        if (r == OK && d == null) {
+            r = self.error;
+        } else if (r == OK) {
+            Frame f = memory.allocateFrame(self.current, size, memStatus);
+            if (f == null) {
+                r = fail(self, memStatus[0], memory.errorArg);
+            } else {
+                install(d, null, Cap.of(f, Rights.ALL, 0));
+            }
+        }
+        return end(self, r);
+    }
+
+    /** Allocates a zeroed page table of {@code level} (3: PDPT, 2: directory, 1: table) into {@code dst}. */
+    public int tableAlloc(Tcb self, int dst, int level) {
+        begin(self, OP_MEM, dst);
+        int r = memoryEntry(self);
+        CapSlot d = r != OK ? null : emptySlot(self, dst);
+        if (r == OK && d == null) {
+            r = self.error;
+        } else if (r == OK) {
+            PageTable t = memory.allocateTable(self.current, level, memStatus);
+            if (t == null) {
+                r = fail(self, memStatus[0], memory.errorArg);
+            } else {
+                install(d, null, Cap.of(t, Rights.ALL, 0));
+            }
+        }
+        return end(self, r);
+    }
+
+    /**
+     * Links the page table in {@code tableSlot} into the address space of the domain in
+     * {@code domainSlot} (a DOMAIN capability with CONTROL, or {@link #SELF}) to cover {@code va}.
+     */
+    public int tableLink(Tcb self, int domainSlot, int tableSlot, long va) {
+        begin(self, OP_MEM, tableSlot);
+        int r = memoryEntry(self);
+        Domain target = r == OK ? target(self, domainSlot) : null;
+        Cap c = target == null ? null : lookup(self, tableSlot, ObjectType.PAGE_TABLE, 0);
+        if (r == OK) {
+            r = target == null || c == null ? self.error
+                    : memResult(self, memory.linkTable(target.vspace, (PageTable) c.object, va));
+        }
+        return end(self, r);
+    }
+
+    /** Unlinks the empty level-{@code level} page table covering {@code va} from the target's address space. */
+    public int tableUnlink(Tcb self, int domainSlot, long va, int level) {
+        begin(self, OP_MEM, domainSlot);
+        int r = memoryEntry(self);
+        Domain target = r == OK ? target(self, domainSlot) : null;
+        if (r == OK) {
+            r = target == null ? self.error : memResult(self, memory.unlinkTable(target.vspace, va, level));
+        }
+        return end(self, r);
+    }
+
+    /**
+     * Maps the frame in {@code frameSlot} at {@code va} in the target's address space with
+     * {@code flags} ({@link isola.kernel.mem.Paging#MAP_FLAGS}): any mapping needs the frame
+     * capability's RECV right, a writable one (R/W) its SEND right too.
+     */
+    public int map(Tcb self, int domainSlot, int frameSlot, long va, long flags) {
+        begin(self, OP_MEM, frameSlot);
+        int r = memoryEntry(self);
+        Domain target = r == OK ? target(self, domainSlot) : null;
+        int rights = (flags & isola.kernel.mem.Paging.RW) != 0 ? Rights.RECV | Rights.SEND : Rights.RECV;
+        Cap c = target == null ? null : lookup(self, frameSlot, ObjectType.FRAME, rights);
+        if (r == OK) {
+            r = target == null || c == null ? self.error
+                    : memResult(self, memory.map(target.vspace, (Frame) c.object, va, flags));
+        }
+        return end(self, r);
+    }
+
+    /** Unmaps the page of {@code size} at {@code va} from the target's address space. */
+    public int unmap(Tcb self, int domainSlot, long va, long size) {
+        begin(self, OP_MEM, domainSlot);
+        int r = memoryEntry(self);
+        Domain target = r == OK ? target(self, domainSlot) : null;
+        if (r == OK) {
+            r = target == null ? self.error : memResult(self, memory.unmap(target.vspace, va, size));
+        }
+        return end(self, r);
+    }
+
+    /** Changes the flags of the page of {@code size} at {@code va}; R/W can be dropped, not added. */
+    public int protect(Tcb self, int domainSlot, long va, long size, long flags) {
+        begin(self, OP_MEM, domainSlot);
+        int r = memoryEntry(self);
+        Domain target = r == OK ? target(self, domainSlot) : null;
+        if (r == OK) {
+            r = target == null ? self.error : memResult(self, memory.protect(target.vspace, va, size, flags));
+        }
+        return end(self, r);
+    }
+
+    /** Boot interface: how many 4 KiB frames {@code d} may hold in frames and page tables. */
+    public void setFrameQuota(Domain d, long frames) {
+        if (frames < 0) {
+            throw new KernelException(E_INVALID_ARG, "setFrameQuota " + d.name + ": " + frames + " frames");
+        }
+        machine.enter(null);
+        try {
+            d.frameQuota = frames;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** Free and total 4 KiB frames of physical memory. */
+    public long framesFree() {
+        return memory.allocator.freeFrames();
+    }
+
+    public long framesTotal() {
+        return memory.allocator.totalFrames();
+    }
+
+    /** The first checks of every memory call: a live thread in a live domain. */
+    private int memoryEntry(Tcb self) {
+        return self.killed ? E_KILLED : self.current.state == Domain.DEAD ? fail(self, E_DEAD_DOMAIN, SELF) : OK;
+    }
+
+    /** The domain whose address space a memory call changes, or null (error in self). */
+    private Domain target(Tcb self, int domainSlot) {
+        Domain d;
+        if (domainSlot == SELF) {
+            d = self.current;
+        } else {
+            Cap c = lookup(self, domainSlot, ObjectType.DOMAIN, Rights.CONTROL);
+            if (c == null) {
+                return null;
+            }
+            d = (Domain) c.object;
+        }
+        if (d.vspace == null) {
+            fail(self, E_DEAD_DOMAIN, domainSlot);
+            return null;
+        }
+        return d;
+    }
+
+    private int memResult(Tcb self, int status) {
+        return status == OK ? OK : fail(self, status, memory.errorArg);
+    }
+
     // ---- capability helpers (lock held) -----------------------------------------------------
 
     /**
@@ -997,6 +1169,8 @@ public final class Kernel {
                     replies.release(rep);
                 }
             }
+            case Frame f -> memory.frameReleased(f);
+            case PageTable t -> memory.tableReleased(t);
             default -> { }
         }
     }
@@ -1214,6 +1388,7 @@ public final class Kernel {
             d.faultCap = null;
             release(fc.object, E_DELETED);
         }
+        memory.teardown(d); // its mappings first: a frame whose last capability goes next is free then
         for (CapSlot s : d.cspace.slots) {
             deleteSlot(s, E_DEAD_DOMAIN);
         }
@@ -1446,6 +1621,15 @@ public final class Kernel {
                 throw new KernelException(E_NO_MEMORY, "createDomain " + name + ": all "
                         + domains.capacity() + " domains are in use");
             }
+            isola.kernel.mem.AddressSpace vspace = memory.newAddressSpace();
+            if (vspace == null) {
+                domains.release(d);
+                throw new KernelException(E_NO_MEMORY, "createDomain " + name
+                        + ": no physical frame left for its page-table root");
+            }
+            d.vspace = vspace;
+            d.frameQuota = 0;
+            d.framesUsed = 0;
             d.name = name;
             d.cspace = new CSpace(d, slots);
             d.quota = quota;

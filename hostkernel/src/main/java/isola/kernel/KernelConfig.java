@@ -5,22 +5,36 @@ package isola.kernel;
  *
  * @param traceEvents events the {@link Trace} can hold (0: tracing off)
  * @param timesliceNs default time slice of a thread
+ * @param memoryBytes physical memory (hosted: the size of the shared-memory file)
+ * @param frames frame objects (each a block of 4 KiB, 2 MiB or 1 GiB)
+ * @param pageTables page-table objects
  */
 public record KernelConfig(int domains, int threads, int endpoints, int notifications,
-        int replies, int traceEvents, long timesliceNs) {
+        int replies, int traceEvents, long timesliceNs, long memoryBytes, int frames, int pageTables) {
+
+    public static final long DEFAULT_MEMORY = 256L << 20;
 
     public static final KernelConfig DEFAULT =
-            new KernelConfig(256, 2048, 8192, 2048, 4096, 0, 5_000_000L);
+            new KernelConfig(256, 2048, 8192, 2048, 4096, 0, 5_000_000L, DEFAULT_MEMORY, 65536, 8192);
 
     public KernelConfig withTrace(int events) {
-        return new KernelConfig(domains, threads, endpoints, notifications, replies, events, timesliceNs);
+        return new KernelConfig(domains, threads, endpoints, notifications, replies, events, timesliceNs,
+                memoryBytes, frames, pageTables);
     }
 
     public KernelConfig withTimeslice(long ns) {
-        return new KernelConfig(domains, threads, endpoints, notifications, replies, traceEvents, ns);
+        return new KernelConfig(domains, threads, endpoints, notifications, replies, traceEvents, ns,
+                memoryBytes, frames, pageTables);
     }
 
     public KernelConfig withPools(int domains, int threads, int endpoints, int notifications, int replies) {
-        return new KernelConfig(domains, threads, endpoints, notifications, replies, traceEvents, timesliceNs);
+        return new KernelConfig(domains, threads, endpoints, notifications, replies, traceEvents, timesliceNs,
+                memoryBytes, frames, pageTables);
+    }
+
+    /** Physical memory of {@code bytes} (a positive multiple of 4 KiB). */
+    public KernelConfig withMemory(long bytes) {
+        return new KernelConfig(domains, threads, endpoints, notifications, replies, traceEvents, timesliceNs,
+                bytes, frames, pageTables);
     }
 }

@@ -36,4 +36,7 @@ public interface Machine {
      * so every decision goes through the scheduler.
      */
     boolean uniprocessor();
+
+    /** The machine's physical memory (hosted: a shared-memory file; bare metal: RAM). */
+    isola.kernel.mem.PhysicalMemory ram();
 }

@@ -9,6 +9,8 @@ public final class ObjectType {
     public static final int REPLY = 3;
     public static final int DOMAIN = 4;
     public static final int THREAD = 5;
+    public static final int FRAME = 6;
+    public static final int PAGE_TABLE = 7;
 
     public static String name(int type) {
         return switch (type) {
@@ -17,6 +19,8 @@ public final class ObjectType {
             case REPLY -> "reply";
             case DOMAIN -> "domain";
             case THREAD -> "thread";
+            case FRAME -> "frame";
+            case PAGE_TABLE -> "page table";
             default -> "type" + type;
         };
     }

@@ -95,7 +95,7 @@ public final class Status {
             case E_DEAD_DOMAIN -> "the domain behind slot " + arg + " is dead";
             case E_WOULD_BLOCK -> "would block on slot " + arg;
             case E_SLOT_OCCUPIED -> "destination slot " + arg + " is not empty";
-            case E_NO_MEMORY -> "out of kernel objects (" + ObjectType.name((int) arg) + ")";
+            case E_NO_MEMORY -> "out of kernel objects, memory or quota (" + ObjectType.name((int) arg) + ")";
             case E_SERVER_FAULT -> "the server behind slot " + arg + " faulted during the call";
             case E_INVALID_ARG -> "invalid argument " + arg;
             case E_NO_REPLY -> "no caller is waiting for a reply";

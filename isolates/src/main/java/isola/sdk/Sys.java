@@ -313,6 +313,46 @@ public final class Sys {
         return unwind(kernel.createNotification(tcb, dst));
     }
 
+    // ---- memory: frames, page tables, mappings (x86-64 page sizes and entry flags) ----
+
+    /** The domain slot of the mapping calls that names this thread's own domain. */
+    public static final int SELF = Kernel.SELF;
+    public static final long PAGE_4K = 1L << 12, PAGE_2M = 1L << 21, PAGE_1G = 1L << 30;
+    /** Mapping flags: writable, user-accessible, not executable (the x86-64 entry bits). */
+    public static final long MAP_WRITE = 1L << 1, MAP_USER = 1L << 2, MAP_NO_EXEC = 1L << 63;
+
+    /** A zeroed frame of {@code size} (PAGE_4K, PAGE_2M or PAGE_1G) from this domain's quota, into {@code dst}. */
+    public int frameAlloc(int dst, long size) {
+        return unwind(kernel.frameAlloc(tcb, dst, size));
+    }
+
+    /** A zeroed page table of {@code level} (3: PDPT, 2: directory, 1: table), into {@code dst}. */
+    public int tableAlloc(int dst, int level) {
+        return unwind(kernel.tableAlloc(tcb, dst, level));
+    }
+
+    /** Links the table in {@code tableSlot} to cover {@code va} in the address space of {@code domainSlot} (or SELF). */
+    public int tableLink(int domainSlot, int tableSlot, long va) {
+        return unwind(kernel.tableLink(tcb, domainSlot, tableSlot, va));
+    }
+
+    public int tableUnlink(int domainSlot, long va, int level) {
+        return unwind(kernel.tableUnlink(tcb, domainSlot, va, level));
+    }
+
+    /** Maps the frame in {@code frameSlot} at {@code va} of {@code domainSlot}'s address space (or SELF). */
+    public int map(int domainSlot, int frameSlot, long va, long flags) {
+        return unwind(kernel.map(tcb, domainSlot, frameSlot, va, flags));
+    }
+
+    public int unmap(int domainSlot, long va, long size) {
+        return unwind(kernel.unmap(tcb, domainSlot, va, size));
+    }
+
+    public int protect(int domainSlot, long va, long size, long flags) {
+        return unwind(kernel.protect(tcb, domainSlot, va, size, flags));
+    }
+
     /** Kills the domain named by the DOMAIN capability in {@code slot} (CONTROL right). */
     public int kill(int slot) {
         return unwind(kernel.domainKill(tcb, slot));

@@ -36,8 +36,16 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
         }
     }
 
+    private final isola.kernel.mem.PhysicalMemory ram;
+
     protected HostedMachine(KernelConfig config) {
+        this.ram = isola.kernel.mem.PhysicalMemory.hosted(config.memoryBytes());
         this.kernel = new Kernel(this, config);
+    }
+
+    @Override
+    public isola.kernel.mem.PhysicalMemory ram() {
+        return ram;
     }
 
     public static ConcurrentMachine concurrent(KernelConfig config) {

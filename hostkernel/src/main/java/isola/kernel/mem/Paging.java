@@ -82,7 +82,7 @@ public final class Paging {
     }
 
     /** Physical address an entry of {@code level} points to (a table or a page). */
-    static long target(long entry, int level, boolean page) {
+    public static long target(long entry, int level, boolean page) {
         return entry & (!page || level == 1 ? ADDR : level == 2 ? ADDR_2M : ADDR_1G);
     }
 

@@ -19,7 +19,7 @@ import java.nio.file.StandardOpenOption;
  * <p>Accessors take physical addresses and check them against the size: a wrong address is an
  * exception, never a stray write.
  */
-public final class PhysicalMemory implements AutoCloseable {
+public final class PhysicalMemory {
     public static final long FRAME = 4096;
     public static final int FRAME_SHIFT = 12;
     /** Default size of hosted RAM. */
@@ -27,12 +27,10 @@ public final class PhysicalMemory implements AutoCloseable {
 
     private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle().withInvokeExactBehavior();
 
-    private final Arena arena;
     private final MemorySegment ram;
     private final long size;
 
-    private PhysicalMemory(Arena arena, MemorySegment ram) {
-        this.arena = arena;
+    private PhysicalMemory(MemorySegment ram) {
         this.ram = ram;
         this.size = ram.byteSize();
     }
@@ -47,19 +45,18 @@ public final class PhysicalMemory implements AutoCloseable {
                     + " must be a positive multiple of " + FRAME + " bytes");
         }
         Path dir = Path.of("/dev/shm");
-        Arena arena = Arena.ofShared();
+        Arena arena = Arena.ofAuto(); // unmapped once unreachable: no kernel outlives its RAM
         try {
             Path file = Files.createTempFile(Files.isDirectory(dir) ? dir : Path.of(System.getProperty("java.io.tmpdir")),
                     "isola-ram-", ".bin");
             try (FileChannel fc = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 fc.truncate(0);
                 MemorySegment ram = fc.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
-                return new PhysicalMemory(arena, ram);
+                return new PhysicalMemory(ram);
             } finally {
                 Files.deleteIfExists(file); // the mapping stays; the name goes
             }
         } catch (IOException | RuntimeException e) {
-            arena.close();
             throw new IllegalStateException("cannot create " + size + " bytes of hosted physical memory in "
                     + dir + ": " + e.getMessage(), e);
         }
@@ -70,7 +67,7 @@ public final class PhysicalMemory implements AutoCloseable {
         if ((ram.byteSize() & (FRAME - 1)) != 0 || ram.byteSize() == 0) {
             throw new IllegalArgumentException("physical memory of " + ram.byteSize() + " bytes is not whole frames");
         }
-        return new PhysicalMemory(null, ram);
+        return new PhysicalMemory(ram);
     }
 
     public long size() {
@@ -110,12 +107,5 @@ public final class PhysicalMemory implements AutoCloseable {
     /** A view of {@code bytes} at {@code pa} (bounds-checked against RAM). */
     public MemorySegment slice(long pa, long bytes) {
         return ram.asSlice(pa, bytes);
-    }
-
-    @Override
-    public void close() {
-        if (arena != null) {
-            arena.close();
-        }
     }
 }

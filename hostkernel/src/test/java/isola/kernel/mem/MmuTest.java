@@ -5,7 +5,6 @@ import static isola.kernel.mem.Mmu.*;
 import static isola.kernel.mem.Paging.*;
 import static org.junit.jupiter.api.Assertions.*;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The hosted MMU: the CPU's translation rules, accessed and dirty bits, and its TLB. */
@@ -17,11 +16,6 @@ class MmuTest {
     final long root = table();
     final AddressSpace space = new AddressSpace(root);
     final Mmu mmu = new Mmu(ram, space);
-
-    @AfterEach
-    void close() {
-        ram.close();
-    }
 
     long table() {
         long t = frames.allocate(0);

@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -28,11 +27,6 @@ class PagingModelTest {
     final PhysicalMemory ram = PhysicalMemory.hosted(4096 * MIB); // sparse
     final FrameAllocator frames = new FrameAllocator(0, 64 * MIB); // tables come from here
     final Paging paging = new Paging(ram);
-
-    @AfterEach
-    void close() {
-        ram.close();
-    }
 
     /** The model: linked tables, by level and the region they cover, and mapped pages by base. */
     static final class Model {

@@ -4,7 +4,6 @@ import static isola.kernel.Status.*;
 import static isola.kernel.mem.Paging.*;
 import static org.junit.jupiter.api.Assertions.*;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,11 +16,6 @@ class PagingTest {
     final FrameAllocator frames = new FrameAllocator(0, ram.size());
     final Paging paging = new Paging(ram);
     final long root = table();
-
-    @AfterEach
-    void close() {
-        ram.close();
-    }
 
     long table() {
         long t = frames.allocate(0);

@@ -1,0 +1,260 @@
+package isola.kernel;
+
+import static isola.kernel.Status.*;
+
+import isola.kernel.mem.AddressSpace;
+import isola.kernel.mem.FrameAllocator;
+import isola.kernel.mem.Paging;
+import isola.kernel.mem.PhysicalMemory;
+
+/**
+ * The kernel's physical memory: the frame allocator, the frame and page-table objects, and
+ * every domain's address space. Called by {@link Kernel} under its lock; operations check their
+ * input completely before they change anything, return a status, and leave the offending value
+ * in {@link #errorArg}.
+ *
+ * <p>Accounting: a domain pays for its frames and page tables from its frame quota, in 4 KiB
+ * frames; its page-table root is the kernel's. A frame is freed when its last capability and
+ * its last mapping are gone, whichever is last; a page table when its last capability is gone
+ * and it is unlinked.
+ */
+final class Memory {
+    final PhysicalMemory ram;
+    final FrameAllocator allocator;
+    final Paging paging;
+    final ObjectPool<Frame> frames;
+    final ObjectPool<PageTable> tables;
+    /** The frame or page table whose block starts at each frame number. */
+    private final KernelObject[] byFrame;
+    private final long[] out = new long[1];
+    long errorArg;
+
+    Memory(PhysicalMemory ram, KernelConfig config) {
+        this.ram = ram;
+        this.allocator = new FrameAllocator(0, ram.size());
+        this.paging = new Paging(ram);
+        this.frames = new ObjectPool<>(config.frames(), Frame::new);
+        this.tables = new ObjectPool<>(config.pageTables(), PageTable::new);
+        this.byFrame = new KernelObject[(int) ram.frames()];
+    }
+
+    // ---- address spaces ----
+
+    /** A fresh, empty address space for a new domain, or null if no frame is left. */
+    AddressSpace newAddressSpace() {
+        long root = allocator.allocate(0);
+        if (root < 0) {
+            return null;
+        }
+        paging.clearTable(root);
+        return new AddressSpace(root);
+    }
+
+    /**
+     * Empties a dead domain's address space: every page unmapped (a frame nothing else holds is
+     * freed), every table unlinked, the root freed. MMUs are invalidated first.
+     */
+    void teardown(Domain d) {
+        AddressSpace as = d.vspace;
+        if (as == null) {
+            return;
+        }
+        d.vspace = null;
+        as.invalidate();
+        teardownTable(as.root(), 4);
+        allocator.free(as.root(), 0);
+    }
+
+    private void teardownTable(long table, int level) {
+        for (int i = 0; i < 512; i++) {
+            long slot = table + 8L * i;
+            long e = ram.read64(slot);
+            if ((e & Paging.P) == 0) {
+                continue;
+            }
+            ram.write64(slot, 0);
+            boolean page = level == 1 || (level < 4 && (e & Paging.PS) != 0);
+            if (page) {
+                unmapped(Paging.target(e, level, true));
+            } else {
+                teardownTable(e & Paging.ADDR, level - 1);
+                PageTable t = (PageTable) byFrame[(int) ((e & Paging.ADDR) >>> 12)];
+                t.linked = false;
+                freeTableIfUnused(t);
+            }
+        }
+    }
+
+    // ---- objects ----
+
+    /** A zeroed frame of {@code size} charged to {@code d}; null with the error in {@code status[0]}. */
+    Frame allocateFrame(Domain d, long size, int[] status) {
+        int level = Paging.leafLevel(size);
+        if (level == 0) {
+            errorArg = size;
+            status[0] = E_INVALID_ARG;
+            return null;
+        }
+        int order = 9 * (level - 1);
+        long n = 1L << order;
+        if (d.framesUsed + n > d.frameQuota) {
+            errorArg = ObjectType.FRAME;
+            status[0] = E_NO_MEMORY;
+            return null;
+        }
+        Frame f = frames.allocate();
+        long pa = f == null ? -1 : allocator.allocate(order);
+        if (pa < 0) {
+            if (f != null) {
+                frames.release(f);
+            }
+            errorArg = ObjectType.FRAME;
+            status[0] = E_NO_MEMORY;
+            return null;
+        }
+        ram.zero(pa, size);
+        f.pa = pa;
+        f.order = order;
+        f.mappings = 0;
+        f.owner = d;
+        d.framesUsed += n;
+        byFrame[(int) (pa >>> 12)] = f;
+        return f;
+    }
+
+    /** A zeroed page table of {@code level} charged to {@code d}; null with the error in {@code status[0]}. */
+    PageTable allocateTable(Domain d, int level, int[] status) {
+        if (level < 1 || level > 3) {
+            errorArg = level;
+            status[0] = E_INVALID_ARG;
+            return null;
+        }
+        if (d.framesUsed + 1 > d.frameQuota) {
+            errorArg = ObjectType.PAGE_TABLE;
+            status[0] = E_NO_MEMORY;
+            return null;
+        }
+        PageTable t = tables.allocate();
+        long pa = t == null ? -1 : allocator.allocate(0);
+        if (pa < 0) {
+            if (t != null) {
+                tables.release(t);
+            }
+            errorArg = ObjectType.PAGE_TABLE;
+            status[0] = E_NO_MEMORY;
+            return null;
+        }
+        paging.clearTable(pa);
+        t.pa = pa;
+        t.level = level;
+        t.linked = false;
+        t.owner = d;
+        d.framesUsed++;
+        byFrame[(int) (pa >>> 12)] = t;
+        return t;
+    }
+
+    /** The last capability to a frame went: freed now unless still mapped. */
+    void frameReleased(Frame f) {
+        freeFrameIfUnused(f);
+    }
+
+    /** The last capability to a page table went: freed now unless still linked. */
+    void tableReleased(PageTable t) {
+        freeTableIfUnused(t);
+    }
+
+    private void unmapped(long pa) {
+        Frame f = (Frame) byFrame[(int) (pa >>> 12)];
+        f.mappings--;
+        freeFrameIfUnused(f);
+    }
+
+    private void freeFrameIfUnused(Frame f) {
+        if (f.capCount > 0 || f.mappings > 0 || !f.live) {
+            return;
+        }
+        byFrame[(int) (f.pa >>> 12)] = null;
+        allocator.free(f.pa, f.order);
+        if (f.owner != null) {
+            f.owner.framesUsed -= 1L << f.order;
+        }
+        frames.release(f);
+    }
+
+    private void freeTableIfUnused(PageTable t) {
+        if (t.capCount > 0 || t.linked || !t.live) {
+            return;
+        }
+        byFrame[(int) (t.pa >>> 12)] = null;
+        allocator.free(t.pa, 0);
+        if (t.owner != null) {
+            t.owner.framesUsed--;
+        }
+        tables.release(t);
+    }
+
+    // ---- mapping (the target domain's address space) ----
+
+    int linkTable(AddressSpace as, PageTable t, long va) {
+        errorArg = va;
+        if (t.linked) {
+            return E_MAPPED;
+        }
+        int st = paging.linkTable(as.root(), va, t.level, t.pa);
+        if (st == OK) {
+            t.linked = true;
+        }
+        return st;
+    }
+
+    int unlinkTable(AddressSpace as, long va, int level) {
+        errorArg = va;
+        int st = paging.unlinkTable(as.root(), va, level, out);
+        if (st != OK) {
+            return st;
+        }
+        as.invalidate();
+        PageTable t = (PageTable) byFrame[(int) (out[0] >>> 12)];
+        t.linked = false;
+        freeTableIfUnused(t);
+        return OK;
+    }
+
+    int map(AddressSpace as, Frame f, long va, long flags) {
+        errorArg = va;
+        int st = paging.map(as.root(), va, f.pa, f.size(), flags);
+        if (st == OK) {
+            f.mappings++;
+        }
+        return st;
+    }
+
+    int unmap(AddressSpace as, long va, long size) {
+        errorArg = va;
+        int st = paging.unmap(as.root(), va, size, out);
+        if (st != OK) {
+            return st;
+        }
+        as.invalidate(); // before the frame can go
+        unmapped(out[0]);
+        return OK;
+    }
+
+    /** Narrows a mapping: R/W may be dropped, never added (that needs the frame's SEND right). */
+    int protect(AddressSpace as, long va, long size, long flags) {
+        errorArg = va;
+        long leaf = paging.leaf(as.root(), va, size);
+        if (leaf < 0) {
+            return (int) leaf;
+        }
+        if ((flags & Paging.RW) != 0 && (leaf & Paging.RW) == 0) {
+            return E_INVALID_ARG; // a writable mapping is made by map, with the frame's SEND right
+        }
+        int st = paging.protect(as.root(), va, size, flags);
+        if (st == OK) {
+            as.invalidate();
+        }
+        return st;
+    }
+}

@@ -1,0 +1,178 @@
+package isola.kernel;
+
+import static isola.kernel.Status.*;
+import static isola.kernel.mem.Paging.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+import isola.kernel.mem.Mmu;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Frames and page tables as capabilities: allocation from a domain's frame quota, linking
+ * tables and mapping frames in its own or another domain's address space, sharing a frame
+ * between two domains, the errors that change nothing, and everything given back when a domain
+ * dies.
+ */
+class MemoryTest {
+    static final long VA = 0x0000_0040_0000_0000L;
+    static final int T3 = 1, T2 = 2, T1 = 3, FRAME = 4, FRAME2 = 5, RO = 6, DOM = 7;
+
+    KernelRig rig;
+    Kernel k;
+    long freeAtStart;
+
+    @BeforeEach
+    void setUp() {
+        rig = KernelRig.deterministic();
+        k = rig.k;
+    }
+
+    @AfterEach
+    void tearDown() {
+        rig.close();
+    }
+
+    Domain domain(String name, long frames) {
+        Domain d = rig.domain(name);
+        k.setFrameQuota(d, frames);
+        return d;
+    }
+
+    /** Allocates and links the three tables that cover {@link #VA} in {@code self}'s own space. */
+    void tables(Tcb t) {
+        assertEquals(OK, k.tableAlloc(t, T3, 3));
+        assertEquals(OK, k.tableAlloc(t, T2, 2));
+        assertEquals(OK, k.tableAlloc(t, T1, 1));
+        assertEquals(OK, k.tableLink(t, Kernel.SELF, T3, VA));
+        assertEquals(OK, k.tableLink(t, Kernel.SELF, T2, VA));
+        assertEquals(OK, k.tableLink(t, Kernel.SELF, T1, VA));
+    }
+
+    long translate(Domain d, long va, int access) {
+        return new Mmu(k.memory.ram, d.addressSpace()).translate(va, access);
+    }
+
+    void run(Domain d, KernelRig.ThreadBody body) {
+        rig.spawn(d, "t", 10, body);
+        rig.runAll();
+    }
+
+    @Test
+    void framesComeFromTheQuotaZeroedAndGoBackWhenDeleted() {
+        long free = k.framesFree();
+        Domain d = domain("d", 4);
+        run(d, t -> {
+            assertEquals(OK, k.frameAlloc(t, FRAME, SIZE_4K));
+            Frame f = (Frame) d.cspace().get(FRAME).object;
+            k.memory.ram.write64(f.physicalAddress() + 64, 0xDEAD);
+            assertEquals(1, d.framesUsed());
+            assertEquals(E_NO_MEMORY, k.frameAlloc(t, FRAME2, SIZE_2M), "512 frames exceed the quota of 4");
+            assertTrue(Status.describe(t.error, "frameAlloc", t.errorArg).contains("quota (frame)"));
+            assertNull(d.cspace().get(FRAME2), "nothing was installed");
+            assertEquals(E_INVALID_ARG, k.frameAlloc(t, FRAME2, 8192), "no such page size");
+            assertEquals(OK, k.capDelete(t, FRAME));
+            assertEquals(0, d.framesUsed());
+            assertEquals(OK, k.frameAlloc(t, FRAME, SIZE_4K));
+            Frame g = (Frame) d.cspace().get(FRAME).object;
+            assertEquals(0, k.memory.ram.read64(g.physicalAddress() + 64), "a new frame is zeroed");
+        });
+        assertEquals(free - 2, k.framesFree(), "the root table and the one frame");
+    }
+
+    @Test
+    void mapsThroughLinkedTablesAndTheMmuSeesIt() {
+        Domain d = domain("d", 16);
+        long[] pa = new long[1];
+        run(d, t -> {
+            assertEquals(OK, k.frameAlloc(t, FRAME, SIZE_4K));
+            pa[0] = ((Frame) d.cspace().get(FRAME).object).physicalAddress();
+            assertEquals(E_NO_TABLE, k.map(t, Kernel.SELF, FRAME, VA, RW | US));
+            tables(t);
+            assertEquals(OK, k.map(t, Kernel.SELF, FRAME, VA, RW | US));
+        });
+        assertEquals(pa[0] + 0x10, translate(d, VA + 0x10, Mmu.WRITE));
+        assertEquals(4, d.framesUsed(), "three tables and the frame");
+    }
+
+    @Test
+    void badRequestsGetDistinctErrorsAndChangeNothing() {
+        Domain d = domain("d", 16);
+        run(d, t -> {
+            tables(t);
+            assertEquals(OK, k.frameAlloc(t, FRAME, SIZE_4K));
+            assertEquals(OK, k.map(t, Kernel.SELF, FRAME, VA, RW | US));
+            assertEquals(OK, k.frameAlloc(t, FRAME2, SIZE_4K));
+            assertEquals(E_MAPPED, k.map(t, Kernel.SELF, FRAME2, VA, US), "overlap");
+            assertEquals(E_NOT_CANONICAL, k.map(t, Kernel.SELF, FRAME2, 0x0000_8000_0000_0000L, US));
+            assertEquals("map: E_NOT_CANONICAL: address 0x800000000000 is not canonical",
+                    Status.describe(t.error, "map", t.errorArg));
+            assertEquals(E_UNALIGNED, k.map(t, Kernel.SELF, FRAME2, VA + 0x10, US));
+            assertEquals(E_NOT_MAPPED, k.unmap(t, Kernel.SELF, VA + SIZE_4K, SIZE_4K));
+            assertEquals(E_WRONG_TYPE, k.map(t, Kernel.SELF, T1, VA + SIZE_4K, US), "a table is not a frame");
+            // A read-only copy of the frame capability maps readable, not writable.
+            k.grantCap(d, FRAME2, d, RO, Rights.RECV, 0);
+            assertEquals(E_NO_RIGHTS, k.map(t, Kernel.SELF, RO, VA + SIZE_4K, RW | US));
+            assertEquals(OK, k.map(t, Kernel.SELF, RO, VA + SIZE_4K, US));
+            assertEquals(E_INVALID_ARG, k.protect(t, Kernel.SELF, VA + SIZE_4K, SIZE_4K, RW | US), "no R/W upgrade");
+            // The last capability of a mapped frame cannot go; a linked table's neither.
+            assertEquals(E_FRAME_MAPPED, k.capDelete(t, FRAME));
+            assertEquals(E_FRAME_MAPPED, k.capDelete(t, T1));
+            assertEquals(E_FRAME_MAPPED, k.tableUnlink(t, Kernel.SELF, VA, 1), "the table still maps pages");
+            assertEquals(OK, k.unmap(t, Kernel.SELF, VA, SIZE_4K));
+            assertEquals(E_NOT_MAPPED, k.unmap(t, Kernel.SELF, VA, SIZE_4K), "double unmap");
+            assertEquals(OK, k.capDelete(t, FRAME));
+        });
+        assertTrue(Mmu.isFault(translate(d, VA, Mmu.READ)), "unmapped");
+        assertFalse(Mmu.isFault(translate(d, VA + SIZE_4K, Mmu.READ)));
+        assertEquals(Mmu.FAULT | Mmu.PF_U | Mmu.PF_W | Mmu.PF_P, translate(d, VA + SIZE_4K, Mmu.WRITE), "read-only");
+    }
+
+    @Test
+    void twoDomainsShareAFrameAndItOutlivesItsCreator() {
+        long free = k.framesFree();
+        Domain a = domain("a", 16);
+        Domain b = domain("b", 16);
+        run(a, t -> {
+            tables(t);
+            assertEquals(OK, k.frameAlloc(t, FRAME, SIZE_4K));
+            assertEquals(OK, k.map(t, Kernel.SELF, FRAME, VA, RW | US));
+        });
+        k.grantCap(a, FRAME, b, FRAME, Rights.RECV, 0); // read-only for b
+        run(b, t -> {
+            tables(t);
+            assertEquals(OK, k.map(t, Kernel.SELF, FRAME, VA + SIZE_4K, US));
+        });
+        long pa = translate(a, VA, Mmu.WRITE);
+        k.memory.ram.write64(pa + 8, 42); // a writes ...
+        assertEquals(42, k.memory.ram.read64(translate(b, VA + SIZE_4K + 8, Mmu.READ)), "... b reads, no copy");
+        k.killDomainNow(a);
+        assertEquals(42, k.memory.ram.read64(translate(b, VA + SIZE_4K + 8, Mmu.READ)), "b's mapping holds the frame");
+        k.killDomainNow(b);
+        assertEquals(free, k.framesFree(), "every frame and table of both came back");
+    }
+
+    @Test
+    void aPagerMapsIntoAnotherDomainWithItsControlCapability() {
+        Domain pager = domain("pager", 16);
+        Domain client = domain("client", 16);
+        k.installCap(pager, DOM, client, Rights.CONTROL, 0);
+        k.installCap(pager, DOM + 1, client, Rights.SEND, 0);
+        run(pager, t -> {
+            assertEquals(OK, k.tableAlloc(t, T3, 3));
+            assertEquals(OK, k.tableAlloc(t, T2, 2));
+            assertEquals(OK, k.tableAlloc(t, T1, 1));
+            assertEquals(E_NO_RIGHTS, k.tableLink(t, DOM + 1, T3, VA), "needs CONTROL of the domain");
+            assertEquals(OK, k.tableLink(t, DOM, T3, VA));
+            assertEquals(OK, k.tableLink(t, DOM, T2, VA));
+            assertEquals(OK, k.tableLink(t, DOM, T1, VA));
+            assertEquals(OK, k.frameAlloc(t, FRAME, SIZE_4K));
+            assertEquals(OK, k.map(t, DOM, FRAME, VA, RW | US));
+        });
+        assertFalse(Mmu.isFault(translate(client, VA, Mmu.WRITE)));
+        assertTrue(Mmu.isFault(translate(pager, VA, Mmu.READ)), "not in the pager's own space");
+        assertEquals(4, pager.framesUsed(), "the pager paid");
+        assertEquals(0, client.framesUsed());
+    }
+}
