@@ -26,6 +26,8 @@ public final class Domain extends KernelObject {
     volatile int state;
     int quota;
     int used;
+    /** Where its page faults go (endpoint + badge); null: nowhere, a fault is an error. */
+    Cap pagerCap;
     /** Its address space; null once it is dead and torn down. */
     isola.kernel.mem.AddressSpace vspace;
     /** Frames (4 KiB units) it may hold in frames and page tables, and holds. */

@@ -363,6 +363,11 @@ public final class Kernel {
         if (c == null) {
             return self.error;
         }
+        return sendThrough(self, c, slot, tag, timeout, call);
+    }
+
+    /** {@link #slowSend} through a capability the kernel holds ({@code slot}: for error reports). */
+    private int sendThrough(Tcb self, Cap c, int slot, long tag, long timeout, boolean call) {
         int st = checkMessage(self, tag, (c.rights & Rights.GRANT) != 0, slot);
         if (st != OK) {
             return st;
@@ -1015,6 +1020,62 @@ public final class Kernel {
         return end(self, r);
     }
 
+    /** Label of a page-fault message to a pager: MR0 address, MR1 #PF error code, MR2 thread id. */
+    public static final int PAGE_FAULT = 0xFE;
+
+    /**
+     * A page fault of {@code self} at {@code va} (the MMU's #PF {@code errorCode}): a call to the
+     * pager of the domain the thread runs in (for a passive call, the server's), which maps
+     * something and replies label 0, after which the caller retries the access. The thread's
+     * tag, badge and first message registers are kept across the call. OK, or E_NOT_MAPPED
+     * (with {@code va}) if there is no pager or it refused, or the call's error.
+     */
+    public int pageFault(Tcb self, long va, int errorCode) {
+        MemorySegment u = self.utcb;
+        long tag = Utcb.tag(u), badge = Utcb.badge(u), mr0 = Utcb.mr(u, 0), mr1 = Utcb.mr(u, 1), mr2 = Utcb.mr(u, 2);
+        Utcb.setMr(u, 0, va);
+        Utcb.setMr(u, 1, errorCode);
+        Utcb.setMr(u, 2, self.id);
+        long faultTag = Tag.of(PAGE_FAULT, 3);
+        int r;
+        do {
+            begin(self, OP_FAULT, va);
+            Cap pager = self.current.pagerCap;
+            r = self.killed ? E_KILLED : pager == null ? fail(self, E_NOT_MAPPED, va)
+                    : sendThrough(self, pager, -1, faultTag, FOREVER, true);
+            r = end(self, r);
+        } while (r == REQUEUE);
+        if (r == PASSIVE) {
+            r = passiveCall(self, self.pendingCap, faultTag, -1); // a passive pager runs on this thread
+        }
+        if (r == OK && Tag.label(Utcb.tag(u)) != 0) {
+            r = fail(self, E_NOT_MAPPED, va); // the pager could not map it
+        }
+        Utcb.setTag(u, tag);
+        Utcb.setBadge(u, badge);
+        Utcb.setMr(u, 0, mr0);
+        Utcb.setMr(u, 1, mr1);
+        Utcb.setMr(u, 2, mr2);
+        return r;
+    }
+
+    /** Boot interface: {@code d}'s page faults go to {@code ep} with {@code badge}; null: none. */
+    public void setPager(Domain d, Endpoint ep, long badge) {
+        machine.enter(null);
+        try {
+            if (d.pagerCap != null) {
+                release(d.pagerCap.object, E_DELETED);
+                d.pagerCap = null;
+            }
+            if (ep != null) {
+                d.pagerCap = Cap.of(ep, Rights.SEND, badge);
+                ep.capCount++;
+            }
+        } finally {
+            machine.leave(null);
+        }
+    }
+
     /** Boot interface: how many 4 KiB frames {@code d} may hold in frames and page tables. */
     public void setFrameQuota(Domain d, long frames) {
         if (frames < 0) {
@@ -1388,6 +1449,11 @@ public final class Kernel {
             d.faultCap = null;
             release(fc.object, E_DELETED);
         }
+        if (d.pagerCap != null) {
+            Cap pc = d.pagerCap;
+            d.pagerCap = null;
+            release(pc.object, E_DELETED);
+        }
         memory.teardown(d); // its mappings first: a frame whose last capability goes next is free then
         for (CapSlot s : d.cspace.slots) {
             deleteSlot(s, E_DEAD_DOMAIN);
@@ -1637,6 +1703,7 @@ public final class Kernel {
             d.threads = null;
             d.threadCount = 0;
             d.faultCap = null;
+            d.pagerCap = null;
             d.faultProxy = null;
             d.faultPending = false;
             d.faultCount = 0;

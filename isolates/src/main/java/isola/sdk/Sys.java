@@ -315,6 +315,22 @@ public final class Sys {
 
     // ---- memory: frames, page tables, mappings (x86-64 page sizes and entry flags) ----
 
+    private VirtualMemory memory;
+
+    /** Slots in this thread's (current) domain's capability space. */
+    public int slotCount() {
+        return tcb.currentDomain().cspace().size();
+    }
+
+    /** This thread's view of its domain's address space, through its own MMU. */
+    public VirtualMemory memory() {
+        VirtualMemory m = memory;
+        if (m == null) {
+            m = memory = new VirtualMemory(kernel, tcb);
+        }
+        return m;
+    }
+
     /** The domain slot of the mapping calls that names this thread's own domain. */
     public static final int SELF = Kernel.SELF;
     public static final long PAGE_4K = 1L << 12, PAGE_2M = 1L << 21, PAGE_1G = 1L << 30;

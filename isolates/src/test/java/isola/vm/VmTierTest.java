@@ -299,6 +299,41 @@ class VmTierTest {
         assertTrue(m.contains("cannot instantiate") && m.contains("bad constructor") && m.contains(jar.toString()), m);
     }
 
+    @Test
+    void theDemandZeroPagerMapsAClientsPagesOnFirstTouch() throws Exception {
+        Path jar = ServerJars.pack(isola.system.pager.PagerServer.class, dir.resolve("pager.jar"));
+        VmTier.VmDomain pager = tier.load("pager", jar, 256, 16);
+        Endpoint ep = kernel.createEndpoint(pager.domain());
+        kernel.installCap(pager.domain(), isola.system.pager.PagerServer.ENDPOINT, ep, Rights.ALL, 0);
+        kernel.setFrameQuota(pager.domain(), 64);
+        int clientSlot = 1; // the pager's DOMAIN capability to the client, and the pager badge
+        kernel.installCap(pager.domain(), clientSlot, clientDomain, Rights.CONTROL, 0);
+        kernel.setPager(clientDomain, ep, clientSlot);
+        tier.start(pager, 100);
+        awaitPassive(ep);
+
+        long va = 0x0000_1000_0000_0000L;
+        isola.sdk.VirtualMemory mem = client.memory();
+        mem.putLong(va + 8, 42);
+        assertEquals(42, mem.getLong(va + 8));
+        assertEquals(0, mem.getLong(va + 4096 + 16), "a new page reads zero");
+        byte[] text = "across a page boundary".getBytes();
+        mem.write(va + 8192 - 5, text, 0, text.length);
+        byte[] back = new byte[text.length];
+        mem.read(va + 8192 - 5, back, 0, back.length);
+        assertArrayEquals(text, back);
+        assertEquals(0, clientDomain.framesUsed(), "the pager pays");
+        assertEquals(3 + 3, pager.domain().framesUsed(), "three tables and three pages");
+
+        // No pager: an access to an unmapped page fails, naming the address.
+        kernel.setPager(clientDomain, null, 0);
+        IsolaException e = assertThrows(IsolaException.class, () -> mem.getLong(va + 5 * 4096));
+        assertEquals(Status.E_NOT_MAPPED, e.status());
+        assertTrue(e.getMessage().contains(Long.toHexString(va + 5 * 4096)), e.getMessage());
+        assertEquals(42, mem.getLong(va + 8), "mapped pages stay");
+        assertThrows(IllegalArgumentException.class, () -> mem.getLong(va + 3), "unaligned");
+    }
+
     private Path jar(String name, String serverClass) throws Exception {
         Manifest mf = new Manifest();
         mf.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");

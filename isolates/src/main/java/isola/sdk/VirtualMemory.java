@@ -1,0 +1,112 @@
+package isola.sdk;
+
+import isola.kernel.Kernel;
+import isola.kernel.Status;
+import isola.kernel.Tcb;
+import isola.kernel.mem.AddressSpace;
+import isola.kernel.mem.Mmu;
+import isola.kernel.mem.PhysicalMemory;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A thread's view of its domain's address space (for a passive handler, of the server's). Every
+ * access goes through the thread's own {@link Mmu}, with the CPU's rules: an access to an
+ * unmapped page, or against its protection, is a page fault that the domain's pager resolves
+ * (the access is then retried); if it cannot, the access throws {@link IsolaException} with
+ * E_NOT_MAPPED, which, uncaught, is a fault of the domain like any other.
+ *
+ * <p>Word accesses must be naturally aligned (so they never straddle two pages); byte ranges may
+ * start and end anywhere. One per {@link Sys}: not thread-safe, like the thread it serves.
+ */
+public final class VirtualMemory {
+    private final Kernel kernel;
+    private final Tcb tcb;
+    private final PhysicalMemory ram;
+    private AddressSpace space;
+    private Mmu mmu;
+
+    VirtualMemory(Kernel kernel, Tcb tcb) {
+        this.kernel = kernel;
+        this.tcb = tcb;
+        this.ram = kernel.machine().ram();
+    }
+
+    public long getLong(long va) {
+        aligned(va, 8);
+        return ram.read64(physical(va, Mmu.READ));
+    }
+
+    public void putLong(long va, long value) {
+        aligned(va, 8);
+        ram.write64(physical(va, Mmu.WRITE), value);
+    }
+
+    public int getInt(long va) {
+        aligned(va, 4);
+        return ram.slice(physical(va, Mmu.READ), 4).get(ValueLayout.JAVA_INT, 0);
+    }
+
+    public void putInt(long va, int value) {
+        aligned(va, 4);
+        ram.slice(physical(va, Mmu.WRITE), 4).set(ValueLayout.JAVA_INT, 0, value);
+    }
+
+    /** Copies {@code length} bytes at {@code va} into {@code dst} from {@code offset}, page by page. */
+    public void read(long va, byte[] dst, int offset, int length) {
+        java.util.Objects.checkFromIndexSize(offset, length, dst.length);
+        for (int done = 0; done < length; ) {
+            long at = va + done;
+            int n = (int) Math.min(length - done, 4096 - (at & 0xFFF));
+            MemorySegment.copy(ram.slice(physical(at, Mmu.READ), n), ValueLayout.JAVA_BYTE, 0, dst, offset + done, n);
+            done += n;
+        }
+    }
+
+    /** Copies {@code length} bytes of {@code src} from {@code offset} to {@code va}, page by page. */
+    public void write(long va, byte[] src, int offset, int length) {
+        java.util.Objects.checkFromIndexSize(offset, length, src.length);
+        for (int done = 0; done < length; ) {
+            long at = va + done;
+            int n = (int) Math.min(length - done, 4096 - (at & 0xFFF));
+            MemorySegment.copy(src, offset + done, ram.slice(physical(at, Mmu.WRITE), n), ValueLayout.JAVA_BYTE, 0, n);
+            done += n;
+        }
+    }
+
+    /** The physical address of an access, after the pager has resolved any page faults. */
+    private long physical(long va, int access) {
+        long pa = mmu().translate(va, access);
+        while (Mmu.isFault(pa)) {
+            if (pa == Mmu.GENERAL_PROTECTION) {
+                throw new IsolaException(Status.E_NOT_CANONICAL, Status.describe(Status.E_NOT_CANONICAL, "memory access", va));
+            }
+            int st = kernel.pageFault(tcb, va, Mmu.errorCode(pa));
+            if (st != Status.OK) {
+                throw new IsolaException(st, Status.describe(st, (access == Mmu.WRITE ? "write" : "read")
+                        + " at 0x" + Long.toHexString(va), va));
+            }
+            pa = mmu().translate(va, access);
+        }
+        return pa;
+    }
+
+    /** The MMU for the address space the thread runs in now (a passive call switches it). */
+    private Mmu mmu() {
+        AddressSpace as = tcb.currentDomain().addressSpace();
+        if (as != space) {
+            if (as == null) {
+                throw new IsolaException(Status.E_DEAD_DOMAIN, "memory access: the domain is dead");
+            }
+            space = as;
+            mmu = new Mmu(ram, as);
+        }
+        return mmu;
+    }
+
+    private static void aligned(long va, int size) {
+        if ((va & (size - 1)) != 0) {
+            throw new IllegalArgumentException("address 0x" + Long.toHexString(va) + " is not aligned to " + size + " bytes");
+        }
+    }
+}
