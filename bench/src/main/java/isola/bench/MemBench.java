@@ -1,6 +1,12 @@
 package isola.bench;
 
+import isola.bench.servers.pager.RemapPager;
+import isola.bench.servers.sink.SinkServer;
+import isola.kernel.Kernel;
+import isola.kernel.Rights;
 import isola.kernel.Status;
+import isola.sdk.Sys;
+import isola.sdk.VirtualMemory;
 import isola.kernel.mem.AddressSpace;
 import isola.kernel.mem.FrameAllocator;
 import isola.kernel.mem.Mmu;
@@ -17,6 +23,7 @@ import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
@@ -29,7 +36,16 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@link #blockAllocFree2M}: a 2 MiB block allocated and freed (split and merge);
  *   <li>{@link #tlbHitRead}: an 8-byte read through the MMU at a virtual address whose page the
  *       TLB holds, against {@link #physicalRead}, the same read at its physical address;
- *   <li>{@link #tlbMissRead}: the same read after a TLB flush: a 4-level walk.
+ *   <li>{@link #tlbMissRead}: the same read after a TLB flush: a 4-level walk;
+ *   <li>{@link #pageFaultRoundTrip}: in a `vm`-tier system, a client unmaps a page and reads it:
+ *       the read faults, the kernel calls the client's pager (a passive server in a domain of
+ *       its own, {@link RemapPager}), which maps the frame back, and the read is retried;
+ *       against {@link #remapWithoutFault}, the same unmap, map and read done by the client
+ *       itself, and {@link #mappedRead}, the read alone;
+ *   <li>{@link #transfer64MiBShared} and {@link #transfer64MiBRegisters}: 64 MiB moved from a
+ *       client's buffer into an active server's ({@link SinkServer}), through a shared 2 MiB
+ *       frame (the client writes a chunk into it, calls "ready", the server copies it out) or
+ *       through message registers (64 words per call).
  * </ul>
  * Run through {@code ./isola bench mem} ({@link BenchMain}).
  */
@@ -134,6 +150,152 @@ public class MemBench {
     @Benchmark
     public long physicalRead(Mapped s) {
         return s.ram.read64(s.pa + s.next());
+    }
+
+    /** A client domain whose page at {@link #VA} its pager maps back on every fault. */
+    @State(Scope.Thread)
+    public static class Paged {
+        static final long VA = 0x0000_0020_0000_0000L;
+        static final int T3 = 1, T2 = 2, T1 = 3, FRAME = 4;
+        EchoSystem system;
+        EchoSystem.Client client;
+        Sys sys;
+        VirtualMemory memory;
+
+        @Setup(Level.Trial)
+        public void setup() throws Exception {
+            system = new EchoSystem("pager", RemapPager.class, RemapPager.SLOT, 100, ep -> ep.isPassive());
+            Kernel k = system.kernel;
+            k.setFrameQuota(system.client, 16);
+            client = system.attachClient("faulter");
+            sys = client.sys();
+            sys.check(sys.tableAlloc(T3, 3), "table");
+            sys.check(sys.tableAlloc(T2, 2), "table");
+            sys.check(sys.tableAlloc(T1, 1), "table");
+            sys.check(sys.tableLink(Sys.SELF, T3, VA), "link");
+            sys.check(sys.tableLink(Sys.SELF, T2, VA), "link");
+            sys.check(sys.tableLink(Sys.SELF, T1, VA), "link");
+            sys.check(sys.frameAlloc(FRAME, Sys.PAGE_4K), "frame");
+            k.grantCap(system.client, FRAME, system.server.domain(), RemapPager.FRAME, Rights.SEND | Rights.RECV, 0);
+            k.installCap(system.server.domain(), RemapPager.CLIENT, system.client, Rights.CONTROL, 0);
+            k.setPager(system.client, system.endpoint, RemapPager.CLIENT);
+            memory = sys.memory();
+            memory.putLong(VA, 42); // faults once: the pager maps it
+            if (memory.getLong(VA) != 42) {
+                throw new IllegalStateException("the pager's mapping does not hold");
+            }
+        }
+
+        @Setup(Level.Iteration)
+        public void rebind() {
+            client.rebindToCurrentThread();
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            system.close();
+        }
+    }
+
+    @Benchmark
+    public long pageFaultRoundTrip(Paged s) {
+        s.sys.unmap(Sys.SELF, Paged.VA, Sys.PAGE_4K);
+        return s.memory.getLong(Paged.VA);
+    }
+
+    @Benchmark
+    public long remapWithoutFault(Paged s) {
+        s.sys.unmap(Sys.SELF, Paged.VA, Sys.PAGE_4K);
+        s.sys.map(Sys.SELF, Paged.FRAME, Paged.VA, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC);
+        return s.memory.getLong(Paged.VA);
+    }
+
+    @Benchmark
+    public long mappedRead(Paged s) {
+        return s.memory.getLong(Paged.VA);
+    }
+
+    /** A client and an active sink server sharing one 2 MiB frame. */
+    @State(Scope.Thread)
+    public static class Transfer {
+        static final long VA = 0x0000_0030_0000_0000L;
+        static final long TOTAL = 64L << 20;
+        static final int T3 = 1, T2 = 2, FRAME = 3, SINK = EchoSystem.CLIENT_SLOT;
+        EchoSystem system;
+        EchoSystem.Client client;
+        Sys sys;
+        VirtualMemory memory;
+        final byte[] bytes = new byte[SinkServer.CHUNK];
+        final long[] words = new long[64 * 1024];
+
+        @Setup(Level.Trial)
+        public void setup() throws Exception {
+            system = new EchoSystem("sink", SinkServer.class, SinkServer.SLOT, 100, ep -> ep.waitingReceivers() > 0);
+            Kernel k = system.kernel;
+            k.setFrameQuota(system.client, 1024);
+            k.setFrameQuota(system.server.domain(), 16);
+            client = system.attachClient("source");
+            sys = client.sys();
+            sys.check(sys.tableAlloc(T3, 3), "table");
+            sys.check(sys.tableAlloc(T2, 2), "table");
+            sys.check(sys.tableLink(Sys.SELF, T3, VA), "link");
+            sys.check(sys.tableLink(Sys.SELF, T2, VA), "link");
+            sys.check(sys.frameAlloc(FRAME, Sys.PAGE_2M), "frame");
+            sys.check(sys.map(Sys.SELF, FRAME, VA, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC), "map");
+            k.grantCap(system.client, FRAME, system.server.domain(), SinkServer.FRAME, Rights.RECV, 0);
+            memory = sys.memory();
+            new java.util.Random(1).nextBytes(bytes);
+            for (int i = 0; i < words.length; i++) {
+                words[i] = i * 0x9E37_79B9_7F4A_7C15L;
+            }
+        }
+
+        @Setup(Level.Iteration)
+        public void rebind() {
+            client.rebindToCurrentThread();
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            system.close();
+        }
+
+        void call(int label, int length) {
+            int st = sys.call(SINK, label, length);
+            if (st != Status.OK) {
+                throw new IllegalStateException(sys.describe(st, "sink call"));
+            }
+        }
+    }
+
+    @Benchmark
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    public long transfer64MiBShared(Transfer s) {
+        long last = 0;
+        for (long done = 0; done < Transfer.TOTAL; done += SinkServer.CHUNK) {
+            s.memory.write(Transfer.VA, s.bytes, 0, SinkServer.CHUNK);
+            s.sys.mr(0, SinkServer.CHUNK);
+            s.call(SinkServer.SHARED, 1);
+            last ^= s.sys.mr(0);
+        }
+        return last;
+    }
+
+    @Benchmark
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    public long transfer64MiBRegisters(Transfer s) {
+        long last = 0;
+        long[] w = s.words;
+        int at = 0;
+        for (long done = 0; done < Transfer.TOTAL; done += 64 * 8) {
+            for (int i = 0; i < 64; i++) {
+                s.sys.mr(i, w[at + i]);
+            }
+            at = (at + 64) & (w.length - 1);
+            s.call(SinkServer.REGISTERS, 64);
+            last ^= s.sys.mr(0);
+        }
+        return last;
     }
 
     @Benchmark

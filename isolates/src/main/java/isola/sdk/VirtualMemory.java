@@ -52,26 +52,45 @@ public final class VirtualMemory {
         ram.slice(physical(va, Mmu.WRITE), 4).set(ValueLayout.JAVA_INT, 0, value);
     }
 
-    /** Copies {@code length} bytes at {@code va} into {@code dst} from {@code offset}, page by page. */
+    /**
+     * Copies {@code length} bytes at {@code va} into {@code dst} from {@code offset}: one copy per
+     * run of pages that are contiguous in physical memory (a large page is one run).
+     */
     public void read(long va, byte[] dst, int offset, int length) {
         java.util.Objects.checkFromIndexSize(offset, length, dst.length);
         for (int done = 0; done < length; ) {
-            long at = va + done;
-            int n = (int) Math.min(length - done, 4096 - (at & 0xFFF));
-            MemorySegment.copy(ram.slice(physical(at, Mmu.READ), n), ValueLayout.JAVA_BYTE, 0, dst, offset + done, n);
+            long pa = physical(va + done, Mmu.READ);
+            int n = run(va + done, pa, length - done, Mmu.READ);
+            MemorySegment.copy(ram.slice(pa, n), ValueLayout.JAVA_BYTE, 0, dst, offset + done, n);
             done += n;
         }
     }
 
-    /** Copies {@code length} bytes of {@code src} from {@code offset} to {@code va}, page by page. */
+    /** Copies {@code length} bytes of {@code src} from {@code offset} to {@code va}, run by run as {@link #read}. */
     public void write(long va, byte[] src, int offset, int length) {
         java.util.Objects.checkFromIndexSize(offset, length, src.length);
         for (int done = 0; done < length; ) {
-            long at = va + done;
-            int n = (int) Math.min(length - done, 4096 - (at & 0xFFF));
-            MemorySegment.copy(src, offset + done, ram.slice(physical(at, Mmu.WRITE), n), ValueLayout.JAVA_BYTE, 0, n);
+            long pa = physical(va + done, Mmu.WRITE);
+            int n = run(va + done, pa, length - done, Mmu.WRITE);
+            MemorySegment.copy(src, offset + done, ram.slice(pa, n), ValueLayout.JAVA_BYTE, 0, n);
             done += n;
         }
+    }
+
+    /**
+     * How many of {@code left} bytes from {@code va} (at {@code pa}) lie in pages that follow
+     * each other in physical memory and allow {@code access}; at least up to the page's end.
+     */
+    private int run(long va, long pa, int left, int access) {
+        int n = (int) Math.min(left, 4096 - (va & 0xFFF));
+        while (n < left) {
+            long next = mmu().translate(va + n, access);
+            if (next != pa + n) {
+                break; // a fault, or not contiguous: the next copy starts there
+            }
+            n += (int) Math.min(left - n, 4096);
+        }
+        return n;
     }
 
     /** The physical address of an access, after the pager has resolved any page faults. */
@@ -81,10 +100,15 @@ public final class VirtualMemory {
             if (pa == Mmu.GENERAL_PROTECTION) {
                 throw new IsolaException(Status.E_NOT_CANONICAL, Status.describe(Status.E_NOT_CANONICAL, "memory access", va));
             }
-            int st = kernel.pageFault(tcb, va, Mmu.errorCode(pa));
+            int code = Mmu.errorCode(pa);
+            int st = kernel.pageFault(tcb, va, code);
             if (st != Status.OK) {
-                throw new IsolaException(st, Status.describe(st, (access == Mmu.WRITE ? "write" : "read")
-                        + " at 0x" + Long.toHexString(va), va));
+                String what = (access == Mmu.WRITE ? "write" : access == Mmu.FETCH ? "fetch" : "read") + " at 0x" + Long.toHexString(va);
+                if ((code & Mmu.PF_P) != 0 && st == Status.E_NOT_MAPPED) {
+                    throw new IsolaException(Status.E_NO_RIGHTS, what + ": E_NO_RIGHTS: the page is mapped without "
+                            + (access == Mmu.WRITE ? "write" : access == Mmu.FETCH ? "execute" : "user") + " access");
+                }
+                throw new IsolaException(st, Status.describe(st, what, va));
             }
             pa = mmu().translate(va, access);
         }
