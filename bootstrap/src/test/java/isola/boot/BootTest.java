@@ -49,7 +49,7 @@ class BootTest {
 
     @Test
     void bootsIntoTheShellAndRunsEachCommand() {
-        Run r = boot(image, "help\nps\nnames\ncaps shell\necho hello isola\nsupervisor\ndmesg\n");
+        Run r = boot(image, "help\nps\nnames\ncaps shell\necho hello isola\nsupervisor\nmem\ndmesg\n");
         assertEquals(0, r.status(), r.out());
         String o = r.out();
         assertTrue(o.contains("isola> help\n"), "each command is echoed after the prompt:\n" + o);
@@ -63,6 +63,8 @@ class BootTest {
         assertTrue(o.contains("(console)") && o.contains("(proc)"), "caps names the shell's services:\n" + o);
         assertFalse(o.contains("rights=srgc"), "the shell holds no full-rights capability:\n" + o);
         assertTrue(o.contains("hello isola\n"), o);
+        assertTrue(o.contains("frames: 65536 total (256 MiB)"), "mem shows physical memory:\n" + o);
+        assertTrue(o.lines().anyMatch(l -> l.matches("\\s*\\d+\\s+names\\s+0\\s+4096")), "mem shows names' use and quota:\n" + o);
         assertTrue(o.contains("init: started 4 servers"), "dmesg has init's record:\n" + o);
     }
 

@@ -20,6 +20,8 @@ public final class Proc {
     public static final int KILL = 3;
     public static final int SHUTDOWN = 4;
     public static final int SERVERS = 5;
+    /** A listing of physical memory: free and used frames, and each domain's use and quota. */
+    public static final int MEM = 6;
     // supervisor
     public static final int RESTART = 1;
     public static final int STATUS = 2;
@@ -30,6 +32,11 @@ public final class Proc {
 
     public static List<String> caps(Sys sys, int proc, String domain) {
         return Replies.lines(sys, proc, CAPS, domain, "caps " + domain);
+    }
+
+    /** Physical memory: free and used frames, per-domain use (4 KiB frames) and quota. */
+    public static List<String> mem(Sys sys, int proc) {
+        return Replies.lines(sys, proc, MEM, null, "mem");
     }
 
     /** Names of the servers the manifest started. */

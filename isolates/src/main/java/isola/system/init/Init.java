@@ -70,6 +70,8 @@ public final class Init {
     /** Capability space size and object quota of a server domain. */
     static final int SERVER_SLOTS = 256;
     static final int SERVER_QUOTA = 64;
+    /** Frames (4 KiB) a server may hold in frames and page tables: 16 MiB. */
+    static final long SERVER_FRAMES = 4096;
 
     final HostedMachine machine;
     final Kernel kernel;
@@ -324,6 +326,7 @@ public final class Init {
         VmTier.VmDomain vd = null;
         try {
             vd = tier.load(p, SERVER_SLOTS, SERVER_QUOTA);
+            kernel.setFrameQuota(vd.domain(), SERVER_FRAMES);
             bindAndStart(r, vd);
         } catch (RuntimeException e) {
             p.discard(); // its main JVM thread, unless the start took it
@@ -547,6 +550,7 @@ public final class Init {
                 case Proc.PS -> Replies.page(sys, ps());
                 case Proc.CAPS -> caps();
                 case Proc.SERVERS -> Replies.page(sys, new ArrayList<>(servers.keySet()));
+                case Proc.MEM -> Replies.page(sys, mem());
                 case Proc.KILL -> kill();
                 case Proc.SHUTDOWN -> shutdown((int) sys.mr(0));
                 default -> Replies.error(sys, Status.E_INVALID_ARG, "proc: unknown request " + sys.label());
@@ -581,6 +585,17 @@ public final class Init {
                 Tcb t = ts.get(i);
                 lines.add(head + " " + String.format("%-10s %-14s %4d", t.name(), Tcb.stateName(t.state()), t.priority()));
             }
+        }
+        return lines;
+    }
+
+    private List<String> mem() {
+        long total = kernel.framesTotal(), free = kernel.framesFree();
+        List<String> lines = new ArrayList<>();
+        lines.add(String.format("frames: %d total (%d MiB), %d used, %d free (4 KiB each)", total, total >> 8, total - free, free));
+        lines.add(String.format("%3s  %-12s %10s %10s", "ID", "DOMAIN", "FRAMES", "QUOTA"));
+        for (Domain d : liveDomains()) {
+            lines.add(String.format("%3d  %-12s %10d %10d", d.id(), d.name(), d.framesUsed(), d.frameQuota()));
         }
         return lines;
     }

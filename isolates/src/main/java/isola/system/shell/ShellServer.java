@@ -25,6 +25,7 @@ public final class ShellServer implements Server {
         {"help", "", "list the commands"},
         {"ps", "", "domains and their threads: state, priority"},
         {"caps", "DOMAIN", "the capabilities in a domain's slots"},
+        {"mem", "", "physical frames: free, used, and each domain's use and quota"},
         {"names", "", "registered service names"},
         {"dmesg", "", "kernel and server log records"},
         {"kill", "SERVER", "crash a server (its supervisor restarts it)"},
@@ -106,6 +107,7 @@ public final class ShellServer implements Server {
                 }
                 case "ps" -> lines(Proc.ps(sys, proc));
                 case "caps" -> lines(Proc.caps(sys, proc, args[0]));
+                case "mem" -> lines(Proc.mem(sys, proc));
                 case "names" -> lines(Names.list(sys, names));
                 case "dmesg" -> lines(Log.read(sys, log));
                 case "kill" -> {
