@@ -49,7 +49,7 @@ class BootTest {
 
     @Test
     void bootsIntoTheShellAndRunsEachCommand() {
-        Run r = boot(image, "help\nps\nnames\ncaps shell\necho hello isola\nsupervisor\nmem\ndmesg\n");
+        Run r = boot(image, "help\nps\nnames\ncaps shell\necho hello isola\nsupervisor\nmem\nirq\ndmesg\n");
         assertEquals(0, r.status(), r.out());
         String o = r.out();
         assertTrue(o.contains("isola> help\n"), "each command is echoed after the prompt:\n" + o);
@@ -65,6 +65,8 @@ class BootTest {
         assertTrue(o.contains("hello isola\n"), o);
         assertTrue(o.contains("frames: 65536 total (256 MiB)"), "mem shows physical memory:\n" + o);
         assertTrue(o.lines().anyMatch(l -> l.matches("\\s*\\d+\\s+names\\s+0\\s+4096")), "mem shows names' use and quota:\n" + o);
+        assertTrue(o.lines().anyMatch(l -> l.matches("\\s*0\\s+32\\s+IRQ 0\\s+\\d+\\s+2\\s+unmasked\\s+kernel \\(timer\\)")),
+                "irq shows the timer on line 0, vector 32:\n" + o);
         assertTrue(o.contains("init: started 4 servers"), "dmesg has init's record:\n" + o);
     }
 

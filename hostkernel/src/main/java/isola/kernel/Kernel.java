@@ -40,9 +40,9 @@ public final class Kernel {
     // syscall numbers, for the trace
     static final int OP_SEND = 1, OP_RECV = 2, OP_CALL = 3, OP_REPLY = 4, OP_REPLY_RECV = 5,
             OP_SIGNAL = 6, OP_WAIT = 7, OP_YIELD = 8, OP_CAP = 9, OP_CREATE = 10, OP_KILL = 11,
-            OP_EXIT = 12, OP_FAULT = 13, OP_SAVE_REPLY = 14, OP_TICK = 15, OP_BOOT = 16, OP_MEM = 17;
+            OP_EXIT = 12, OP_FAULT = 13, OP_SAVE_REPLY = 14, OP_TICK = 15, OP_BOOT = 16, OP_MEM = 17, OP_IRQ = 18;
     private static final String[] OP_NAMES = {"?", "send", "recv", "call", "reply", "replyRecv",
-        "signal", "wait", "yield", "cap", "create", "kill", "exit", "fault", "saveReply", "tick", "boot", "mem"};
+        "signal", "wait", "yield", "cap", "create", "kill", "exit", "fault", "saveReply", "tick", "boot", "mem", "irq"};
 
     static String opName(int op) {
         return op > 0 && op < OP_NAMES.length ? OP_NAMES[op] : "op" + op;
@@ -62,6 +62,9 @@ public final class Kernel {
     private final Trace trace;
     private final KernelLog klog;
     final Memory memory;
+    final InterruptController irqs = new InterruptController();
+    final ObjectPool<IrqHandler> irqHandlers = new ObjectPool<>(InterruptController.LINES, IrqHandler::new);
+    private final IrqControl irqControl = new IrqControl();
     private final Arena utcbArena = Arena.ofShared();
     /** The running thread on a uniprocessor machine; null when idle. */
     private Tcb current;
@@ -1126,6 +1129,168 @@ public final class Kernel {
         return status == OK ? OK : fail(self, status, memory.errorArg);
     }
 
+    // ---- interrupts ----------------------------------------------------------------------------
+
+    /** Interrupt lines (vectors 32..255); line 0 is the timer's. */
+    public static final int IRQ_LINES = InterruptController.LINES;
+
+    /**
+     * A device raised interrupt line {@code line} (a machine-originated entry): delivered now
+     * if its priority allows and it is not masked or in service, else remembered as pending.
+     * Line 0 is the timer: the kernel handles it ({@link #tick}).
+     */
+    public void raiseIrq(int line) {
+        if (line < 0 || line >= IRQ_LINES) {
+            throw new KernelException(E_INVALID_ARG, "raiseIrq: line " + line + " is outside 0.." + (IRQ_LINES - 1));
+        }
+        if (line == InterruptController.TIMER_LINE) {
+            tick();
+            return;
+        }
+        machine.enter(null);
+        try {
+            irqs.pending[line] = true;
+            deliverIrqs();
+            if (uni && current == null) {
+                reschedule();
+            }
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** Delivers pending lines, highest priority first, while the processor priority allows. Lock held. */
+    private void deliverIrqs() {
+        int line;
+        while ((line = irqs.next()) >= 0) {
+            irqs.pending[line] = false;
+            irqs.inService[line] = true;
+            irqs.delivered[line]++;
+            trace(Trace.IRQ, line, InterruptController.FIRST_IRQ_VECTOR + line);
+            IrqHandler h = irqs.handler[line];
+            if (h != null && h.notification != null && h.notification.live) {
+                signalObject(h.notification, h.bits);
+            }
+        }
+    }
+
+    /** The IRQ control capability's object, for init (boot interface). */
+    public KernelObject irqControl() {
+        return irqControl;
+    }
+
+    /** Hands out line {@code line} as an IRQ handler capability in {@code dst} (needs IRQ control). */
+    public int irqIssue(Tcb self, int controlSlot, int line, int dst) {
+        begin(self, OP_IRQ, line);
+        int r;
+        Cap c = self.killed ? null : lookup(self, controlSlot, ObjectType.IRQ_CONTROL, Rights.CONTROL);
+        CapSlot d = c == null ? null : emptySlot(self, dst);
+        if (self.killed) {
+            r = E_KILLED;
+        } else if (c == null || d == null) {
+            r = self.error;
+        } else if (line <= InterruptController.TIMER_LINE || line >= IRQ_LINES) {
+            r = fail(self, E_INVALID_ARG, line); // outside 1..223 (the timer's line is the kernel's)
+        } else if (irqs.handler[line] != null) {
+            r = fail(self, E_ILLEGAL_OPERATION, line); // the line already has a handler
+        } else {
+            IrqHandler h = irqHandlers.allocate();
+            h.line = line;
+            h.notification = null;
+            h.owner = self.current;
+            irqs.handler[line] = h;
+            install(d, null, Cap.of(h, Rights.ALL, 0));
+            r = OK;
+        }
+        return end(self, r);
+    }
+
+    /**
+     * Binds the handler's line to the notification in {@code notificationSlot} (SEND right): a
+     * delivery signals it with the capability's badge (1 if none). Unmasks the line.
+     */
+    public int irqBind(Tcb self, int handlerSlot, int notificationSlot) {
+        begin(self, OP_IRQ, handlerSlot);
+        int r;
+        Cap h = self.killed ? null : lookup(self, handlerSlot, ObjectType.IRQ_HANDLER, Rights.CONTROL);
+        Cap n = h == null ? null : lookup(self, notificationSlot, ObjectType.NOTIFICATION, Rights.SEND);
+        if (self.killed) {
+            r = E_KILLED;
+        } else if (h == null || n == null) {
+            r = self.error;
+        } else {
+            IrqHandler ih = (IrqHandler) h.object;
+            ih.notification = (Notification) n.object;
+            ih.bits = n.badge == 0 ? 1 : n.badge;
+            irqs.masked[ih.line] = false;
+            deliverIrqs();
+            r = OK;
+        }
+        return end(self, r);
+    }
+
+    /** End of interrupt: the line leaves service; a pending raise is delivered now. */
+    public int irqAck(Tcb self, int handlerSlot) {
+        return irqChange(self, handlerSlot, 0, 0);
+    }
+
+    /** Masks (true) or unmasks the line; raises while masked stay pending. */
+    public int irqMask(Tcb self, int handlerSlot, boolean mask) {
+        return irqChange(self, handlerSlot, mask ? 1 : 2, 0);
+    }
+
+    /** Sets the line's priority, 0..15 (default: its vector's priority class, vector / 16). */
+    public int irqPriority(Tcb self, int handlerSlot, int priority) {
+        return irqChange(self, handlerSlot, 3, priority);
+    }
+
+    private int irqChange(Tcb self, int handlerSlot, int what, int priority) {
+        begin(self, OP_IRQ, handlerSlot);
+        int r;
+        Cap h = self.killed ? null : lookup(self, handlerSlot, ObjectType.IRQ_HANDLER, Rights.CONTROL);
+        if (self.killed) {
+            r = E_KILLED;
+        } else if (h == null) {
+            r = self.error;
+        } else if (what == 3 && (priority < 0 || priority >= InterruptController.PRIORITIES)) {
+            r = fail(self, E_INVALID_ARG, priority);
+        } else {
+            int line = ((IrqHandler) h.object).line;
+            switch (what) {
+                case 0 -> irqs.inService[line] = false;
+                case 1 -> irqs.masked[line] = true;
+                case 2 -> irqs.masked[line] = false;
+                default -> irqs.priority[line] = priority;
+            }
+            deliverIrqs();
+            r = OK;
+        }
+        return end(self, r);
+    }
+
+    /** One line's state, for the shell and tests. */
+    public record IrqLine(int line, int vector, String vectorName, long delivered, boolean masked, boolean pending,
+            boolean inService, int priority, String owner) {}
+
+    public IrqLine irqLine(int line) {
+        machine.enter(null);
+        try {
+            IrqHandler h = irqs.handler[line];
+            int vector = InterruptController.FIRST_IRQ_VECTOR + line;
+            return new IrqLine(line, vector, InterruptController.vectorName(vector), irqs.delivered[line],
+                    irqs.masked[line], irqs.pending[line], irqs.inService[line], irqs.priority[line],
+                    line == InterruptController.TIMER_LINE ? "kernel (timer)" : h == null ? null
+                            : h.owner == null ? "?" : h.owner.name);
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** The name of an x86 vector: an exception's mnemonic, or IRQ n. */
+    public static String vectorName(int vector) {
+        return InterruptController.vectorName(vector);
+    }
+
     // ---- capability helpers (lock held) -----------------------------------------------------
 
     /**
@@ -1231,6 +1396,16 @@ public final class Kernel {
                 }
             }
             case Frame f -> memory.frameReleased(f);
+            case IrqHandler h -> {
+                int line = h.line;
+                irqs.handler[line] = null;
+                irqs.masked[line] = true;
+                irqs.inService[line] = false;
+                irqs.pending[line] = false;
+                h.notification = null;
+                irqHandlers.release(h);
+                deliverIrqs(); // its line no longer holds the processor priority
+            }
             case PageTable t -> memory.tableReleased(t);
             default -> { }
         }
@@ -1574,6 +1749,7 @@ public final class Kernel {
     /** The timer: expires due timeouts. Called by the machine's timer device. */
     public void tick() {
         machine.enter(null);
+        irqs.delivered[InterruptController.TIMER_LINE]++; // the timer is IRQ 0
         expire(machine.now());
         machine.timerChanged(nextDeadline());
         if (uni) {

@@ -11,6 +11,9 @@ public final class ObjectType {
     public static final int THREAD = 5;
     public static final int FRAME = 6;
     public static final int PAGE_TABLE = 7;
+    public static final int IRQ_HANDLER = 8;
+    /** The right to hand out IRQ handlers (init's). */
+    public static final int IRQ_CONTROL = 9;
 
     public static String name(int type) {
         return switch (type) {
@@ -21,6 +24,8 @@ public final class ObjectType {
             case THREAD -> "thread";
             case FRAME -> "frame";
             case PAGE_TABLE -> "page table";
+            case IRQ_HANDLER -> "irq handler";
+            case IRQ_CONTROL -> "irq control";
             default -> "type" + type;
         };
     }

@@ -16,6 +16,8 @@ public final class Trace {
     public static final int FAULT = 5;
     public static final int PASSIVE = 6;
     public static final int IDLE = 7;
+    /** An interrupt line delivered: a = line, b = vector. */
+    public static final int IRQ = 8;
 
     private final long[] events;
     private int count;
@@ -68,6 +70,7 @@ public final class Trace {
                 case FAULT -> "fault d" + a + " t" + b;
                 case PASSIVE -> "passive t" + a + " d" + b;
                 case IDLE -> "idle";
+                case IRQ -> "irq";
                 default -> "event" + events[i + 1] + " " + a + " " + b;
             };
             out.add(events[i] + " " + s);

@@ -22,6 +22,8 @@ public final class Proc {
     public static final int SERVERS = 5;
     /** A listing of physical memory: free and used frames, and each domain's use and quota. */
     public static final int MEM = 6;
+    /** A listing of interrupt lines: vector, deliveries, priority, state, owner. */
+    public static final int IRQ = 7;
     // supervisor
     public static final int RESTART = 1;
     public static final int STATUS = 2;
@@ -37,6 +39,11 @@ public final class Proc {
     /** Physical memory: free and used frames, per-domain use (4 KiB frames) and quota. */
     public static List<String> mem(Sys sys, int proc) {
         return Replies.lines(sys, proc, MEM, null, "mem");
+    }
+
+    /** Interrupt lines in use (the timer's, and lines with a handler or deliveries). */
+    public static List<String> irq(Sys sys, int proc) {
+        return Replies.lines(sys, proc, IRQ, null, "irq");
     }
 
     /** Names of the servers the manifest started. */

@@ -322,6 +322,31 @@ public final class Sys {
         return tcb.currentDomain().cspace().size();
     }
 
+    // ---- interrupts ----
+
+    /** Takes interrupt line {@code line} (1..223) as an IRQ handler capability in {@code dst}, with the IRQ control capability. */
+    public int irqIssue(int controlSlot, int line, int dst) {
+        return unwind(kernel.irqIssue(tcb, controlSlot, line, dst));
+    }
+
+    /** Deliveries of the handler's line signal the notification in {@code notificationSlot}; unmasks the line. */
+    public int irqBind(int handlerSlot, int notificationSlot) {
+        return unwind(kernel.irqBind(tcb, handlerSlot, notificationSlot));
+    }
+
+    /** End of interrupt: the next raise of the line can be delivered. */
+    public int irqAck(int handlerSlot) {
+        return unwind(kernel.irqAck(tcb, handlerSlot));
+    }
+
+    public int irqMask(int handlerSlot, boolean mask) {
+        return unwind(kernel.irqMask(tcb, handlerSlot, mask));
+    }
+
+    public int irqPriority(int handlerSlot, int priority) {
+        return unwind(kernel.irqPriority(tcb, handlerSlot, priority));
+    }
+
     /** This thread's view of its domain's address space, through its own MMU. */
     public VirtualMemory memory() {
         VirtualMemory m = memory;

@@ -117,7 +117,7 @@ public final class ConcurrentMachine extends HostedMachine {
                 LockSupport.park(this);
             } else if (now >= d) {
                 deadline = Long.MAX_VALUE;
-                kernel.tick();
+                kernel.raiseIrq(0); // the timer device: IRQ 0
             } else {
                 LockSupport.parkNanos(this, d - now);
             }

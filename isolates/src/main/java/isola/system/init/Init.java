@@ -58,6 +58,8 @@ public final class Init {
     static final int INIT_LOG = 249;
     /** klogd's: the notification the kernel signals on a new kernel log record, and an unbadged log capability ("kernel"). */
     static final int KLOG = 248;
+    /** init's IRQ control capability: drivers get their lines from it. */
+    static final int IRQ_CONTROL = 246;
     static final int KLOG_LOG = 247;
     /** Kept capabilities live in init's slots from here on. */
     static final int FIRST_KEPT = 1024;
@@ -148,6 +150,7 @@ public final class Init {
      */
     public CompletableFuture<Integer> start() {
         domain = kernel.createDomain("init", SLOTS, 1024);
+        kernel.installCap(domain, IRQ_CONTROL, kernel.irqControl(), Rights.CONTROL, 0);
         Tcb main = kernel.createThread(domain, "main", 250);
         machine.spawn(main, () -> {
             sys = Sys.of(kernel, main);
@@ -551,6 +554,7 @@ public final class Init {
                 case Proc.CAPS -> caps();
                 case Proc.SERVERS -> Replies.page(sys, new ArrayList<>(servers.keySet()));
                 case Proc.MEM -> Replies.page(sys, mem());
+                case Proc.IRQ -> Replies.page(sys, irq());
                 case Proc.KILL -> kill();
                 case Proc.SHUTDOWN -> shutdown((int) sys.mr(0));
                 default -> Replies.error(sys, Status.E_INVALID_ARG, "proc: unknown request " + sys.label());
@@ -596,6 +600,22 @@ public final class Init {
         lines.add(String.format("%3s  %-12s %10s %10s", "ID", "DOMAIN", "FRAMES", "QUOTA"));
         for (Domain d : liveDomains()) {
             lines.add(String.format("%3d  %-12s %10d %10d", d.id(), d.name(), d.framesUsed(), d.frameQuota()));
+        }
+        return lines;
+    }
+
+    /** The timer's line and every line with a handler or deliveries. */
+    private List<String> irq() {
+        List<String> lines = new ArrayList<>();
+        lines.add(String.format("%4s %6s  %-10s %10s %4s  %-22s %s", "LINE", "VECTOR", "NAME", "COUNT", "PRIO", "STATE", "OWNER"));
+        for (int line = 0; line < Kernel.IRQ_LINES; line++) {
+            Kernel.IrqLine l = kernel.irqLine(line);
+            if (line != 0 && l.owner() == null && l.delivered() == 0) {
+                continue;
+            }
+            String state = (l.masked() ? "masked" : "unmasked") + (l.inService() ? ", in service" : "") + (l.pending() ? ", pending" : "");
+            lines.add(String.format("%4d %6d  %-10s %10d %4d  %-22s %s", l.line(), l.vector(), l.vectorName(), l.delivered(),
+                    l.priority(), state, l.owner() == null ? "-" : l.owner()));
         }
         return lines;
     }

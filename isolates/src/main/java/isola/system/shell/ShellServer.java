@@ -26,6 +26,7 @@ public final class ShellServer implements Server {
         {"ps", "", "domains and their threads: state, priority"},
         {"caps", "DOMAIN", "the capabilities in a domain's slots"},
         {"mem", "", "physical frames: free, used, and each domain's use and quota"},
+        {"irq", "", "interrupt lines: vector, deliveries, priority, state, owner"},
         {"names", "", "registered service names"},
         {"dmesg", "", "kernel and server log records"},
         {"kill", "SERVER", "crash a server (its supervisor restarts it)"},
@@ -108,6 +109,7 @@ public final class ShellServer implements Server {
                 case "ps" -> lines(Proc.ps(sys, proc));
                 case "caps" -> lines(Proc.caps(sys, proc, args[0]));
                 case "mem" -> lines(Proc.mem(sys, proc));
+                case "irq" -> lines(Proc.irq(sys, proc));
                 case "names" -> lines(Names.list(sys, names));
                 case "dmesg" -> lines(Log.read(sys, log));
                 case "kill" -> {
