@@ -962,25 +962,16 @@ public final class Kernel {
      */
     public int tableLink(Tcb self, int domainSlot, int tableSlot, long va) {
         begin(self, OP_MEM, tableSlot);
-        int r = memoryEntry(self);
-        Domain target = r == OK ? target(self, domainSlot) : null;
-        Cap c = target == null ? null : lookup(self, tableSlot, ObjectType.PAGE_TABLE, 0);
-        if (r == OK) {
-            r = target == null || c == null ? self.error
-                    : memResult(self, memory.linkTable(target.vspace, (PageTable) c.object, va));
-        }
-        return end(self, r);
+        isola.kernel.mem.AddressSpace as = space(self, domainSlot);
+        Cap c = as == null ? null : lookup(self, tableSlot, ObjectType.PAGE_TABLE, 0);
+        return end(self, c == null ? self.error : memResult(self, memory.linkTable(as, (PageTable) c.object, va)));
     }
 
     /** Unlinks the empty level-{@code level} page table covering {@code va} from the target's address space. */
     public int tableUnlink(Tcb self, int domainSlot, long va, int level) {
         begin(self, OP_MEM, domainSlot);
-        int r = memoryEntry(self);
-        Domain target = r == OK ? target(self, domainSlot) : null;
-        if (r == OK) {
-            r = target == null ? self.error : memResult(self, memory.unlinkTable(target.vspace, va, level));
-        }
-        return end(self, r);
+        isola.kernel.mem.AddressSpace as = space(self, domainSlot);
+        return end(self, as == null ? self.error : memResult(self, memory.unlinkTable(as, va, level)));
     }
 
     /**
@@ -990,37 +981,24 @@ public final class Kernel {
      */
     public int map(Tcb self, int domainSlot, int frameSlot, long va, long flags) {
         begin(self, OP_MEM, frameSlot);
-        int r = memoryEntry(self);
-        Domain target = r == OK ? target(self, domainSlot) : null;
+        isola.kernel.mem.AddressSpace as = space(self, domainSlot);
         int rights = (flags & isola.kernel.mem.Paging.RW) != 0 ? Rights.RECV | Rights.SEND : Rights.RECV;
-        Cap c = target == null ? null : lookup(self, frameSlot, ObjectType.FRAME, rights);
-        if (r == OK) {
-            r = target == null || c == null ? self.error
-                    : memResult(self, memory.map(target.vspace, (Frame) c.object, va, flags));
-        }
-        return end(self, r);
+        Cap c = as == null ? null : lookup(self, frameSlot, ObjectType.FRAME, rights);
+        return end(self, c == null ? self.error : memResult(self, memory.map(as, (Frame) c.object, va, flags)));
     }
 
     /** Unmaps the page of {@code size} at {@code va} from the target's address space. */
     public int unmap(Tcb self, int domainSlot, long va, long size) {
         begin(self, OP_MEM, domainSlot);
-        int r = memoryEntry(self);
-        Domain target = r == OK ? target(self, domainSlot) : null;
-        if (r == OK) {
-            r = target == null ? self.error : memResult(self, memory.unmap(target.vspace, va, size));
-        }
-        return end(self, r);
+        isola.kernel.mem.AddressSpace as = space(self, domainSlot);
+        return end(self, as == null ? self.error : memResult(self, memory.unmap(as, va, size)));
     }
 
     /** Changes the flags of the page of {@code size} at {@code va}; R/W can be dropped, not added. */
     public int protect(Tcb self, int domainSlot, long va, long size, long flags) {
         begin(self, OP_MEM, domainSlot);
-        int r = memoryEntry(self);
-        Domain target = r == OK ? target(self, domainSlot) : null;
-        if (r == OK) {
-            r = target == null ? self.error : memResult(self, memory.protect(target.vspace, va, size, flags));
-        }
-        return end(self, r);
+        isola.kernel.mem.AddressSpace as = space(self, domainSlot);
+        return end(self, as == null ? self.error : memResult(self, memory.protect(as, va, size, flags)));
     }
 
     /** Label of a page-fault message to a pager: MR0 address, MR1 #PF error code, MR2 thread id. */
@@ -1103,11 +1081,14 @@ public final class Kernel {
 
     /** The first checks of every memory call: a live thread in a live domain. */
     private int memoryEntry(Tcb self) {
-        return self.killed ? E_KILLED : self.current.state == Domain.DEAD ? fail(self, E_DEAD_DOMAIN, SELF) : OK;
+        return self.killed ? fail(self, E_KILLED, SELF) : self.current.state == Domain.DEAD ? fail(self, E_DEAD_DOMAIN, SELF) : OK;
     }
 
-    /** The domain whose address space a memory call changes, or null (error in self). */
-    private Domain target(Tcb self, int domainSlot) {
+    /** The address space a mapping call changes, after the entry checks; null with the error in self. */
+    private isola.kernel.mem.AddressSpace space(Tcb self, int domainSlot) {
+        if (memoryEntry(self) != OK) {
+            return null;
+        }
         Domain d;
         if (domainSlot == SELF) {
             d = self.current;
@@ -1122,7 +1103,7 @@ public final class Kernel {
             fail(self, E_DEAD_DOMAIN, domainSlot);
             return null;
         }
-        return d;
+        return d.vspace;
     }
 
     private int memResult(Tcb self, int status) {
