@@ -3,11 +3,11 @@ package isola.kernel;
 /**
  * A virtual interrupt controller with the x86 vector layout: vectors 0 to 31 are the CPU's
  * exceptions, vectors 32 to 255 the interrupt lines 0 to 223 (line n is vector 32 + n, as with
- * a remapped PIC or an I/O APIC). Like a local APIC it delivers a line only if its priority
- * (0 to 15) is above the processor priority: the highest priority of the lines in service. A
- * line stays in service, and so masked, from its delivery until its driver acknowledges it
- * (end of interrupt), as in seL4: a raise meanwhile is remembered as pending, not lost, and
- * counted once delivered. Called by the kernel under its lock; no allocation.
+ * a remapped PIC or an I/O APIC). Lines raised together are delivered highest priority (0 to
+ * 15) first, as a local APIC orders them; the kernel acknowledges the controller at once, so a
+ * line waiting for its driver holds back only itself: it stays in service, masked alone, until
+ * the driver acknowledges it (as in seL4), and a raise meanwhile is remembered as pending, not
+ * lost, and counted once delivered. Called by the kernel under its lock; no allocation.
  *
  * <p>Line 0 is the timer's: the kernel handles it itself ({@link Kernel#raiseIrq}).
  */
@@ -46,27 +46,15 @@ final class InterruptController {
         return vector < FIRST_IRQ_VECTOR ? EXCEPTIONS[vector] : "IRQ " + (vector - FIRST_IRQ_VECTOR);
     }
 
-    /** The processor priority: the highest priority in service, -1 if none. */
-    int processorPriority() {
-        int p = -1;
-        for (int line = 0; line < LINES; line++) {
-            if (inService[line] && priority[line] > p) {
-                p = priority[line];
-            }
-        }
-        return p;
-    }
-
-    boolean deliverable(int line, int ppr) {
-        return pending[line] && !masked[line] && !inService[line] && priority[line] > ppr;
+    boolean deliverable(int line) {
+        return pending[line] && !masked[line] && !inService[line];
     }
 
     /** The deliverable pending line of highest priority (the lowest line among equals), or -1. */
     int next() {
-        int ppr = processorPriority();
         int best = -1;
         for (int line = 0; line < LINES; line++) {
-            if (deliverable(line, ppr) && (best < 0 || priority[line] > priority[best])) {
+            if (deliverable(line) && (best < 0 || priority[line] > priority[best])) {
                 best = line;
             }
         }

@@ -1044,6 +1044,9 @@ public final class Kernel {
     public void setPager(Domain d, Endpoint ep, long badge) {
         machine.enter(null);
         try {
+            if (d.state == Domain.DEAD && ep != null) {
+                throw new KernelException(E_DEAD_DOMAIN, "setPager " + d.name + ": it is dead");
+            }
             if (d.pagerCap != null) {
                 release(d.pagerCap.object, E_DELETED);
                 d.pagerCap = null;
@@ -1072,11 +1075,16 @@ public final class Kernel {
 
     /** Free and total 4 KiB frames of physical memory. */
     public long framesFree() {
-        return memory.allocator.freeFrames();
+        machine.enter(null);
+        try {
+            return memory.allocator.freeFrames();
+        } finally {
+            machine.leave(null);
+        }
     }
 
     public long framesTotal() {
-        return memory.allocator.totalFrames();
+        return memory.allocator.totalFrames(); // fixed at boot
     }
 
     /** The first checks of every memory call: a live thread in a live domain. */
@@ -1128,19 +1136,34 @@ public final class Kernel {
             tick();
             return;
         }
+        raiseIrqs(line);
+    }
+
+    /**
+     * Several lines raised at once (an interrupt burst from the machine's devices): they are
+     * delivered highest priority first. The timer's line is not one of them.
+     */
+    public void raiseIrqs(int... lines) {
+        for (int line : lines) {
+            if (line <= InterruptController.TIMER_LINE || line >= IRQ_LINES) {
+                throw new KernelException(E_INVALID_ARG, "raiseIrqs: line " + line + " is outside 1.." + (IRQ_LINES - 1));
+            }
+        }
         machine.enter(null);
         try {
-            irqs.pending[line] = true;
+            for (int line : lines) {
+                irqs.pending[line] = true;
+            }
             deliverIrqs();
-            if (uni && current == null) {
-                reschedule();
+            if (uni) {
+                reschedule(); // a woken driver of higher priority runs now
             }
         } finally {
             machine.leave(null);
         }
     }
 
-    /** Delivers pending lines, highest priority first, while the processor priority allows. Lock held. */
+    /** Delivers pending lines, highest priority first. Lock held. */
     private void deliverIrqs() {
         int line;
         while ((line = irqs.next()) >= 0) {
@@ -1201,8 +1224,13 @@ public final class Kernel {
             r = self.error;
         } else {
             IrqHandler ih = (IrqHandler) h.object;
+            Notification old = ih.notification;
             ih.notification = (Notification) n.object;
+            ih.notification.capCount++; // the binding holds it, as a capability would
             ih.bits = n.badge == 0 ? 1 : n.badge;
+            if (old != null) {
+                release(old, E_DELETED);
+            }
             irqs.masked[ih.line] = false;
             deliverIrqs();
             r = OK;
@@ -1383,8 +1411,12 @@ public final class Kernel {
                 irqs.masked[line] = true;
                 irqs.inService[line] = false;
                 irqs.pending[line] = false;
+                Notification bound = h.notification;
                 h.notification = null;
                 irqHandlers.release(h);
+                if (bound != null) {
+                    release(bound, E_DELETED);
+                }
                 deliverIrqs(); // its line no longer holds the processor priority
             }
             case PageTable t -> memory.tableReleased(t);

@@ -70,7 +70,7 @@ public final class Trace {
                 case FAULT -> "fault d" + a + " t" + b;
                 case PASSIVE -> "passive t" + a + " d" + b;
                 case IDLE -> "idle";
-                case IRQ -> "irq";
+                case IRQ -> "irq " + a + " vector " + b;
                 default -> "event" + events[i + 1] + " " + a + " " + b;
             };
             out.add(events[i] + " " + s);

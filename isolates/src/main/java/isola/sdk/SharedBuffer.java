@@ -67,7 +67,7 @@ public final class SharedBuffer {
     }
 
     private void check(long offset, long length) {
-        if (offset < 0 || length < 0 || offset + length > size) {
+        if (offset < 0 || length < 0 || offset > size - length) {
             throw new IsolaException(Status.E_INVALID_ARG, "shared buffer of " + size + " bytes: access of " + length
                     + " bytes at offset " + offset + " is outside it");
         }

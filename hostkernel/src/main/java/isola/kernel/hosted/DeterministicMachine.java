@@ -72,7 +72,7 @@ public final class DeterministicMachine extends HostedMachine {
                 return;
             }
             now = Math.max(now, d);
-            kernel.tick(); // re-enters: the nested leave only unlocks
+            kernel.raiseIrq(0); // the timer device: IRQ 0 (re-enters: the nested leave only unlocks)
         }
     }
 

@@ -43,8 +43,11 @@ public final class Paging {
     /** Bits that must be 0 in a 2 MiB / 1 GiB page entry (between PAT and the address). */
     static final long RSVD_2M = 0x0000_0000_001F_E000L;
     static final long RSVD_1G = 0x0000_0000_3FFF_E000L;
-    /** Flags a mapping request may set: the rest are the MMU's (A, D) or structural (PS). */
-    public static final long MAP_FLAGS = RW | US | PWT | PCD | G | NX;
+    /**
+     * Flags a mapping request may set: the rest are the MMU's (A, D), structural (PS), or the
+     * kernel's (G: a global user page would outlive address-space switches on a real CPU).
+     */
+    public static final long MAP_FLAGS = RW | US | PWT | PCD | NX;
 
     public static final long SIZE_4K = 1L << 12;
     public static final long SIZE_2M = 1L << 21;
@@ -88,7 +91,7 @@ public final class Paging {
 
     /** A page entry of {@code level} for {@code pa} with the request's {@code flags}. */
     public static long pageEntry(long pa, int level, long flags) {
-        long e = pa | P | (flags & MAP_FLAGS);
+        long e = pa | P | flags;
         return level == 1 ? e : e | PS;
     }
 
@@ -216,9 +219,8 @@ public final class Paging {
         if (slot < 0) {
             return (int) slot;
         }
-        long e = ram.read64(slot);
+        long e = ram.getAndSet64(slot, 0); // atomically: an MMU may be setting A or D
         out[0] = target(e, leafLevel(size), true);
-        ram.write64Release(slot, 0);
         return OK;
     }
 
@@ -232,8 +234,10 @@ public final class Paging {
         if (slot < 0) {
             return (int) slot;
         }
-        long e = ram.read64(slot);
-        ram.write64Release(slot, (e & ~MAP_FLAGS) | (flags & MAP_FLAGS));
+        long e;
+        do { // a CAS: an MMU may set A or D meanwhile, which must not be lost
+            e = ram.read64(slot);
+        } while (!ram.cas64(slot, e, (e & ~MAP_FLAGS) | flags));
         return OK;
     }
 

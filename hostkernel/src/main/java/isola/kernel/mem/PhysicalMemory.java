@@ -94,6 +94,11 @@ public final class PhysicalMemory {
         LONG.setRelease(ram, pa, value);
     }
 
+    /** Atomically replaces the word at {@code pa}, returning what it was. */
+    public long getAndSet64(long pa, long value) {
+        return (long) LONG.getAndSet(ram, pa, value);
+    }
+
     /** Atomically replaces {@code expected} at {@code pa} (the MMU's accessed and dirty bits). */
     public boolean cas64(long pa, long expected, long value) {
         return LONG.compareAndSet(ram, pa, expected, value);

@@ -107,6 +107,7 @@ class PagingTest {
         assertEquals(E_MAPPED, paging.map(root, va, 0, SIZE_2M, US), "a page table is where the 2 MiB page would go");
         assertEquals(E_INVALID_ARG, paging.map(root, va + SIZE_4K, pa, 8192, US), "no such page size");
         assertEquals(E_INVALID_ARG, paging.map(root, va + SIZE_4K, pa, SIZE_4K, US | A), "A is the MMU's");
+        assertEquals(E_INVALID_ARG, paging.map(root, va + SIZE_4K, pa, SIZE_4K, US | G), "G is the kernel's");
         assertEquals(E_NOT_MAPPED, paging.protect(root, va + SIZE_4K, SIZE_4K, US));
         assertEquals(E_NOT_MAPPED, paging.unmap(root, va + SIZE_2M, SIZE_4K, new long[1]), "no table there either");
         assertEquals(before, paging.leaf(root, va, SIZE_4K), "the mapping is unchanged");
