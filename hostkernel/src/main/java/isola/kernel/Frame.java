@@ -13,6 +13,8 @@ public final class Frame extends KernelObject {
     int order;
     /** Address spaces mapping it, counted per mapping. */
     int mappings;
+    /** Ever mapped: freeing it then waits for the MMUs (see {@link Memory}). */
+    boolean mapped;
 
     Frame(int id) {
         super(ObjectType.FRAME, id);

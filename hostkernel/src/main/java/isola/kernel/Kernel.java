@@ -1060,6 +1060,31 @@ public final class Kernel {
         }
     }
 
+    /**
+     * The MMU {@code self} uses to reach {@code as} (its domain's, or a passive server's), made
+     * once and registered: the kernel reuses an unmapped frame only after every registered MMU
+     * has seen the unmap, or its thread waits in a system call.
+     */
+    public isola.kernel.mem.Mmu mmu(Tcb self, isola.kernel.mem.AddressSpace as) {
+        machine.enter(null);
+        try {
+            return memory.mmu(self, as);
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    /** Frames freed but waiting for every MMU to see their unmap. */
+    public long framesInLimbo() {
+        machine.enter(null);
+        try {
+            memory.drainLimbo();
+            return memory.limboFrames();
+        } finally {
+            machine.leave(null);
+        }
+    }
+
     /** Boot interface: how many 4 KiB frames {@code d} may hold in frames and page tables. */
     public void setFrameQuota(Domain d, long frames) {
         if (frames < 0) {
@@ -1077,6 +1102,7 @@ public final class Kernel {
     public long framesFree() {
         machine.enter(null);
         try {
+            memory.drainLimbo();
             return memory.allocator.freeFrames();
         } finally {
             machine.leave(null);
@@ -1702,6 +1728,7 @@ public final class Kernel {
         }
         replies.release(self.reply);
         self.reply = null;
+        memory.forget(self);
         threads.release(self);
         end(self, OK);
     }

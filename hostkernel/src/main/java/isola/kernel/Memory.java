@@ -17,6 +17,12 @@ import isola.kernel.mem.PhysicalMemory;
  * frames; its page-table root is the kernel's. A frame is freed when its last capability and
  * its last mapping are gone, whichever is last; a page table when its last capability is gone
  * and it is unlinked.
+ *
+ * <p>A freed frame that was mapped (or walked, for a table) is not reused at once: another
+ * thread may have translated to it just before the unmap and not yet made its access. It waits
+ * in limbo until every registered MMU has adopted the invalidation that unmapped it, or its
+ * thread is waiting in a system call (so between accesses) or gone: the hosted TLB shootdown's
+ * acknowledgement. The domain's quota is credited at once.
  */
 final class Memory {
     final PhysicalMemory ram;
@@ -28,6 +34,12 @@ final class Memory {
     private final KernelObject[] byFrame;
     private final long[] out = new long[1];
     long errorArg;
+    /** One invalidation epoch for every address space: a frame's grace period spans all of them. */
+    private final java.util.concurrent.atomic.AtomicLong epoch = new java.util.concurrent.atomic.AtomicLong();
+    /** Every MMU threads use (owner: their Tcb), so the kernel can ask them what they have seen. */
+    final java.util.ArrayList<isola.kernel.mem.Mmu> mmus = new java.util.ArrayList<>();
+    /** Freed frames waiting out their grace period: {physical address, order, epoch}. */
+    private final java.util.ArrayDeque<long[]> limbo = new java.util.ArrayDeque<>();
 
     Memory(PhysicalMemory ram, KernelConfig config) {
         this.ram = ram;
@@ -42,12 +54,13 @@ final class Memory {
 
     /** A fresh, empty address space for a new domain, or null if no frame is left. */
     AddressSpace newAddressSpace() {
+        drainLimbo();
         long root = allocator.allocate(0);
         if (root < 0) {
             return null;
         }
         paging.clearTable(root);
-        return new AddressSpace(root);
+        return new AddressSpace(root, epoch);
     }
 
     /**
@@ -62,7 +75,65 @@ final class Memory {
         d.vspace = null;
         as.invalidate();
         teardownTable(as.root(), 4);
-        allocator.free(as.root(), 0);
+        retire(as.root(), 0);
+    }
+
+    /** Frees a block once every MMU is past the current epoch (see the class comment). */
+    private void retire(long pa, int order) {
+        limbo.addLast(new long[] {pa, order, epoch.get()});
+        drainLimbo();
+    }
+
+    /** Gives back the frames whose grace period is over, oldest first. */
+    void drainLimbo() {
+        long[] e;
+        while ((e = limbo.peekFirst()) != null && quiescent(e[2])) {
+            limbo.removeFirst();
+            allocator.free(e[0], (int) e[1]);
+        }
+    }
+
+    /** Frames in limbo (freed, not yet reusable). */
+    long limboFrames() {
+        long n = 0;
+        for (long[] e : limbo) {
+            n += 1L << e[1];
+        }
+        return n;
+    }
+
+    /** Whether no thread can still reach a frame unmapped at {@code e} through a stale translation. */
+    private boolean quiescent(long e) {
+        for (isola.kernel.mem.Mmu m : mmus) {
+            Tcb t = (Tcb) m.owner();
+            if (m.seen() >= e || !Utcb.isWoken(Utcb.wakeWord(t.utcb))) {
+                continue; // adopted the epoch, or waiting in a system call
+            }
+            return false;
+        }
+        return true;
+    }
+
+    /** The MMU {@code t} uses for {@code as}, registered so its epoch counts. */
+    isola.kernel.mem.Mmu mmu(Tcb t, AddressSpace as) {
+        for (isola.kernel.mem.Mmu m : t.mmus) {
+            if (m.space() == as) {
+                return m;
+            }
+        }
+        isola.kernel.mem.Mmu m = new isola.kernel.mem.Mmu(ram, as, t);
+        t.mmus.add(m);
+        mmus.add(m);
+        return m;
+    }
+
+    /** A thread leaves: its MMUs no longer hold frames back. */
+    void forget(Tcb t) {
+        if (!t.mmus.isEmpty()) {
+            mmus.removeAll(t.mmus);
+            t.mmus.clear();
+            drainLimbo();
+        }
     }
 
     private void teardownTable(long table, int level) {
@@ -102,6 +173,7 @@ final class Memory {
             status[0] = E_NO_MEMORY;
             return null;
         }
+        drainLimbo();
         Frame f = frames.allocate();
         long pa = f == null ? -1 : allocator.allocate(order);
         if (pa < 0) {
@@ -116,6 +188,7 @@ final class Memory {
         f.pa = pa;
         f.order = order;
         f.mappings = 0;
+        f.mapped = false;
         f.owner = d;
         d.framesUsed += n;
         byFrame[(int) (pa >>> 12)] = f;
@@ -134,6 +207,7 @@ final class Memory {
             status[0] = E_NO_MEMORY;
             return null;
         }
+        drainLimbo();
         PageTable t = tables.allocate();
         long pa = t == null ? -1 : allocator.allocate(0);
         if (pa < 0) {
@@ -148,6 +222,7 @@ final class Memory {
         t.pa = pa;
         t.level = level;
         t.linked = false;
+        t.walked = false;
         t.owner = d;
         d.framesUsed++;
         byFrame[(int) (pa >>> 12)] = t;
@@ -175,7 +250,11 @@ final class Memory {
             return;
         }
         byFrame[(int) (f.pa >>> 12)] = null;
-        allocator.free(f.pa, f.order);
+        if (f.mapped) {
+            retire(f.pa, f.order);
+        } else {
+            allocator.free(f.pa, f.order); // never mapped: no MMU can reach it
+        }
         if (f.owner != null) {
             f.owner.framesUsed -= 1L << f.order;
         }
@@ -187,7 +266,11 @@ final class Memory {
             return;
         }
         byFrame[(int) (t.pa >>> 12)] = null;
-        allocator.free(t.pa, 0);
+        if (t.walked) {
+            retire(t.pa, 0);
+        } else {
+            allocator.free(t.pa, 0);
+        }
         if (t.owner != null) {
             t.owner.framesUsed--;
         }
@@ -204,6 +287,7 @@ final class Memory {
         int st = paging.linkTable(as.root(), va, t.level, t.pa);
         if (st == OK) {
             t.linked = true;
+            t.walked = true;
         }
         return st;
     }
@@ -226,6 +310,7 @@ final class Memory {
         int st = paging.map(as.root(), va, f.pa, f.size(), flags);
         if (st == OK) {
             f.mappings++;
+            f.mapped = true;
         }
         return st;
     }

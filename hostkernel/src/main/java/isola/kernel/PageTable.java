@@ -10,6 +10,8 @@ public final class PageTable extends KernelObject {
     int level;
     /** Whether it is linked into an address space (which holds it until it is unlinked). */
     boolean linked;
+    /** Ever linked, so MMUs may have walked it: freeing it waits for them. */
+    boolean walked;
 
     PageTable(int id) {
         super(ObjectType.PAGE_TABLE, id);

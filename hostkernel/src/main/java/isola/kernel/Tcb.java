@@ -68,6 +68,8 @@ public final class Tcb extends KernelObject {
     /** The machine's handle on whatever executes this thread (a JVM thread when hosted). */
     public Object runner;
     /** The server SDK's per-thread object (message registers and system calls). */
+    /** The MMUs this thread has used (one per address space), registered with the kernel. */
+    final java.util.ArrayList<isola.kernel.mem.Mmu> mmus = new java.util.ArrayList<>(2);
     public Object sdk;
 
     Tcb(int id) {

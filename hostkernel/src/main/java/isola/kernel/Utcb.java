@@ -169,7 +169,9 @@ public final class Utcb {
      */
     static long arm(MemorySegment u, long kind, int endpoint) {
         long gen = generation(u) + 1;
-        LONG.set(u, WAKE, armedWord(gen, kind, endpoint));
+        // Release: whatever the thread did before (memory accesses included) is done before
+        // anyone sees it waiting (the kernel then knows it is not inside an access).
+        LONG.setRelease(u, WAKE, armedWord(gen, kind, endpoint));
         return gen;
     }
 

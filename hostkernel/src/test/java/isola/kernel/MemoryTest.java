@@ -153,6 +153,40 @@ class MemoryTest {
         assertEquals(free, k.framesFree(), "every frame and table of both came back");
     }
 
+    /**
+     * The hosted TLB shootdown: a frame unmapped while a thread may still hold a translation to
+     * it is reused only once that thread's MMU has seen the unmap; a thread waiting in a system
+     * call does not hold it back.
+     */
+    @Test
+    void anUnmappedFrameWaitsUntilEveryMmuHasSeenTheUnmap() {
+        Domain d = domain("d", 64);
+        rig.notification(d, 20);
+        rig.spawn(d, "waiter", 20, t -> { // runs first
+            k.mmu(t, d.addressSpace()); // registered, then waiting in a system call
+            rig.sleep(t, 20, 1_000_000_000L);
+        });
+        rig.spawn(d, "t", 10, t -> {
+            tables(t);
+            assertEquals(OK, k.frameAlloc(t, FRAME, SIZE_4K));
+            long pa = ((Frame) d.cspace().get(FRAME).object).physicalAddress();
+            assertEquals(OK, k.map(t, Kernel.SELF, FRAME, VA, RW | US));
+            Mmu mmu = k.mmu(t, d.addressSpace());
+            assertEquals(pa, mmu.translate(VA, Mmu.WRITE)); // as if about to write
+            assertEquals(OK, k.unmap(t, Kernel.SELF, VA, SIZE_4K));
+            assertEquals(OK, k.capDelete(t, FRAME));
+            assertEquals(1, k.framesInLimbo(), "this thread has not seen the unmap: the frame waits");
+            for (int i = 0; i < 8; i++) {
+                assertEquals(OK, k.frameAlloc(t, 8 + i, SIZE_4K));
+                assertNotEquals(pa, ((Frame) d.cspace().get(8 + i).object).physicalAddress(), "not reused yet");
+            }
+            assertEquals(2, k.memory.mmus.size(), "the waiter's MMU is registered too");
+            assertTrue(Mmu.isFault(mmu.translate(VA, Mmu.READ)), "the next translation sees the unmap");
+            assertEquals(0, k.framesInLimbo(), "and the frame is free again (the waiter did not hold it)");
+        });
+        rig.runAll();
+    }
+
     @Test
     void aPagerMapsIntoAnotherDomainWithItsControlCapability() {
         Domain pager = domain("pager", 16);

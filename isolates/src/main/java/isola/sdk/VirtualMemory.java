@@ -17,7 +17,10 @@ import java.lang.foreign.ValueLayout;
  * E_NOT_MAPPED, which, uncaught, is a fault of the domain like any other.
  *
  * <p>Word accesses must be naturally aligned (so they never straddle two pages); byte ranges may
- * start and end anywhere. One per {@link Sys}: not thread-safe, like the thread it serves.
+ * start and end anywhere. One per {@link Sys}: not thread-safe, like the thread it serves. Its
+ * MMUs are registered with the kernel, which reuses a frame unmapped meanwhile only after this
+ * thread has translated again or waits in a system call: an access in flight never lands in a
+ * frame that went to someone else.
  */
 public final class VirtualMemory {
     private final Kernel kernel;
@@ -123,7 +126,7 @@ public final class VirtualMemory {
                 throw new IsolaException(Status.E_DEAD_DOMAIN, "memory access: the domain is dead");
             }
             space = as;
-            mmu = new Mmu(ram, as);
+            mmu = kernel.mmu(tcb, as);
         }
         return mmu;
     }

@@ -48,13 +48,40 @@ public final class Mmu {
     /** Physical 4 KiB page of each entry, with TLB_W, TLB_DIRTY and NX. */
     private final long[] pages = new long[TLB_ENTRIES];
     private long epoch;
+    /** The last epoch this MMU adopted: every access it made before, it made before adopting this. */
+    private volatile long seen;
+    private final Object owner;
     private long walks;
 
     public Mmu(PhysicalMemory ram, AddressSpace space) {
+        this(ram, space, null);
+    }
+
+    /** An MMU used by {@code owner} (the kernel's thread), which the kernel may ask whether it has {@link #seen} a change. */
+    public Mmu(PhysicalMemory ram, AddressSpace space, Object owner) {
         this.ram = ram;
         this.space = space;
         this.root = space.root();
         this.epoch = space.epoch();
+        this.seen = epoch;
+        this.owner = owner;
+    }
+
+    public Object owner() {
+        return owner;
+    }
+
+    public AddressSpace space() {
+        return space;
+    }
+
+    /**
+     * The last invalidation epoch this MMU has adopted. Its accesses through translations it made
+     * before it adopted an epoch are complete (program order, and a volatile write), so a frame
+     * unmapped at that epoch is out of its reach.
+     */
+    public long seen() {
+        return seen;
     }
 
     /** True if a {@link #translate} result is a fault. */
@@ -96,6 +123,7 @@ public final class Mmu {
     private void flush(long e) {
         java.util.Arrays.fill(tags, 0);
         epoch = e;
+        seen = e;
     }
 
     private long walk(long va, int access, int i, long vpn) {
