@@ -922,35 +922,28 @@ public final class Kernel {
      * size) from the caller's frame quota; its capability, with all rights, goes to {@code dst}.
      */
     public int frameAlloc(Tcb self, int dst, long size) {
-        begin(self, OP_MEM, dst);
-        int r = memoryEntry(self);
-        CapSlot d = r != OK ? null : emptySlot(self, dst);
-        if (r == OK && d == null) {
-            r = self.error;
-        } else if (r == OK) {
-            Frame f = memory.allocateFrame(self.current, size, memStatus);
-            if (f == null) {
-                r = fail(self, memStatus[0], memory.errorArg);
-            } else {
-                install(d, null, Cap.of(f, Rights.ALL, 0));
-            }
-        }
-        return end(self, r);
+        return memoryAlloc(self, dst, ObjectType.FRAME, size);
     }
 
     /** Allocates a zeroed page table of {@code level} (3: PDPT, 2: directory, 1: table) into {@code dst}. */
     public int tableAlloc(Tcb self, int dst, int level) {
+        return memoryAlloc(self, dst, ObjectType.PAGE_TABLE, level);
+    }
+
+    /** A frame ({@code arg}: its size) or page table ({@code arg}: its level) into {@code dst}, all rights. */
+    private int memoryAlloc(Tcb self, int dst, int type, long arg) {
         begin(self, OP_MEM, dst);
         int r = memoryEntry(self);
         CapSlot d = r != OK ? null : emptySlot(self, dst);
         if (r == OK && d == null) {
             r = self.error;
         } else if (r == OK) {
-            PageTable t = memory.allocateTable(self.current, level, memStatus);
-            if (t == null) {
+            KernelObject o = type == ObjectType.FRAME ? memory.allocateFrame(self.current, arg, memStatus)
+                    : memory.allocateTable(self.current, (int) arg, memStatus);
+            if (o == null) {
                 r = fail(self, memStatus[0], memory.errorArg);
             } else {
-                install(d, null, Cap.of(t, Rights.ALL, 0));
+                install(d, null, Cap.of(o, Rights.ALL, 0));
             }
         }
         return end(self, r);
