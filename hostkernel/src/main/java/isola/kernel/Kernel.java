@@ -765,6 +765,9 @@ public final class Kernel {
                 s.transplantTo(d);
                 d.cap = c;
                 s.cap = null;
+                if (c.type == ObjectType.FRAME) {
+                    memory.capMoved(s, d);
+                }
                 r = OK;
             }
         }
@@ -977,7 +980,8 @@ public final class Kernel {
         isola.kernel.mem.AddressSpace as = space(self, domainSlot);
         int rights = (flags & isola.kernel.mem.Paging.RW) != 0 ? Rights.RECV | Rights.SEND : Rights.RECV;
         Cap c = as == null ? null : lookup(self, frameSlot, ObjectType.FRAME, rights);
-        return end(self, c == null ? self.error : memResult(self, memory.map(as, (Frame) c.object, va, flags)));
+        return end(self, c == null ? self.error
+                : memResult(self, memory.map(as, (Frame) c.object, self.current.cspace.slots[frameSlot], va, flags)));
     }
 
     /** Unmaps the page of {@code size} at {@code va} from the target's address space. */
@@ -1388,6 +1392,9 @@ public final class Kernel {
             return;
         }
         s.unlink();
+        if (c.type == ObjectType.FRAME) {
+            memory.capGone(s); // the page it mapped goes with it
+        }
         release(c.object, waiterStatus);
     }
 
@@ -1400,6 +1407,9 @@ public final class Kernel {
             leaf.detach();
             Cap c = leaf.cap;
             leaf.cap = Cap.REVOKED;
+            if (c.type == ObjectType.FRAME) {
+                memory.capGone(leaf); // revoking a shared frame unmaps it from whoever mapped it
+            }
             release(c.object, E_REVOKED);
         }
     }

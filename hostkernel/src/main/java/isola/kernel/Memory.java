@@ -38,6 +38,16 @@ final class Memory {
     private final java.util.concurrent.atomic.AtomicLong epoch = new java.util.concurrent.atomic.AtomicLong();
     /** Every MMU threads use (owner: their Tcb), so the kernel can ask them what they have seen. */
     final java.util.ArrayList<isola.kernel.mem.Mmu> mmus = new java.util.ArrayList<>();
+    /**
+     * A page mapped through a frame capability. As in seL4 the mapping belongs to the capability:
+     * deleting or revoking it unmaps the page, so revoking a shared frame cuts off every domain
+     * that mapped it through a derived capability. One mapping per capability (copy it to map
+     * the frame again).
+     */
+    record Mapping(CapSlot slot, AddressSpace space, long va, long size) {}
+    private final java.util.IdentityHashMap<CapSlot, Mapping> mappingBySlot = new java.util.IdentityHashMap<>();
+    private final java.util.IdentityHashMap<AddressSpace, java.util.HashMap<Long, Mapping>> mappingsBySpace =
+            new java.util.IdentityHashMap<>();
     /** Freed frames waiting out their grace period: {physical address, order, epoch}. */
     private final java.util.ArrayDeque<long[]> limbo = new java.util.ArrayDeque<>();
 
@@ -74,6 +84,12 @@ final class Memory {
         }
         d.vspace = null;
         as.invalidate();
+        java.util.HashMap<Long, Mapping> ms = mappingsBySpace.remove(as);
+        if (ms != null) {
+            for (Mapping m : ms.values()) {
+                mappingBySlot.remove(m.slot());
+            }
+        }
         teardownTable(as.root(), 4);
         retire(as.root(), 0);
     }
@@ -305,14 +321,51 @@ final class Memory {
         return OK;
     }
 
-    int map(AddressSpace as, Frame f, long va, long flags) {
+    /** Maps {@code f} through the capability in {@code via}, which must not map a page already. */
+    int map(AddressSpace as, Frame f, CapSlot via, long va, long flags) {
+        Mapping old = mappingBySlot.get(via);
+        if (old != null) {
+            errorArg = old.va();
+            return E_MAPPED; // this capability already maps a page there
+        }
         errorArg = va;
         int st = paging.map(as.root(), va, f.pa, f.size(), flags);
         if (st == OK) {
             f.mappings++;
             f.mapped = true;
+            Mapping m = new Mapping(via, as, va, f.size());
+            mappingBySlot.put(via, m);
+            java.util.HashMap<Long, Mapping> ms = mappingsBySpace.get(as);
+            if (ms == null) {
+                ms = new java.util.HashMap<>();
+                mappingsBySpace.put(as, ms);
+            }
+            ms.put(va, m);
         }
         return st;
+    }
+
+    /** A frame capability is going (deleted, revoked, its domain dying): the page it mapped goes. */
+    void capGone(CapSlot s) {
+        Mapping m = mappingBySlot.remove(s);
+        if (m == null) {
+            return;
+        }
+        mappingsBySpace.get(m.space()).remove(m.va());
+        if (paging.unmap(m.space().root(), m.va(), m.size(), out) == OK) {
+            m.space().invalidate();
+            unmapped(out[0]);
+        }
+    }
+
+    /** A frame capability moved to another slot: its mapping moves with it. */
+    void capMoved(CapSlot from, CapSlot to) {
+        Mapping m = mappingBySlot.remove(from);
+        if (m != null) {
+            Mapping moved = new Mapping(to, m.space(), m.va(), m.size());
+            mappingBySlot.put(to, moved);
+            mappingsBySpace.get(m.space()).put(m.va(), moved);
+        }
     }
 
     int unmap(AddressSpace as, long va, long size) {
@@ -320,6 +373,11 @@ final class Memory {
         int st = paging.unmap(as.root(), va, size, out);
         if (st != OK) {
             return st;
+        }
+        java.util.HashMap<Long, Mapping> ms = mappingsBySpace.get(as);
+        Mapping m = ms == null ? null : ms.remove(va);
+        if (m != null) {
+            mappingBySlot.remove(m.slot());
         }
         as.invalidate(); // before the frame can go
         unmapped(out[0]);

@@ -154,6 +154,45 @@ class MemoryTest {
     }
 
     /**
+     * A mapping belongs to the capability that made it (as in seL4): one page per capability;
+     * moving the capability moves the mapping; revoking a shared frame unmaps it from the domain
+     * that mapped it through a derived capability, and deleting a non-last capability unmaps its
+     * page, while the frame lives on.
+     */
+    @Test
+    void revokingASharedFrameUnmapsItWhereverItWasMapped() {
+        Domain a = domain("a", 16);
+        Domain b = domain("b", 16);
+        run(a, t -> {
+            tables(t);
+            assertEquals(OK, k.frameAlloc(t, FRAME, SIZE_4K));
+            assertEquals(OK, k.map(t, Kernel.SELF, FRAME, VA, RW | US));
+            assertEquals(E_MAPPED, k.map(t, Kernel.SELF, FRAME, VA + SIZE_4K, RW | US), "one page per capability");
+            assertEquals(VA, t.errorArg, "the error names where it is mapped");
+        });
+        k.grantCap(a, FRAME, b, FRAME, Rights.RECV, 0); // derived from a's
+        run(b, t -> {
+            tables(t);
+            assertEquals(OK, k.map(t, Kernel.SELF, FRAME, VA, US));
+            assertEquals(OK, k.capMove(t, FRAME, FRAME2), "the mapping moves with the capability");
+        });
+        long pa = ((Frame) a.cspace().get(FRAME).object).physicalAddress();
+        assertEquals(pa, translate(b, VA, Mmu.READ));
+        run(a, t -> assertEquals(OK, k.capRevoke(t, FRAME)));
+        assertTrue(Mmu.isFault(translate(b, VA, Mmu.READ)), "revoked: b's page is gone");
+        assertEquals(pa, translate(a, VA, Mmu.READ), "a's own mapping stays");
+        assertEquals(1, ((Frame) a.cspace().get(FRAME).object).mappings());
+        // A second capability of a's maps the frame again; deleting it unmaps that page only.
+        k.grantCap(a, FRAME, a, RO, Rights.RECV, 0);
+        run(a, t -> {
+            assertEquals(OK, k.map(t, Kernel.SELF, RO, VA + SIZE_4K, US));
+            assertEquals(OK, k.capDelete(t, RO));
+        });
+        assertTrue(Mmu.isFault(translate(a, VA + SIZE_4K, Mmu.READ)));
+        assertEquals(pa, translate(a, VA, Mmu.READ));
+    }
+
+    /**
      * The hosted TLB shootdown: a frame unmapped while a thread may still hold a translation to
      * it is reused only once that thread's MMU has seen the unmap; a thread waiting in a system
      * call does not hold it back.
