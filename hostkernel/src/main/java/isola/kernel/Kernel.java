@@ -83,7 +83,13 @@ public final class Kernel {
         trace = new Trace(config.traceEvents());
         klog = new KernelLog(machine.now());
         memory = new Memory(machine.ram(), config);
+        tickPeriod = config.timerHz() > 0 ? 1_000_000_000L / config.timerHz() : 0;
+        nextTick = machine.now() + tickPeriod;
     }
+
+    /** The periodic timer's period in ns (0: none), and when it next ticks. */
+    private final long tickPeriod;
+    private long nextTick;
 
     public Machine machine() {
         return machine;
@@ -1792,7 +1798,11 @@ public final class Kernel {
     /** The timer: expires due timeouts. Called by the machine's timer device. */
     public void tick() {
         machine.enter(null);
-        irqs.delivered[InterruptController.TIMER_LINE]++; // the timer is IRQ 0
+        if (uni && tickPeriod > 0) {
+            ticks(machine.now()); // counts the periodic ticks up to now
+        } else {
+            irqs.delivered[InterruptController.TIMER_LINE]++; // the timer is IRQ 0
+        }
         expire(machine.now());
         machine.timerChanged(nextDeadline());
         if (uni) {
@@ -1828,8 +1838,29 @@ public final class Kernel {
         machine.enter(self);
         trace(Trace.SYSCALL, self.id, ((long) op << 32) | (arg & 0xFFFFFFFFL));
         if (uni) {
-            self.sliceLeft -= ENTRY_COST_NS;
+            if (tickPeriod > 0) {
+                ticks(machine.now());
+            } else {
+                self.sliceLeft -= ENTRY_COST_NS;
+            }
             expire(machine.now());
+        }
+    }
+
+    /**
+     * The periodic timer's ticks due by {@code now} (IRQ 0), taken at this kernel entry, the
+     * uniprocessor's preemption point: each charges its period to the running thread's slice;
+     * the entry's end then rotates it behind its peers if the slice is used up. Lock held.
+     */
+    private void ticks(long now) {
+        if (now >= nextTick) {
+            long n = (now - nextTick) / tickPeriod + 1; // after an idle jump, many at once
+            nextTick += n * tickPeriod;
+            irqs.delivered[InterruptController.TIMER_LINE] += n;
+            Tcb cur = current;
+            if (cur != null) {
+                cur.sliceLeft -= n * tickPeriod;
+            }
         }
     }
 

@@ -22,7 +22,7 @@ final class KernelRig {
     /** Assertions that failed inside spawned threads. */
     final List<AssertionError> failures = Collections.synchronizedList(new ArrayList<>());
 
-    private KernelRig(HostedMachine machine) {
+    KernelRig(HostedMachine machine) {
         this.machine = machine;
         this.k = machine.kernel();
     }
