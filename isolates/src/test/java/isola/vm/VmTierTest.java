@@ -324,6 +324,10 @@ class VmTierTest {
         assertArrayEquals(text, back);
         assertEquals(0, clientDomain.framesUsed(), "the pager pays");
         assertEquals(3 + 3, pager.domain().framesUsed(), "three tables and three pages");
+        // Unmapped by the client and touched again: the same frame comes back, nothing new is used.
+        client.check(client.unmap(Sys.SELF, va, Sys.PAGE_4K), "unmap");
+        assertEquals(42, mem.getLong(va + 8));
+        assertEquals(3 + 3, pager.domain().framesUsed());
 
         // No pager: an access to an unmapped page fails, naming the address.
         kernel.setPager(clientDomain, null, 0);

@@ -17,9 +17,11 @@ import isola.sdk.Sys;
  * <p>The badge of a client's pager capability is the slot, in this server's capability space,
  * of a DOMAIN capability (CONTROL right) to that client. Frames and tables come from this
  * server's frame quota; their capabilities stay in its slots from {@link #FIRST_FREE} on (a
- * mapped frame keeps its capability). A fault it will not serve (a protection violation, no
- * capability to the client, no memory or slot left) is answered with label {@link #REFUSED},
- * and the client's access fails with E_NOT_MAPPED.
+ * mapping belongs to the capability that made it). It links only the tables a client lacks,
+ * and a page it served before (which the client has since unmapped) gets its frame back,
+ * contents and all, so a client's use is bounded by the pages it touches. A fault it will not
+ * serve (a protection violation, no capability to the client, no memory or slot left) is
+ * answered with label {@link #REFUSED}, and the client's access fails with E_NOT_MAPPED.
  */
 public final class PagerServer implements Server, Handler {
     /** Slot of the endpoint it serves. */
@@ -32,6 +34,10 @@ public final class PagerServer implements Server, Handler {
 
     private int nextSlot = FIRST_FREE;
     private int slots;
+    /** Tables linked per client: region (va >> the level's span) << 8 | level << 6 | client. */
+    private final java.util.HashSet<Long> tables = new java.util.HashSet<>();
+    /** The frame capability's slot for each page served: page number << 6 | client. */
+    private final java.util.HashMap<Long, Integer> pages = new java.util.HashMap<>();
 
     @Override
     public void start(ServerContext ctx) {
@@ -49,6 +55,10 @@ public final class PagerServer implements Server, Handler {
             return Tag.of(REFUSED, 0);
         }
         for (int level = 3; level >= 1; level--) {
+            long key = (va >>> (12 + 9 * level)) << 8 | (long) level << 6 | client;
+            if (tables.contains(key)) {
+                continue;
+            }
             if (nextSlot >= slots || sys.tableAlloc(nextSlot, level) != Status.OK) {
                 return Tag.of(REFUSED, 0);
             }
@@ -56,20 +66,29 @@ public final class PagerServer implements Server, Handler {
             if (st == Status.OK) {
                 nextSlot++;
             } else {
-                sys.delete(nextSlot); // already there (E_MAPPED): give the new one back
+                sys.delete(nextSlot); // the client linked its own there (E_MAPPED): give ours back
                 if (st != Status.E_MAPPED) {
                     return Tag.of(REFUSED, 0);
                 }
             }
+            tables.add(key);
         }
-        if (nextSlot >= slots || sys.frameAlloc(nextSlot, Sys.PAGE_4K) != Status.OK) {
+        long page = (va >>> 12) << 6 | client;
+        Integer served = pages.get(page);
+        int slot = served != null ? served : nextSlot;
+        if (served == null && (nextSlot >= slots || sys.frameAlloc(slot, Sys.PAGE_4K) != Status.OK)) {
             return Tag.of(REFUSED, 0);
         }
-        if (sys.map(client, nextSlot, va, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC) != Status.OK) {
-            sys.delete(nextSlot);
+        if (sys.map(client, slot, va, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC) != Status.OK) {
+            if (served == null) {
+                sys.delete(slot);
+            }
             return Tag.of(REFUSED, 0);
         }
-        nextSlot++;
+        if (served == null) {
+            pages.put(page, slot);
+            nextSlot++;
+        }
         return Tag.of(0, 0);
     }
 }
