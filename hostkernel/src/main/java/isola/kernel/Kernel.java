@@ -2397,6 +2397,26 @@ public final class Kernel {
         return d.live ? d : null;
     }
 
+    /**
+     * The domains holding an id now, in id order, taken under the kernel lock: a domain being
+     * created is not in it half-made.
+     */
+    public java.util.List<Domain> liveDomains() {
+        machine.enter(null);
+        try {
+            java.util.List<Domain> out = new java.util.ArrayList<>();
+            for (int i = 0; i < domains.capacity(); i++) {
+                Domain d = domains.get(i);
+                if (d.live) {
+                    out.add(d);
+                }
+            }
+            return out;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
     public int domainCapacity() {
         return domains.capacity();
     }

@@ -567,9 +567,8 @@ public final class Init {
 
     private List<Domain> liveDomains() {
         List<Domain> out = new ArrayList<>();
-        for (int i = 0; i < kernel.domainCapacity(); i++) {
-            Domain d = kernel.domain(i);
-            if (d != null && d.state() != Domain.DEAD) {
+        for (Domain d : kernel.liveDomains()) {
+            if (d.state() != Domain.DEAD) {
                 out.add(d);
             }
         }
