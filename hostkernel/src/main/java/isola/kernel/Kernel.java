@@ -2080,6 +2080,20 @@ public final class Kernel {
     }
 
     /** Installs an original capability (a root of the derivation tree) into an empty slot. */
+    /** Boot interface: empties {@code slot} of {@code d} (nothing if it is empty). */
+    public void deleteCap(Domain d, int slot) {
+        machine.enter(null);
+        try {
+            if (slot < 0 || slot >= d.cspace.slots.length) {
+                throw new KernelException(E_INVALID_SLOT, "deleteCap in " + d.name + ": slot " + slot
+                        + " is outside 0.." + (d.cspace.slots.length - 1));
+            }
+            deleteSlot(d.cspace.slots[slot], E_DELETED);
+        } finally {
+            machine.leave(null);
+        }
+    }
+
     public void installCap(Domain d, int slot, KernelObject object, int rights, long badge) {
         machine.enter(null);
         try {

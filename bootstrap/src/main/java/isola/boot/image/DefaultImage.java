@@ -32,6 +32,7 @@ public final class DefaultImage {
         m.put("names.jar", NamesServer.class);
         m.put("console.jar", ConsoleServer.class);
         m.put("shell.jar", ShellServer.class);
+        m.put("pager.jar", isola.system.pager.PagerServer.class); // started by manifests that name it
         return m;
     }
 

@@ -31,6 +31,7 @@ import java.util.TreeSet;
  * max-restarts = 5            # 0..1000 (default 5)
  * backoff  = 10ms             # delay before a repeated restart (the first is immediate), doubling; ms or s, 0ms..60s (default 10ms)
  * kept-memory = 512K         # memory whose contents survive the server's restarts; K or M, 0K..16M (default 0K)
+ * pager    = pager           # the service its page faults go to (a pager server provides it); default none
  * </pre>
  *
  * <p>{@code #} starts a comment anywhere on a line; whitespace around keys and values is ignored;
@@ -51,7 +52,8 @@ public final class BootManifest {
 
     /** The keys of a server section, in the order the documentation lists them. */
     static final List<String> KNOWN_KEYS =
-            List.of("jar", "tier", "priority", "provides", "grants", "restart", "max-restarts", "backoff", "kept-memory");
+            List.of("jar", "tier", "priority", "provides", "grants", "restart", "max-restarts", "backoff", "kept-memory",
+                    "pager");
 
     static final String DEFAULT_TIER = "vm";
     static final int DEFAULT_PRIORITY = 100;
@@ -172,6 +174,7 @@ public final class BootManifest {
         int maxRestarts = RestartPolicy.DEFAULT.maxRestarts();
         Duration backoff = RestartPolicy.DEFAULT.backoff();
         long keptMemory;
+        String pager;
 
         Draft(String name, int headerLine, int index) {
             this.name = name;
@@ -187,7 +190,7 @@ public final class BootManifest {
         ServerSpec toSpec() {
             return new ServerSpec(
                     name, jar, tier, priority, provides, grants,
-                    new RestartPolicy(onCrash, maxRestarts, backoff), keptMemory, headerLine);
+                    new RestartPolicy(onCrash, maxRestarts, backoff), keptMemory, pager, headerLine);
         }
     }
 
@@ -321,6 +324,13 @@ public final class BootManifest {
                 case "max-restarts" -> current.maxRestarts = number(key, value, 0, MAX_RESTARTS_LIMIT, n);
                 case "backoff" -> current.backoff = backoff(value, n);
                 case "kept-memory" -> current.keptMemory = size(value, n);
+                case "pager" -> {
+                    List<String> one = services(key, value, n);
+                    if (one.size() != 1) {
+                        throw error(n, "pager of server '" + current.name + "' must name one service, not '" + value + "'");
+                    }
+                    current.pager = one.get(0);
+                }
                 default -> throw new AssertionError(key); // KNOWN_KEYS and this switch disagree
             }
         }
@@ -491,6 +501,10 @@ public final class BootManifest {
 
         private void checkGrants(Map<String, Draft> providedBy) {
             for (Draft d : drafts) {
+                if (d.pager != null && (!providedBy.containsKey(d.pager) || d.provides.contains(d.pager))) {
+                    throw error(d.lineOf("pager"), "server '" + d.name + "' has pager '" + d.pager + "', but "
+                            + (d.provides.contains(d.pager) ? "it provides that service itself" : "no server provides it"));
+                }
                 for (String service : d.grants) {
                     int n = d.lineOf("grants");
                     if (d.provides.contains(service)) {
@@ -529,6 +543,9 @@ public final class BootManifest {
                     if (p != null) {
                         on.add(p);
                     }
+                }
+                if (d.pager != null) {
+                    on.add(providedBy.get(d.pager)); // its pager runs first
                 }
                 deps.add(List.copyOf(on));
                 waiting[d.index] = on.size();

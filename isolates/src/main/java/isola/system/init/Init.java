@@ -114,6 +114,9 @@ public final class Init {
     static final class Running {
         final ServerSpec spec;
         final long badge;
+        /** Its DOMAIN capability's slot in its pager's domain (-1: no pager), and how often it was given. */
+        int pagerSlot = -1;
+        int pagerGeneration;
         /** Kept text and capabilities (as slots of init's), guarded by init's monitor. */
         final Map<String, String> keptValues = new LinkedHashMap<>();
         final Map<String, Integer> keptCaps = new LinkedHashMap<>();
@@ -197,6 +200,17 @@ public final class Init {
         long badge = 1;
         for (ServerSpec s : order) {
             servers.put(s.name(), new Running(s, badge++));
+        }
+        Map<String, Integer> clientsOf = new HashMap<>();
+        for (Running r : servers.values()) {
+            if (r.spec.pager() != null) {
+                int k = clientsOf.merge(r.spec.pager(), 1, Integer::sum) - 1;
+                if (k >= 64 - FIRST_PAGER_CLIENT) {
+                    throw new IllegalStateException("pager service " + r.spec.pager() + " has more than "
+                            + (64 - FIRST_PAGER_CLIENT) + " clients");
+                }
+                r.pagerSlot = FIRST_PAGER_CLIENT + k;
+            }
         }
         for (Running r : servers.values()) {
             seed(r);
@@ -331,6 +345,12 @@ public final class Init {
             vd = tier.load(p, SERVER_SLOTS, SERVER_QUOTA);
             kernel.setFrameQuota(vd.domain(), SERVER_FRAMES);
             bindAndStart(r, vd);
+            for (Running c : servers.values()) { // a restarted pager gets its clients back
+                if (c.spec.pager() != null && s.provides().contains(c.spec.pager()) && c.vd != null
+                        && c.vd.domain().state() != Domain.DEAD) {
+                    givePager(r, c, c.vd.domain());
+                }
+            }
         } catch (RuntimeException e) {
             p.discard(); // its main JVM thread, unless the start took it
             if (vd != null) {
@@ -342,6 +362,33 @@ public final class Init {
             r.standby = preparer.schedule(() -> tier.prepareAhead(s.name(), jars.get(s.jar())),
                     STANDBY_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
         }
+    }
+
+    /**
+     * A pager's clients' DOMAIN capabilities (CONTROL) sit in its slots from here: the pager maps
+     * a client's pages with the one the fault's badge names.
+     */
+    static final int FIRST_PAGER_CLIENT = 32;
+
+    /** The badge of a client's faults: its slot in the pager, and which incarnation (fresh tables). */
+    private static long pagerBadge(Running client) {
+        return client.pagerSlot + 64L * client.pagerGeneration;
+    }
+
+    /** Puts a CONTROL capability to the client's domain in its slot of the pager's domain. */
+    private void givePager(Running pager, Running client, Domain clientDomain) {
+        Domain pd = pager.vd.domain();
+        kernel.deleteCap(pd, client.pagerSlot);
+        kernel.installCap(pd, client.pagerSlot, clientDomain, Rights.CONTROL, 0);
+    }
+
+    private Running providerOf(String service) {
+        for (Running x : servers.values()) {
+            if (x.spec.provides().contains(service)) {
+                return x;
+            }
+        }
+        throw new IllegalStateException("no server provides " + service); // the manifest checked it
     }
 
     /** Gives a loaded incarnation its capabilities and endpoints, then starts it. */
@@ -368,6 +415,14 @@ public final class Init {
             keptCaps.put(e.getKey(), slot++);
         }
         kernel.setFaultEndpoint(d, supervisor.faults, r.badge);
+        if (s.pager() != null) {
+            r.pagerGeneration++;
+            Running p = providerOf(s.pager());
+            if (p.vd != null && p.vd.domain().state() != Domain.DEAD) {
+                givePager(p, r, d);
+            }
+            kernel.setPager(d, endpoints.get(s.pager()), pagerBadge(r));
+        }
         r.vd = vd;
         tier.start(vd, s.priority(), new VmTier.StartInfo(provided, granted,
                 new Kept(r.keptValues, keptCaps, r.keptMemory), keepSlot));

@@ -25,6 +25,7 @@ public record ServerSpec(
         List<String> grants,
         RestartPolicy restart,
         long keptMemory,
+        String pager,
         int line) {
 
     public ServerSpec {

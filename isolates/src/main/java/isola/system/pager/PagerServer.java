@@ -14,8 +14,9 @@ import isola.sdk.Sys;
  * is then retried. Like L4's sigma0 and seL4's user-level pagers, the kernel only delivers the
  * fault.
  *
- * <p>The badge of a client's pager capability is the slot, in this server's capability space,
- * of a DOMAIN capability (CONTROL right) to that client. Frames and tables come from this
+ * <p>The badge of a client's faults is, in its low 6 bits, the slot in this server's capability
+ * space of a DOMAIN capability (CONTROL right) to that client; the rest tells the client's
+ * incarnations apart (init puts them in slots 32..63, see its {@code pager} manifest key). Frames and tables come from this
  * server's frame quota; their capabilities stay in its slots from {@link #FIRST_FREE} on (a
  * mapping belongs to the capability that made it). It links only the tables a client lacks,
  * and a page it served before (which the client has since unmapped) gets its frame back,
@@ -34,10 +35,10 @@ public final class PagerServer implements Server, Handler {
 
     private int nextSlot = FIRST_FREE;
     private int slots;
-    /** Tables linked per client: region (va >> the level's span) << 8 | level << 6 | client. */
-    private final java.util.HashSet<Long> tables = new java.util.HashSet<>();
-    /** The frame capability's slot for each page served: page number << 6 | client. */
-    private final java.util.HashMap<Long, Integer> pages = new java.util.HashMap<>();
+    /** Tables linked, per client incarnation: "badge/level/region". */
+    private final java.util.HashSet<String> tables = new java.util.HashSet<>();
+    /** The frame capability's slot for each page served: "badge/page". */
+    private final java.util.HashMap<String, Integer> pages = new java.util.HashMap<>();
 
     @Override
     public void start(ServerContext ctx) {
@@ -50,12 +51,13 @@ public final class PagerServer implements Server, Handler {
     public synchronized long handle(Sys sys) {
         long va = sys.mr(0) & ~0xFFFL;
         long code = sys.mr(1);
-        int client = (int) sys.badge();
-        if (sys.label() != isola.kernel.Kernel.PAGE_FAULT || (code & PF_PRESENT) != 0 || client <= ENDPOINT || client >= FIRST_FREE) {
+        long who = sys.badge(); // the client's slot and incarnation: its tables are its own
+        int client = (int) (who & 63);
+        if (sys.label() != isola.kernel.Kernel.PAGE_FAULT || (code & PF_PRESENT) != 0 || client <= ENDPOINT) {
             return Tag.of(REFUSED, 0);
         }
         for (int level = 3; level >= 1; level--) {
-            long key = (va >>> (12 + 9 * level)) << 8 | (long) level << 6 | client;
+            String key = who + "/" + level + "/" + (va >>> (12 + 9 * level));
             if (tables.contains(key)) {
                 continue;
             }
@@ -73,7 +75,7 @@ public final class PagerServer implements Server, Handler {
             }
             tables.add(key);
         }
-        long page = (va >>> 12) << 6 | client;
+        String page = who + "/" + (va >>> 12);
         Integer served = pages.get(page);
         int slot = served != null ? served : nextSlot;
         if (served == null && (nextSlot >= slots || sys.frameAlloc(slot, Sys.PAGE_4K) != Status.OK)) {

@@ -87,11 +87,11 @@ class BootManifestTest {
 
         ServerSpec shell = m.server("shell");
         assertEquals(new ServerSpec("shell", "shell.jar", "vm", 100, List.of(),
-                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 0, 3), shell);
+                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 0, null, 3), shell);
 
         ServerSpec names = m.server("names");
         assertEquals(new ServerSpec("names", "names.jar", "vm", 200, List.of("names"), List.of("log", "console"),
-                new RestartPolicy(true, 7, Duration.ofMillis(250)), 0, 7), names);
+                new RestartPolicy(true, 7, Duration.ofMillis(250)), 0, null, 7), names);
 
         ServerSpec log = m.server("log");
         assertEquals(List.of(), log.grants());
@@ -180,6 +180,37 @@ class BootManifestTest {
                     jar = d.jar
                     """)));
         }
+    }
+
+    @Test
+    void aPagerStartsBeforeItsClientsAndMustBeProvided() {
+        BootManifest m = parse("""
+                [server app]
+                jar = a.jar
+                pager = mem
+                [server pager]
+                jar = b.jar
+                provides = mem
+                """);
+        assertEquals(List.of("pager", "app"), order(m));
+        assertEquals("mem", m.server("app").pager());
+        assertNull(m.server("pager").pager());
+        fails("""
+                [server app]
+                jar = a.jar
+                pager = nowhere
+                """, 3, "pager 'nowhere'", "no server provides it");
+        fails("""
+                [server app]
+                jar = a.jar
+                pager = a, b
+                """, 3, "must name one service");
+        fails("""
+                [server app]
+                jar = a.jar
+                provides = mem
+                pager = mem
+                """, 4, "provides that service itself");
     }
 
     @Test

@@ -1,0 +1,106 @@
+package isola.boot;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import isola.boot.image.DefaultImage;
+import isola.boot.testservers.paged.PagedServer;
+import isola.kernel.Domain;
+import isola.kernel.Kernel;
+import isola.kernel.Status;
+import isola.kernel.Tag;
+import isola.kernel.Tcb;
+import isola.sdk.Replies;
+import isola.sdk.Sys;
+import java.io.ByteArrayOutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A server named with {@code pager = pager} in the manifest gets its memory from the demand-zero
+ * pager, which init starts first and gives the client's domain; both may crash and restart.
+ */
+class PagerTest {
+    static final int PAGED = 0;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aManifestPagerServesItsClientAcrossBothTheirRestarts() throws Exception {
+        String manifest = DefaultImage.defaultManifest() + """
+
+                [server pager]
+                jar      = pager.jar
+                provides = pager
+
+                [server paged]
+                jar      = paged.jar
+                provides = paged
+                pager    = pager
+                """;
+        Path image = DefaultImage.build(dir.resolve("paged.img"), manifest, Map.of("paged.jar", PagedServer.class));
+        PipedOutputStream keepOpen = new PipedOutputStream();
+        Boot b = Boot.start(image, new PipedInputStream(keepOpen), new PrintStream(new ByteArrayOutputStream()), false)
+                .awaitBooted();
+        try {
+            assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+                Kernel k = b.machine().kernel();
+                Domain client = k.createDomain("client", 16, 16);
+                b.init().grantService("paged", client, PAGED, 0);
+                Tcb t = k.createThread(client, "test", 100);
+                b.machine().attach(t);
+                Sys sys = Sys.of(k, t);
+                put(sys, 0, 11);
+                put(sys, 7, 77);
+                assertEquals(11, get(sys, 0));
+                assertEquals(77, get(sys, 7));
+                assertEquals(0, get(sys, 3), "an untouched page reads zero");
+                Domain pagerDomain = b.init().serverDomain("pager");
+                assertEquals(3 + 3, pagerDomain.framesUsed(), "three tables and three pages, paid by the pager");
+
+                crash(b, k, "paged"); // a new incarnation: a fresh address space, paged in anew
+                assertEquals(0, get(sys, 7), "a restarted server's memory starts empty");
+                put(sys, 7, 70);
+                crash(b, k, "pager"); // its frames go with it: the client's pages fault in anew
+                assertEquals(0, get(sys, 7));
+                put(sys, 9, 99);
+                assertEquals(99, get(sys, 9));
+            });
+        } finally {
+            keepOpen.close();
+            assertEquals(0, b.awaitExit());
+            b.close();
+        }
+    }
+
+    static void crash(Boot b, Kernel k, String server) throws InterruptedException {
+        int restarts = b.init().restarts(server);
+        k.injectFault(b.init().serverDomain(server), "test crash");
+        long end = System.nanoTime() + 30_000_000_000L;
+        while (b.init().restarts(server) == restarts && System.nanoTime() < end) {
+            Thread.sleep(1);
+        }
+        assertEquals(restarts + 1, b.init().restarts(server), server + " was restarted");
+    }
+
+    static void put(Sys sys, long page, long value) {
+        sys.mr(0, page);
+        sys.mr(1, value);
+        int st = sys.callRetrying(PAGED, Tag.of(PagedServer.PUT, 2), Sys.RESTART_ATTEMPTS);
+        assertEquals(Status.OK, st, sys.describe(st, "put"));
+        assertEquals(Replies.OK, sys.label(), "put " + page + ": " + sys.string(1));
+    }
+
+    static long get(Sys sys, long page) {
+        sys.mr(0, page);
+        int st = sys.callRetrying(PAGED, Tag.of(PagedServer.GET, 1), Sys.RESTART_ATTEMPTS);
+        assertEquals(Status.OK, st, sys.describe(st, "get"));
+        assertEquals(Replies.OK, sys.label(), "get " + page + ": " + sys.string(1));
+        return sys.mr(0);
+    }
+}
