@@ -65,6 +65,8 @@ class PagerTest {
 
                 crash(b, k, "paged"); // a new incarnation: a fresh address space, paged in anew
                 assertEquals(0, get(sys, 7), "a restarted server's memory starts empty");
+                assertEquals(3 + 1, b.init().serverDomain("pager").framesUsed(),
+                        "the pager freed what the dead incarnation held; three tables and one page now");
                 put(sys, 7, 70);
                 crash(b, k, "pager"); // its frames go with it: the client's pages fault in anew
                 assertEquals(0, get(sys, 7));

@@ -20,7 +20,8 @@ import isola.sdk.Sys;
  * server's frame quota; their capabilities stay in its slots from {@link #FIRST_FREE} on (a
  * mapping belongs to the capability that made it). It links only the tables a client lacks,
  * and a page it served before (which the client has since unmapped) gets its frame back,
- * contents and all, so a client's use is bounded by the pages it touches. A fault it will not
+ * contents and all, so a client's use is bounded by the pages it touches; the first fault of a
+ * client's new incarnation (a new badge) frees what the dead one held. A fault it will not
  * serve (a protection violation, no capability to the client, no memory or slot left) is
  * answered with label {@link #REFUSED}, and the client's access fails with E_NOT_MAPPED.
  */
@@ -35,10 +36,22 @@ public final class PagerServer implements Server, Handler {
 
     private int nextSlot = FIRST_FREE;
     private int slots;
-    /** Tables linked, per client incarnation: "badge/level/region". */
-    private final java.util.HashSet<String> tables = new java.util.HashSet<>();
-    /** The frame capability's slot for each page served: "badge/page". */
-    private final java.util.HashMap<String, Integer> pages = new java.util.HashMap<>();
+    /** Slots given back by clients' dead incarnations, reused first. */
+    private final java.util.ArrayDeque<Integer> freeSlots = new java.util.ArrayDeque<>();
+    /** What this pager holds for each client slot, for the incarnation it serves now. */
+    private final Client[] clients = new Client[64];
+
+    /** One client incarnation (its fault badge): the tables it has, its pages' frames, and every slot used. */
+    private static final class Client {
+        final long who;
+        final java.util.HashSet<Long> tables = new java.util.HashSet<>();
+        final java.util.HashMap<Long, Integer> pages = new java.util.HashMap<>();
+        final java.util.ArrayList<Integer> held = new java.util.ArrayList<>();
+
+        Client(long who) {
+            this.who = who;
+        }
+    }
 
     @Override
     public void start(ServerContext ctx) {
@@ -46,51 +59,82 @@ public final class PagerServer implements Server, Handler {
         ctx.servePassive(ENDPOINT, this);
     }
 
-    /** Faults of several client threads can arrive at once: they share the slot counter. */
+    /** Faults of several client threads can arrive at once: they share the slots. */
     @Override
     public synchronized long handle(Sys sys) {
         long va = sys.mr(0) & ~0xFFFL;
         long code = sys.mr(1);
         long who = sys.badge(); // the client's slot and incarnation: its tables are its own
-        int client = (int) (who & 63);
-        if (sys.label() != isola.kernel.Kernel.PAGE_FAULT || (code & PF_PRESENT) != 0 || client <= ENDPOINT) {
+        int slot = (int) (who & 63);
+        if (sys.label() != isola.kernel.Kernel.PAGE_FAULT || (code & PF_PRESENT) != 0 || slot <= ENDPOINT) {
             return Tag.of(REFUSED, 0);
         }
+        Client c = clients[slot];
+        if (c == null || c.who != who) {
+            if (c != null) {
+                release(sys, c); // a new incarnation: the old one's address space is gone
+            }
+            c = clients[slot] = new Client(who);
+        }
         for (int level = 3; level >= 1; level--) {
-            String key = who + "/" + level + "/" + (va >>> (12 + 9 * level));
-            if (tables.contains(key)) {
+            long key = (va >>> (12 + 9 * level)) << 2 | level;
+            if (c.tables.contains(key)) {
                 continue;
             }
-            if (nextSlot >= slots || sys.tableAlloc(nextSlot, level) != Status.OK) {
+            int t = takeSlot();
+            if (t < 0 || sys.tableAlloc(t, level) != Status.OK) {
+                giveBack(t);
                 return Tag.of(REFUSED, 0);
             }
-            int st = sys.tableLink(client, nextSlot, va);
+            int st = sys.tableLink(slot, t, va);
             if (st == Status.OK) {
-                nextSlot++;
+                c.held.add(t);
             } else {
-                sys.delete(nextSlot); // the client linked its own there (E_MAPPED): give ours back
+                sys.delete(t); // the client linked its own there (E_MAPPED): give ours back
+                giveBack(t);
                 if (st != Status.E_MAPPED) {
                     return Tag.of(REFUSED, 0);
                 }
             }
-            tables.add(key);
+            c.tables.add(key);
         }
-        String page = who + "/" + (va >>> 12);
-        Integer served = pages.get(page);
-        int slot = served != null ? served : nextSlot;
-        if (served == null && (nextSlot >= slots || sys.frameAlloc(slot, Sys.PAGE_4K) != Status.OK)) {
+        Integer served = c.pages.get(va >>> 12);
+        int f = served != null ? served : takeSlot();
+        if (served == null && (f < 0 || sys.frameAlloc(f, Sys.PAGE_4K) != Status.OK)) {
+            giveBack(f);
             return Tag.of(REFUSED, 0);
         }
-        if (sys.map(client, slot, va, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC) != Status.OK) {
+        if (sys.map(slot, f, va, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC) != Status.OK) {
             if (served == null) {
-                sys.delete(slot);
+                sys.delete(f);
+                giveBack(f);
             }
             return Tag.of(REFUSED, 0);
         }
         if (served == null) {
-            pages.put(page, slot);
-            nextSlot++;
+            c.pages.put(va >>> 12, f);
+            c.held.add(f);
         }
         return Tag.of(0, 0);
+    }
+
+    /** Frees what a dead incarnation held: its pages were unmapped and its tables unlinked with it. */
+    private void release(Sys sys, Client c) {
+        for (int held : c.held) {
+            if (sys.delete(held) == Status.OK) {
+                freeSlots.push(held);
+            }
+        }
+    }
+
+    private int takeSlot() {
+        Integer s = freeSlots.poll();
+        return s != null ? s : nextSlot < slots ? nextSlot++ : -1;
+    }
+
+    private void giveBack(int s) {
+        if (s >= 0) {
+            freeSlots.push(s);
+        }
     }
 }
