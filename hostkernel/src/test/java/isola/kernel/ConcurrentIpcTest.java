@@ -336,7 +336,6 @@ class ConcurrentIpcTest {
         });
     }
 
-    /** Many clients calling a passive server at once: each call runs on its own thread. */
     /**
      * Fast calls answered half through a saved reply capability, half through the implicit
      * reply: saving moves the caller's binding out of the thread's UTCB into the saved reply,
@@ -370,32 +369,45 @@ class ConcurrentIpcTest {
                     }
                 }
             });
-            List<Thread> threads = new ArrayList<>();
-            for (int c = 0; c < CLIENTS; c++) {
-                int id = c;
-                Domain d = rig.domain("cli" + c);
-                rig.grant(srv, EP, d, EP, Rights.SEND, 1000 + c);
-                Tcb t = rig.spawn(d, "client" + c, 10, self -> {
-                    for (int seq = 0; seq < CALLS / 4; seq++) {
-                        setMr(self, 0, id);
-                        setMr(self, 1, seq);
-                        setMr(self, 2, payload(id, seq));
-                        assertEquals(OK, k.call(self, EP, Tag.of(CALL, 3), Kernel.FOREVER));
-                        assertEquals(id, mr(self, 0));
-                        assertEquals(seq, mr(self, 1));
-                        assertEquals(answer(payload(id, seq)) + 1000 + id, mr(self, 2));
-                    }
-                });
-                threads.add((Thread) t.runner);
-            }
-            for (Thread jt : threads) {
-                jt.join();
-            }
-            rig.check();
+            callFromClients(srv, CALLS / 4);
             assertTrue(viaSaved.get() >= (long) CLIENTS * CALLS / 4 / 2, viaSaved + " answered through a saved reply");
         });
     }
 
+    /**
+     * {@link #CLIENTS} client domains, each with a SEND capability (badge 1000 + client) to the
+     * endpoint in {@code server}'s slot {@link #EP}, call it {@code callsEach} times with a
+     * payload the server answers; each reply is checked, and the caller stays in its own domain.
+     * Returns once every client is done.
+     */
+    private void callFromClients(Domain server, int callsEach) throws InterruptedException {
+        Kernel k = rig.k;
+        List<Thread> threads = new ArrayList<>();
+        for (int c = 0; c < CLIENTS; c++) {
+            int id = c;
+            Domain d = rig.domain("cli" + c);
+            rig.grant(server, EP, d, EP, Rights.SEND, 1000 + c);
+            Tcb t = rig.spawn(d, "client" + c, 10, self -> {
+                for (int seq = 0; seq < callsEach; seq++) {
+                    setMr(self, 0, id);
+                    setMr(self, 1, seq);
+                    setMr(self, 2, payload(id, seq));
+                    assertEquals(OK, k.call(self, EP, Tag.of(CALL, 3), Kernel.FOREVER));
+                    assertEquals(id, mr(self, 0));
+                    assertEquals(seq, mr(self, 1));
+                    assertEquals(answer(payload(id, seq)) + 1000 + id, mr(self, 2));
+                    assertSame(d, self.currentDomain());
+                }
+            });
+            threads.add((Thread) t.runner);
+        }
+        for (Thread jt : threads) {
+            jt.join();
+        }
+        rig.check();
+    }
+
+    /** Many clients calling a passive server at once: each call runs on its own thread. */
     @Test
     void passiveServerUnderLoad() {
         rig = KernelRig.concurrent();
@@ -412,29 +424,7 @@ class ConcurrentIpcTest {
                 Utcb.setMr(caller.utcb(), 2, answer(Utcb.mr(caller.utcb(), 2)) + Utcb.badge(caller.utcb()));
                 return Tag.of(CALL, 3);
             });
-            List<Thread> threads = new ArrayList<>();
-            for (int c = 0; c < CLIENTS; c++) {
-                int id = c;
-                Domain d = rig.domain("cli" + c);
-                rig.grant(p, EP, d, EP, Rights.SEND, 1000 + c);
-                Tcb t = rig.spawn(d, "client" + c, 10, self -> {
-                    for (int seq = 0; seq < CALLS; seq++) {
-                        setMr(self, 0, id);
-                        setMr(self, 1, seq);
-                        setMr(self, 2, payload(id, seq));
-                        assertEquals(OK, k.call(self, EP, Tag.of(CALL, 3), Kernel.FOREVER));
-                        assertEquals(id, mr(self, 0));
-                        assertEquals(seq, mr(self, 1));
-                        assertEquals(answer(payload(id, seq)) + 1000 + id, mr(self, 2));
-                        assertSame(d, self.currentDomain());
-                    }
-                });
-                threads.add((Thread) t.runner);
-            }
-            for (Thread jt : threads) {
-                jt.join();
-            }
-            rig.check();
+            callFromClients(p, CALLS);
             assertEquals((long) CLIENTS * CALLS, calls.get());
             assertEquals(Domain.RUNNING, p.state());
         });
