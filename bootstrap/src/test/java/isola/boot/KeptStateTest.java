@@ -81,11 +81,15 @@ class KeptStateTest {
         b.close();
     }
 
-    /** Crashes {@code server} and waits (bounded) until its next incarnation runs. */
     void crash(String server) throws InterruptedException {
+        crash(b, server);
+    }
+
+    /** Crashes {@code server} and waits (bounded) until its next incarnation runs. */
+    static void crash(Boot b, String server) throws InterruptedException {
         Domain before = b.init().serverDomain(server);
         int restarts = b.init().restarts(server);
-        k.injectFault(before, "test crash");
+        b.machine().kernel().injectFault(before, "test crash");
         long end = System.nanoTime() + 30_000_000_000L;
         while (b.init().restarts(server) == restarts && System.nanoTime() < end) {
             Thread.sleep(1);

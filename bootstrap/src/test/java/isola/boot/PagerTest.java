@@ -63,12 +63,12 @@ class PagerTest {
                 Domain pagerDomain = b.init().serverDomain("pager");
                 assertEquals(3 + 3, pagerDomain.framesUsed(), "three tables and three pages, paid by the pager");
 
-                crash(b, k, "paged"); // a new incarnation: a fresh address space, paged in anew
+                KeptStateTest.crash(b, "paged"); // a new incarnation: a fresh address space, paged in anew
                 assertEquals(0, get(sys, 7), "a restarted server's memory starts empty");
                 assertEquals(3 + 1, b.init().serverDomain("pager").framesUsed(),
                         "the pager freed what the dead incarnation held; three tables and one page now");
                 put(sys, 7, 70);
-                crash(b, k, "pager"); // its frames go with it: the client's pages fault in anew
+                KeptStateTest.crash(b, "pager"); // its frames go with it: the client's pages fault in anew
                 assertEquals(0, get(sys, 7));
                 put(sys, 9, 99);
                 assertEquals(99, get(sys, 9));
@@ -78,16 +78,6 @@ class PagerTest {
             assertEquals(0, b.awaitExit());
             b.close();
         }
-    }
-
-    static void crash(Boot b, Kernel k, String server) throws InterruptedException {
-        int restarts = b.init().restarts(server);
-        k.injectFault(b.init().serverDomain(server), "test crash");
-        long end = System.nanoTime() + 30_000_000_000L;
-        while (b.init().restarts(server) == restarts && System.nanoTime() < end) {
-            Thread.sleep(1);
-        }
-        assertEquals(restarts + 1, b.init().restarts(server), server + " was restarted");
     }
 
     static void put(Sys sys, long page, long value) {
