@@ -156,7 +156,8 @@ public class MemBench {
     @State(Scope.Thread)
     public static class Paged {
         static final long VA = 0x0000_0020_0000_0000L;
-        static final int T3 = 1, T2 = 2, T1 = 3, FRAME = 4;
+        /** Slots: its three page tables from TABLES on, then its frame. */
+        static final int TABLES = 1, FRAME = 4;
         EchoSystem system;
         EchoSystem.Client client;
         Sys sys;
@@ -169,12 +170,7 @@ public class MemBench {
             k.setFrameQuota(system.client, 16);
             client = system.attachClient("faulter");
             sys = client.sys();
-            sys.check(sys.tableAlloc(T3, 3), "table");
-            sys.check(sys.tableAlloc(T2, 2), "table");
-            sys.check(sys.tableAlloc(T1, 1), "table");
-            sys.check(sys.tableLink(Sys.SELF, T3, VA), "link");
-            sys.check(sys.tableLink(Sys.SELF, T2, VA), "link");
-            sys.check(sys.tableLink(Sys.SELF, T1, VA), "link");
+            sys.check(sys.linkTables(Sys.SELF, VA, Sys.PAGE_4K, TABLES), "tables");
             sys.check(sys.frameAlloc(FRAME, Sys.PAGE_4K), "frame");
             k.grantCap(system.client, FRAME, system.server.domain(), RemapPager.FRAME, Rights.SEND | Rights.RECV, 0);
             k.installCap(system.server.domain(), RemapPager.CLIENT, system.client, Rights.CONTROL, 0);
@@ -220,7 +216,8 @@ public class MemBench {
     public static class Transfer {
         static final long VA = 0x0000_0030_0000_0000L;
         static final long TOTAL = 64L << 20;
-        static final int T3 = 1, T2 = 2, FRAME = 3, SINK = EchoSystem.CLIENT_SLOT;
+        /** Slots: its two page tables from TABLES on, then the shared frame. */
+        static final int TABLES = 1, FRAME = 3, SINK = EchoSystem.CLIENT_SLOT;
         EchoSystem system;
         EchoSystem.Client client;
         Sys sys;
@@ -236,10 +233,7 @@ public class MemBench {
             k.setFrameQuota(system.server.domain(), 16);
             client = system.attachClient("source");
             sys = client.sys();
-            sys.check(sys.tableAlloc(T3, 3), "table");
-            sys.check(sys.tableAlloc(T2, 2), "table");
-            sys.check(sys.tableLink(Sys.SELF, T3, VA), "link");
-            sys.check(sys.tableLink(Sys.SELF, T2, VA), "link");
+            sys.check(sys.linkTables(Sys.SELF, VA, Sys.PAGE_2M, TABLES), "tables");
             sys.check(sys.frameAlloc(FRAME, Sys.PAGE_2M), "frame");
             sys.check(sys.map(Sys.SELF, FRAME, VA, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC), "map");
             k.grantCap(system.client, FRAME, system.server.domain(), SinkServer.FRAME, Rights.RECV, 0);

@@ -377,6 +377,29 @@ public final class Sys {
         return unwind(kernel.tableLink(tcb, domainSlot, tableSlot, va));
     }
 
+    /**
+     * Allocates and links, in the address space of {@code domainSlot} (or SELF), the page tables
+     * a page of {@code size} at {@code va} needs and none of which exists yet: level 3 into slot
+     * {@code firstSlot}, level 2 into the next, level 1 (for a 4 KiB page) into the one after.
+     * OK, or the first failure's status.
+     */
+    public int linkTables(int domainSlot, long va, long size, int firstSlot) {
+        int lowest = size == PAGE_4K ? 1 : size == PAGE_2M ? 2 : size == PAGE_1G ? 3 : 0;
+        if (lowest == 0) {
+            return Status.E_INVALID_ARG;
+        }
+        for (int level = 3, slot = firstSlot; level >= lowest; level--, slot++) {
+            int st = tableAlloc(slot, level);
+            if (st == Status.OK) {
+                st = tableLink(domainSlot, slot, va);
+            }
+            if (st != Status.OK) {
+                return st;
+            }
+        }
+        return Status.OK;
+    }
+
     public int tableUnlink(int domainSlot, long va, int level) {
         return unwind(kernel.tableUnlink(tcb, domainSlot, va, level));
     }

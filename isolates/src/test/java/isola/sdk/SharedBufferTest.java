@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
  * its read-only mapping refuses writes.
  */
 class SharedBufferTest {
-    static final int T3 = 0, T2 = 1, FRAME = 2, READY = 3, DONE = 4;
+    /** Slots: two page tables from TABLES on, the frame, the two notifications. */
+    static final int TABLES = 0, FRAME = 2, READY = 3, DONE = 4;
     static final long PRODUCER_VA = 0x0000_0010_0000_0000L, CONSUMER_VA = 0x0000_0020_0040_0000L;
     final ConcurrentMachine machine = HostedMachine.concurrent(KernelConfig.DEFAULT);
     final Kernel k = machine.kernel();
@@ -33,10 +34,7 @@ class SharedBufferTest {
 
     /** Links the two tables a 2 MiB page at {@code va} needs, and maps the frame in FRAME there. */
     static void map2M(Sys sys, long va, long flags) {
-        sys.check(sys.tableAlloc(T3, 3), "table");
-        sys.check(sys.tableAlloc(T2, 2), "table");
-        sys.check(sys.tableLink(Sys.SELF, T3, va), "link");
-        sys.check(sys.tableLink(Sys.SELF, T2, va), "link");
+        sys.check(sys.linkTables(Sys.SELF, va, Sys.PAGE_2M, TABLES), "tables");
         sys.check(sys.map(Sys.SELF, FRAME, va, flags), "map");
     }
 

@@ -23,7 +23,8 @@ public final class SinkServer implements Server, Handler {
     public static final long VA = 0x0000_0030_0000_0000L;
     /** The shared frame's size: a 2 MiB page. */
     public static final int CHUNK = 2 << 20;
-    private static final int T3 = 2, T2 = 3;
+    /** Its two page tables' slots, from here. */
+    private static final int TABLES = 2;
 
     private final byte[] bytes = new byte[CHUNK];
     private final long[] words = new long[64 * 1024];
@@ -58,10 +59,7 @@ public final class SinkServer implements Server, Handler {
     }
 
     private void map(Sys sys) {
-        sys.check(sys.tableAlloc(T3, 3), "sink: table");
-        sys.check(sys.tableAlloc(T2, 2), "sink: table");
-        sys.check(sys.tableLink(Sys.SELF, T3, VA), "sink: link");
-        sys.check(sys.tableLink(Sys.SELF, T2, VA), "sink: link");
+        sys.check(sys.linkTables(Sys.SELF, VA, Sys.PAGE_2M, TABLES), "sink: tables");
         sys.check(sys.map(Sys.SELF, FRAME, VA, Sys.MAP_USER | Sys.MAP_NO_EXEC), "sink: map the shared frame");
         mapped = true;
     }
