@@ -94,10 +94,13 @@ final class Memory {
         retire(as.root(), 0);
     }
 
-    /** Frees a block once every MMU is past the current epoch (see the class comment). */
+    /**
+     * Frees a block once every MMU is past the current epoch (see the class comment). The limbo
+     * is drained where frames are wanted (allocation, the free count), not per block: a domain's
+     * teardown retires all its frames at once.
+     */
     private void retire(long pa, int order) {
         limbo.addLast(new long[] {pa, order, epoch.get()});
-        drainLimbo();
     }
 
     /** Gives back the frames whose grace period is over, oldest first. */
