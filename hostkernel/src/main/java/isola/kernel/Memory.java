@@ -21,8 +21,8 @@ import isola.kernel.mem.PhysicalMemory;
  * <p>A freed frame that was mapped (or walked, for a table) is not reused at once: another
  * thread may have translated to it just before the unmap and not yet made its access. It waits
  * in limbo until every registered MMU has adopted the invalidation that unmapped it, or its
- * thread is waiting in a system call (so between accesses) or gone: the hosted TLB shootdown's
- * acknowledgement. The domain's quota is credited at once.
+ * thread is waiting in a system call (so between accesses) with no view open or gone: the
+ * hosted TLB shootdown's acknowledgement. The domain's quota is credited at once.
  */
 final class Memory {
     final PhysicalMemory ram;
@@ -125,8 +125,8 @@ final class Memory {
     private boolean quiescent(long e) {
         for (isola.kernel.mem.Mmu m : mmus) {
             Tcb t = (Tcb) m.owner();
-            if (m.seen() >= e || !Utcb.isWoken(Utcb.wakeWord(t.utcb))) {
-                continue; // adopted the epoch, or waiting in a system call
+            if (m.seen() >= e || (!m.pinned() && !Utcb.isWoken(Utcb.wakeWord(t.utcb)))) {
+                continue; // adopted the epoch, or waiting in a system call with no view open
             }
             return false;
         }
@@ -390,11 +390,11 @@ final class Memory {
     /** Narrows a mapping: R/W may be dropped, never added (that needs the frame's SEND right). */
     int protect(AddressSpace as, long va, long size, long flags) {
         errorArg = va;
-        long leaf = paging.leaf(as.root(), va, size);
-        if (leaf < 0) {
-            return (int) leaf;
+        long slot = paging.leafSlot(as.root(), va, size);
+        if (slot < 0) {
+            return (int) slot;
         }
-        if ((flags & Paging.RW) != 0 && (leaf & Paging.RW) == 0) {
+        if ((flags & Paging.RW) != 0 && (ram.read64(slot) & Paging.RW) == 0) {
             return E_INVALID_ARG; // a writable mapping is made by map, with the frame's SEND right
         }
         int st = paging.protect(as.root(), va, size, flags);

@@ -116,6 +116,8 @@ class MemoryTest {
             assertEquals(E_NO_RIGHTS, k.map(t, Kernel.SELF, RO, VA + SIZE_4K, RW | US));
             assertEquals(OK, k.map(t, Kernel.SELF, RO, VA + SIZE_4K, US));
             assertEquals(E_INVALID_ARG, k.protect(t, Kernel.SELF, VA + SIZE_4K, SIZE_4K, RW | US), "no R/W upgrade");
+            assertEquals(OK, k.protect(t, Kernel.SELF, VA + SIZE_4K, SIZE_4K, US | NX), "an NX entry (negative as a long) is an entry");
+            assertEquals(E_INVALID_ARG, k.protect(t, Kernel.SELF, VA + SIZE_4K, SIZE_4K, RW | US | NX), "nor from an NX entry");
             // The last capability of a mapped frame cannot go; a linked table's neither.
             assertEquals(E_FRAME_MAPPED, k.capDelete(t, FRAME));
             assertEquals(E_FRAME_MAPPED, k.capDelete(t, T1));

@@ -241,14 +241,17 @@ public final class Paging {
         return OK;
     }
 
-    /** The leaf entry of the page of {@code size} at {@code va}, or a negative status. */
+    /**
+     * The leaf entry of the page of {@code size} at {@code va}, or 0 (not present) if there is
+     * none. (Not a status: an entry with NX set is negative.)
+     */
     public long leaf(long root, long va, long size) {
         long slot = leafSlot(root, va, size);
-        return slot < 0 ? slot : ram.read64(slot);
+        return slot < 0 ? 0 : ram.read64(slot);
     }
 
     /** Address of the present leaf entry mapping a page of {@code size} at {@code va}, or a negative status. */
-    private long leafSlot(long root, long va, long size) {
+    public long leafSlot(long root, long va, long size) {
         errorAddress = va;
         int level = leafLevel(size);
         if (level == 0) {
