@@ -46,6 +46,18 @@ public final class SharedBuffer {
         memory.read(base + offset, dst, to, length);
     }
 
+    /** Zero-copy read of {@code length} bytes from {@code offset}: see {@link VirtualMemory#readInPlace}. */
+    public void readInPlace(long offset, long length, VirtualMemory.Run visitor) {
+        check(offset, length);
+        memory.readInPlace(base + offset, length, visitor);
+    }
+
+    /** Zero-copy write of {@code length} bytes from {@code offset}: see {@link VirtualMemory#writeInPlace}. */
+    public void writeInPlace(long offset, long length, VirtualMemory.Run visitor) {
+        check(offset, length);
+        memory.writeInPlace(base + offset, length, visitor);
+    }
+
     public long getLong(long offset) {
         check(offset, 8);
         return memory.getLong(base + offset);

@@ -81,6 +81,60 @@ public final class VirtualMemory {
     }
 
     /**
+     * What {@link #readInPlace} and {@link #writeInPlace} hand out: {@code run} is the range's
+     * bytes from {@code offset} on, in place in physical memory, valid only during the call.
+     */
+    @FunctionalInterface
+    public interface Run {
+        void accept(MemorySegment run, long offset);
+    }
+
+    /**
+     * Zero-copy read: hands {@code visitor} the {@code length} bytes at {@code va} as read-only
+     * segments over the memory itself, one per run of physically contiguous pages (a large page
+     * is one run), in order. Page faults are resolved first, as for {@link #read}.
+     *
+     * <p>Each segment is confined to this thread and closed when the call returns, so it cannot
+     * be kept. Until then the thread keeps its translations, like a TLB entry held for the
+     * duration: a page unmapped meanwhile stays readable through the segment, and its frame
+     * is not reused before the call returns. Keep the call short, as one would a lock.
+     */
+    public void readInPlace(long va, long length, Run visitor) {
+        inPlace(va, length, Mmu.READ, visitor);
+    }
+
+    /** Zero-copy write: as {@link #readInPlace}, with writable segments; every page must allow writes. */
+    public void writeInPlace(long va, long length, Run visitor) {
+        inPlace(va, length, Mmu.WRITE, visitor);
+    }
+
+    private void inPlace(long va, long length, int access, Run visitor) {
+        if (length < 0 || va + length < va) {
+            throw new IllegalArgumentException("range of " + length + " bytes at 0x" + Long.toHexString(va));
+        }
+        Mmu pinned = mmu();
+        pinned.pin();
+        try (java.lang.foreign.Arena scope = java.lang.foreign.Arena.ofConfined()) {
+            // every page first, so a fault the pager cannot resolve leaves the range untouched
+            for (long page = va & ~0xFFFL; page < va + length; page += 4096) {
+                physical(Math.max(page, va), access);
+            }
+            for (long done = 0; done < length; ) {
+                long pa = physical(va + done, access);
+                if (mmu() != pinned) {
+                    throw new IllegalStateException("the address space changed during a view of it");
+                }
+                int n = run(va + done, pa, (int) Math.min(length - done, 1 << 30), access);
+                MemorySegment segment = ram.slice(pa, n).reinterpret(scope, null);
+                visitor.accept(access == Mmu.WRITE ? segment : segment.asReadOnly(), done);
+                done += n;
+            }
+        } finally {
+            pinned.unpin();
+        }
+    }
+
+    /**
      * How many of {@code left} bytes from {@code va} (at {@code pa}) lie in pages that follow
      * each other in physical memory and allow {@code access}; at least up to the page's end.
      */

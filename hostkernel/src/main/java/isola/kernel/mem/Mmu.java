@@ -50,6 +50,11 @@ public final class Mmu {
     private long epoch;
     /** The last epoch this MMU adopted: every access it made before, it made before adopting this. */
     private volatile long seen;
+    /**
+     * Views open over translations ({@link #pin}): while any is, {@link #seen} does not advance
+     * and the kernel may not take the thread's waiting for quiescence. Written by the owner only.
+     */
+    private volatile int pins;
     private final Object owner;
     private long walks;
 
@@ -82,6 +87,32 @@ public final class Mmu {
      */
     public long seen() {
         return seen;
+    }
+
+    /**
+     * Opens a view: translations made from now on stay in use, past later invalidations, until
+     * the matching {@link #unpin} (a view over physical memory is a TLB entry held for its
+     * length: the kernel keeps a frame unmapped meanwhile out of reuse until then). Pins nest.
+     */
+    public void pin() {
+        pins = pins + 1;
+    }
+
+    /** Closes a view opened by {@link #pin}; the last one adopts the epoch the TLB is at. */
+    public void unpin() {
+        int n = pins - 1;
+        if (n < 0) {
+            throw new IllegalStateException("unpin without pin");
+        }
+        pins = n;
+        if (n == 0) {
+            seen = epoch;
+        }
+    }
+
+    /** Whether a view is open: the owner's translations are in use even while it waits in a system call. */
+    public boolean pinned() {
+        return pins != 0;
     }
 
     /** True if a {@link #translate} result is a fault. */
@@ -123,7 +154,9 @@ public final class Mmu {
     private void flush(long e) {
         java.util.Arrays.fill(tags, 0);
         epoch = e;
-        seen = e;
+        if (pins == 0) {
+            seen = e;
+        }
     }
 
     private long walk(long va, int access, int i, long vpn) {
