@@ -28,6 +28,8 @@ import java.util.stream.Stream;
 final class EchoSystem implements AutoCloseable {
     /** The client's slot of its capability to the server's endpoint. */
     static final int CLIENT_SLOT = 0;
+    /** Capability slots of the server's and the client's domain. */
+    static final int SLOTS = 64;
     /** Badge of the client's capability (the server sees it; nothing depends on it). */
     static final long BADGE = 7;
     /** Priority of the client thread. */
@@ -55,11 +57,11 @@ final class EchoSystem implements AutoCloseable {
         try {
             Path jar = ServerJars.pack(serverClass, dir.resolve(name + ".jar"));
             VmTier tier = new VmTier(machine);
-            server = tier.load(name, jar, 16, 16);
+            server = tier.load(name, jar, SLOTS, 16);
             Domain sd = server.domain();
             endpoint = kernel.createEndpoint(sd);
             kernel.installCap(sd, serverSlot, endpoint, Rights.ALL, 0);
-            client = kernel.createDomain(name + "-client", 16, 16);
+            client = kernel.createDomain(name + "-client", SLOTS, 16);
             kernel.grantCap(sd, serverSlot, client, CLIENT_SLOT, Rights.SEND, BADGE);
             tier.start(server, priority);
             awaitReady(ready);

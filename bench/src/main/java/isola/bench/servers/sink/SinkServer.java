@@ -1,33 +1,35 @@
 package isola.bench.servers.sink;
 
-import isola.kernel.Status;
 import isola.kernel.Tag;
 import isola.sdk.Handler;
 import isola.sdk.Server;
 import isola.sdk.ServerContext;
 import isola.sdk.Sys;
+import isola.sdk.VirtualMemory;
 
 /**
- * The receiving end of the bulk-transfer benchmark, served actively on its own thread. Label
- * {@link #SHARED}: MR0 bytes are ready at the start of the shared frame (in slot {@link #FRAME},
- * mapped read-only at {@link #VA} on first use, tables from this domain's quota); it copies them
- * into a private buffer. Label {@link #REGISTERS}: the message registers are the data; it
- * copies them into a private buffer. Either way it answers with the last word it received, so
- * the sender can check that the data arrived.
+ * The receiving end of the bulk-transfer benchmark, served actively on its own thread; it ends
+ * up holding the 64 MiB it is sent, and answers each call with the last word it received.
+ * Label {@link #REGISTERS}: the message registers are the data; it copies them into its 64 MiB
+ * buffer. Label {@link #SHARED}: chunk MR0 is ready in the shared frames (in slots from
+ * {@link #FRAMES}, 2 MiB each, mapped read-only from {@link #VA} on first use, tables from this
+ * domain's quota); the chunk stays where it is, and the server checks its first and last word.
  */
 public final class SinkServer implements Server, Handler {
     public static final int SLOT = 0;
-    public static final int FRAME = 1;
+    /** The shared frames' slots, from here. */
+    public static final int FRAMES = 1;
     public static final int SHARED = 1;
     public static final int REGISTERS = 2;
     public static final long VA = 0x0000_0030_0000_0000L;
-    /** The shared frame's size: a 2 MiB page. */
+    /** A chunk: one shared frame, a 2 MiB page. */
     public static final int CHUNK = 2 << 20;
+    public static final int CHUNKS = 32;
     /** Its two page tables' slots, from here. */
-    private static final int TABLES = 2;
+    private static final int TABLES = FRAMES + CHUNKS;
 
-    private final byte[] bytes = new byte[CHUNK];
-    private final long[] words = new long[64 * 1024];
+    /** Where the data sent through registers goes: 64 MiB. */
+    private final long[] held = new long[CHUNKS * CHUNK / 8];
     private int at;
     private boolean mapped;
 
@@ -38,29 +40,42 @@ public final class SinkServer implements Server, Handler {
 
     @Override
     public long handle(Sys sys) {
+        long last;
         if (sys.label() == REGISTERS) {
             int n = sys.length();
             for (int i = 0; i < n; i++) {
-                words[at++] = sys.mr(i);
+                held[at + i] = sys.mr(i);
             }
-            if (at + 64 > words.length) {
+            at += n;
+            last = held[at - 1];
+            if (at + 64 > held.length) {
                 at = 0;
             }
-            sys.mr(0, words[(at == 0 ? words.length : at) - 1]);
-            return Tag.of(0, 1);
+        } else {
+            if (!mapped) {
+                map(sys);
+            }
+            long chunk = sys.mr(0);
+            if (chunk < 0 || chunk >= CHUNKS) {
+                return Tag.of(1, 0);
+            }
+            VirtualMemory memory = sys.memory();
+            long base = VA + chunk * CHUNK;
+            if (memory.getLong(base) == 0) {
+                return Tag.of(2, 0); // the source never sends a zero first word
+            }
+            last = memory.getLong(base + CHUNK - 8);
         }
-        if (!mapped) {
-            map(sys);
-        }
-        int n = (int) Math.min(sys.mr(0), CHUNK);
-        sys.memory().read(VA, bytes, 0, n);
-        sys.mr(0, n >= 8 ? java.nio.ByteBuffer.wrap(bytes, n - 8, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong() : 0);
+        sys.mr(0, last);
         return Tag.of(0, 1);
     }
 
     private void map(Sys sys) {
         sys.check(sys.linkTables(Sys.SELF, VA, Sys.PAGE_2M, TABLES), "sink: tables");
-        sys.check(sys.map(Sys.SELF, FRAME, VA, Sys.MAP_USER | Sys.MAP_NO_EXEC), "sink: map the shared frame");
+        for (int i = 0; i < CHUNKS; i++) {
+            sys.check(sys.map(Sys.SELF, FRAMES + i, VA + (long) i * CHUNK, Sys.MAP_USER | Sys.MAP_NO_EXEC),
+                    "sink: map a shared frame");
+        }
         mapped = true;
     }
 }
