@@ -1010,37 +1010,42 @@ public final class Kernel {
     /**
      * A page fault of {@code self} at {@code va} (the MMU's #PF {@code errorCode}): a call to the
      * pager of the domain the thread runs in (for a passive call, the server's), which maps
-     * something and replies label 0, after which the caller retries the access. The thread's
-     * tag, badge and first message registers are kept across the call. OK, or E_NOT_MAPPED
-     * (with {@code va}) if there is no pager or it refused, or the call's error.
+     * something and replies label 0, after which the caller retries the access. OK, or
+     * E_NOT_MAPPED (with {@code va}) if there is no pager or it refused, or the call's error.
+     *
+     * <p>A fault is invisible to the thread, as on a CPU: whatever message it was composing
+     * (tag, badge, all message registers, capability words, receive window) is as it was
+     * afterwards, whatever the pager replied or, if it is passive and so runs on this thread,
+     * wrote.
      */
     public int pageFault(Tcb self, long va, int errorCode) {
         MemorySegment u = self.utcb;
-        long tag = Utcb.tag(u), badge = Utcb.badge(u), mr0 = Utcb.mr(u, 0), mr1 = Utcb.mr(u, 1), mr2 = Utcb.mr(u, 2);
-        Utcb.setMr(u, 0, va);
-        Utcb.setMr(u, 1, errorCode);
-        Utcb.setMr(u, 2, self.id);
-        long faultTag = Tag.of(PAGE_FAULT, 3);
-        int r;
-        do {
-            begin(self, OP_FAULT, va);
-            Cap pager = self.current.pagerCap;
-            r = self.killed ? E_KILLED : pager == null ? fail(self, E_NOT_MAPPED, va)
-                    : sendThrough(self, pager, -1, faultTag, FOREVER, true);
-            r = end(self, r);
-        } while (r == REQUEUE);
-        if (r == PASSIVE) {
-            r = passiveCall(self, self.pendingCap, faultTag, -1); // a passive pager runs on this thread
+        long[] saved = self.enterFault();
+        try {
+            Utcb.saveMessage(u, saved);
+            Utcb.setMr(u, 0, va);
+            Utcb.setMr(u, 1, errorCode);
+            Utcb.setMr(u, 2, self.id);
+            long faultTag = Tag.of(PAGE_FAULT, 3);
+            int r;
+            do {
+                begin(self, OP_FAULT, va);
+                Cap pager = self.current.pagerCap;
+                r = self.killed ? E_KILLED : pager == null ? fail(self, E_NOT_MAPPED, va)
+                        : sendThrough(self, pager, -1, faultTag, FOREVER, true);
+                r = end(self, r);
+            } while (r == REQUEUE);
+            if (r == PASSIVE) {
+                r = passiveCall(self, self.pendingCap, faultTag, -1); // a passive pager runs on this thread
+            }
+            if (r == OK && Tag.label(Utcb.tag(u)) != 0) {
+                r = fail(self, E_NOT_MAPPED, va); // the pager could not map it
+            }
+            return r;
+        } finally {
+            Utcb.restoreMessage(u, saved);
+            self.leaveFault();
         }
-        if (r == OK && Tag.label(Utcb.tag(u)) != 0) {
-            r = fail(self, E_NOT_MAPPED, va); // the pager could not map it
-        }
-        Utcb.setTag(u, tag);
-        Utcb.setBadge(u, badge);
-        Utcb.setMr(u, 0, mr0);
-        Utcb.setMr(u, 1, mr1);
-        Utcb.setMr(u, 2, mr2);
-        return r;
     }
 
     /** Boot interface: {@code d}'s page faults go to {@code ep} with {@code badge}; null: none. */

@@ -67,10 +67,29 @@ public final class Tcb extends KernelObject {
 
     /** The machine's handle on whatever executes this thread (a JVM thread when hosted). */
     public Object runner;
-    /** The server SDK's per-thread object (message registers and system calls). */
     /** The MMUs this thread has used (one per address space), registered with the kernel. */
     final java.util.ArrayList<isola.kernel.mem.Mmu> mmus = new java.util.ArrayList<>(2);
+    /** The server SDK's per-thread object (message registers and system calls). */
     public Object sdk;
+    /**
+     * The message a page fault interrupted, one per nested fault (a passive pager that faults
+     * itself runs on this thread): kept across the pager's call ({@link Kernel#pageFault}).
+     */
+    private long[][] faultSaves = new long[0][];
+    private int faultDepth;
+
+    /** The save area of a fault at the next depth (made on first use, kept for the next). */
+    long[] enterFault() {
+        if (faultDepth == faultSaves.length) {
+            faultSaves = java.util.Arrays.copyOf(faultSaves, faultDepth + 1);
+            faultSaves[faultDepth] = new long[Utcb.MESSAGE_WORDS];
+        }
+        return faultSaves[faultDepth++];
+    }
+
+    void leaveFault() {
+        faultDepth--;
+    }
 
     Tcb(int id) {
         super(ObjectType.THREAD, id);

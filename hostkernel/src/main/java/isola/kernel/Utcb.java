@@ -72,6 +72,21 @@ public final class Utcb {
 
     // ---- message registers, read and written in place ----
 
+    /** The words of a message as its sender sees it: TAG, BADGE, MR0..MR63, CAP0..CAP2, RECV_WINDOW. */
+    static final int MESSAGE_WORDS = 2 + (int) ((SIZE - MR0) >>> 3);
+
+    /** Copies the message words of {@code u} to {@code to} (MESSAGE_WORDS long). */
+    static void saveMessage(MemorySegment u, long[] to) {
+        MemorySegment.copy(u, ValueLayout.JAVA_LONG, TAG, to, 0, 2);
+        MemorySegment.copy(u, ValueLayout.JAVA_LONG, MR0, to, 2, MESSAGE_WORDS - 2);
+    }
+
+    /** Puts back what {@link #saveMessage} copied. */
+    static void restoreMessage(MemorySegment u, long[] from) {
+        MemorySegment.copy(from, 0, u, ValueLayout.JAVA_LONG, TAG, 2);
+        MemorySegment.copy(from, 2, u, ValueLayout.JAVA_LONG, MR0, MESSAGE_WORDS - 2);
+    }
+
     public static long mr(MemorySegment u, int i) {
         return u.get(ValueLayout.JAVA_LONG, MR0 + ((long) i << 3));
     }

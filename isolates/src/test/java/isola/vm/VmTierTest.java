@@ -338,6 +338,42 @@ class VmTierTest {
         assertThrows(IllegalArgumentException.class, () -> mem.getLong(va + 3), "unaligned");
     }
 
+    /**
+     * A fault is invisible to the faulting thread: a passive pager runs on its thread and shares
+     * its message registers, and this one overwrites all of them and replies with 64 words; the
+     * message the thread was composing is intact when its access completes.
+     */
+    @Test
+    void aPageFaultLeavesTheMessageBeingComposedAsItWas() throws Exception {
+        Path jar = ServerJars.pack(isola.testservers.clobber.ClobberingPager.class, dir.resolve("clobber.jar"));
+        VmTier.VmDomain pager = tier.load("clobber", jar, 16, 16);
+        Endpoint ep = kernel.createEndpoint(pager.domain());
+        kernel.installCap(pager.domain(), isola.testservers.clobber.ClobberingPager.ENDPOINT, ep, Rights.ALL, 0);
+        kernel.installCap(pager.domain(), isola.testservers.clobber.ClobberingPager.CLIENT, clientDomain, Rights.CONTROL, 0);
+        kernel.setFrameQuota(pager.domain(), 16);
+        kernel.setPager(clientDomain, ep, 0);
+        tier.start(pager, 100);
+        awaitPassive(ep);
+
+        for (int i = 0; i < 64; i++) {
+            client.mr(i, 7L * i + 1);
+        }
+        client.capSlot(0, 4).capSlot(1, 5).capSlot(2, 6);
+        int label = client.label(), length = client.length();
+        long va = 0x0000_1000_0000_0000L;
+        client.memory().putLong(va, 42); // faults: the pager maps a page, scribbling over everything
+        assertEquals(42, client.memory().getLong(va));
+        assertEquals(1, pager.domain().framesUsed() - 3, "the pager mapped one page");
+        for (int i = 0; i < 64; i++) {
+            assertEquals(7L * i + 1, client.mr(i), "MR" + i);
+        }
+        assertEquals(4, client.capSlot(0));
+        assertEquals(5, client.capSlot(1));
+        assertEquals(6, client.capSlot(2));
+        assertEquals(label, client.label());
+        assertEquals(length, client.length(), "not the pager's 64");
+    }
+
     private Path jar(String name, String serverClass) throws Exception {
         Manifest mf = new Manifest();
         mf.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
