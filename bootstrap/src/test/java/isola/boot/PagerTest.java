@@ -80,6 +80,63 @@ class PagerTest {
         }
     }
 
+    /**
+     * A client that will not come back (restart = never) does not leave its pages with the pager
+     * for good: the supervisor tells the pager to free them, and the pager loses its capability
+     * to the dead domain.
+     */
+    @Test
+    void aClientLeftDeadHasItsPagesFreedByThePager() throws Exception {
+        String manifest = DefaultImage.defaultManifest() + """
+
+                [server pager]
+                jar      = pager.jar
+                provides = pager
+
+                [server paged]
+                jar      = paged.jar
+                provides = paged
+                pager    = pager
+                restart  = never
+                """;
+        Path image = DefaultImage.build(dir.resolve("never.img"), manifest, Map.of("paged.jar", PagedServer.class));
+        PipedOutputStream keepOpen = new PipedOutputStream();
+        Boot b = Boot.start(image, new PipedInputStream(keepOpen), new PrintStream(new ByteArrayOutputStream()), false)
+                .awaitBooted();
+        try {
+            assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+                Kernel k = b.machine().kernel();
+                Domain client = k.createDomain("client", 16, 16);
+                b.init().grantService("paged", client, PAGED, 0);
+                Tcb t = k.createThread(client, "test", 100);
+                b.machine().attach(t);
+                Sys sys = Sys.of(k, t);
+                put(sys, 0, 11);
+                put(sys, 5, 55);
+                Domain pagerDomain = b.init().serverDomain("pager");
+                assertEquals(3 + 2, pagerDomain.framesUsed());
+                int clientSlot = 32; // init's first pager client slot
+                assertNotNull(pagerDomain.cspace().get(clientSlot), "the pager holds the client's domain");
+
+                Domain paged = b.init().serverDomain("paged");
+                k.injectFault(paged, "test crash");
+                long end = System.nanoTime() + 30_000_000_000L;
+                while ((pagerDomain.framesUsed() > 0 || pagerDomain.cspace().get(clientSlot) != null) && System.nanoTime() < end) {
+                    Thread.sleep(1);
+                }
+                assertEquals(Domain.DEAD, paged.state(), "restart = never");
+                assertEquals(0, pagerDomain.framesUsed(), "the pager freed the dead client's tables and pages");
+                assertNull(pagerDomain.cspace().get(clientSlot), "and let go of its domain");
+                sys.mr(0, 0);
+                assertEquals(Status.E_DEAD_DOMAIN, sys.call(PAGED, Tag.of(PagedServer.GET, 1), Sys.FOREVER));
+            });
+        } finally {
+            keepOpen.close();
+            assertEquals(0, b.awaitExit());
+            b.close();
+        }
+    }
+
     static void put(Sys sys, long page, long value) {
         sys.mr(0, page);
         sys.mr(1, value);

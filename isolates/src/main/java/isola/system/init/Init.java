@@ -382,6 +382,38 @@ public final class Init {
         kernel.installCap(pd, client.pagerSlot, clientDomain, Rights.CONTROL, 0);
     }
 
+    /**
+     * A client left dead for good: its pager frees what it held for it (it would otherwise
+     * learn only from a next incarnation's first fault, which will not come) and loses its
+     * capability to the dead domain. The call comes from {@code sys}, a thread of {@code caller},
+     * which lends its slot {@code scratch} for the capability to the pager. A failure is logged
+     * by the caller: the client stays dead either way.
+     */
+    int releasePaged(Domain caller, Sys sys, int scratch, Running client) {
+        if (client.spec.pager() == null || client.pagerSlot < 0) {
+            return Status.OK;
+        }
+        Running p = providerOf(client.spec.pager());
+        if (p.vd == null || p.vd.domain().state() == Domain.DEAD) {
+            return Status.OK; // its next incarnation starts empty, and without this client
+        }
+        kernel.installCap(caller, scratch, endpoints.get(client.spec.pager()), Rights.SEND, isola.sdk.Pager.SUPERVISOR);
+        int st;
+        try {
+            sys.mr(0, client.pagerSlot);
+            st = sys.call(scratch, isola.sdk.Pager.FORGET, 1);
+            if (st == Status.OK && sys.label() != 0) {
+                st = Status.E_INVALID_ARG;
+            }
+        } finally {
+            kernel.deleteCap(caller, scratch);
+        }
+        synchronized (this) {
+            kernel.deleteCap(p.vd.domain(), client.pagerSlot);
+        }
+        return st;
+    }
+
     private Running providerOf(String service) {
         for (Running x : servers.values()) {
             if (x.spec.provides().contains(service)) {

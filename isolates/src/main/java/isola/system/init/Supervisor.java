@@ -28,6 +28,8 @@ final class Supervisor {
     static final int SERVICE = 0;
     static final int FAULTS = 1;
     static final int LOG = 2;
+    /** Lent to the capability to a pager while it is told to forget a dead client. */
+    static final int PAGER = 3;
     /** Crashes closer together than this count as consecutive. */
     static final long CONSECUTIVE_WINDOW_NS = TimeUnit.SECONDS.toNanos(30);
 
@@ -93,6 +95,7 @@ final class Supervisor {
         if (!r.spec.restart().onCrash()) {
             kernel.killDomainNow(d);
             log(sys, Log.ERROR, what + "; restart = never: left dead");
+            leftDead(sys, r);
             return faultReply();
         }
         r.consecutiveCrashes = now - r.lastCrashNanos < CONSECUTIVE_WINDOW_NS ? r.consecutiveCrashes + 1 : 1;
@@ -102,6 +105,7 @@ final class Supervisor {
             kernel.killDomainNow(d);
             kernel.abandonRestart(d);
             log(sys, Log.ERROR, what + "; gave up after " + r.spec.restart().maxRestarts() + " restarts");
+            leftDead(sys, r);
             return faultReply();
         }
         if (r.consecutiveCrashes > 1) {
@@ -112,12 +116,22 @@ final class Supervisor {
             init.relaunch(r);
         } catch (RuntimeException e) {
             log(sys, Log.ERROR, what + "; restart failed, left dead: " + e.getMessage());
+            leftDead(sys, r);
             return faultReply();
         }
         long ms = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - now);
         log(sys, Log.WARN, what + "; restarted (" + r.consecutiveCrashes + "/" + r.spec.restart().maxRestarts()
                 + ") in " + ms / 1000.0 + " ms");
         return faultReply();
+    }
+
+    /** What a server left dead for good held elsewhere is given back: its pager's frames. */
+    private void leftDead(Sys sys, Init.Running r) {
+        int st = init.releasePaged(domain, sys, PAGER, r);
+        if (st != Status.OK) {
+            log(sys, Log.WARN, r.spec.name() + "'s pager " + r.spec.pager() + " did not free its pages: "
+                    + Status.name(st));
+        }
     }
 
     private static long faultReply() {
@@ -141,6 +155,7 @@ final class Supervisor {
                 } catch (RuntimeException e) {
                     String line = "restart " + name + " failed, left dead: " + e.getMessage();
                     log(sys, Log.ERROR, line);
+                    leftDead(sys, r);
                     return Replies.error(sys, e instanceof isola.kernel.KernelException ke ? ke.status() : Status.E_NO_MEMORY, line);
                 }
                 String line = "restarted " + name + " in "

@@ -3,6 +3,7 @@ package isola.system.pager;
 import isola.kernel.Status;
 import isola.kernel.Tag;
 import isola.sdk.Handler;
+import isola.sdk.Pager;
 import isola.sdk.Server;
 import isola.sdk.ServerContext;
 import isola.sdk.Sys;
@@ -21,16 +22,17 @@ import isola.sdk.Sys;
  * mapping belongs to the capability that made it). It links only the tables a client lacks,
  * and a page it served before (which the client has since unmapped) gets its frame back,
  * contents and all, so a client's use is bounded by the pages it touches; the first fault of a
- * client's new incarnation (a new badge) frees what the dead one held. A fault it will not
+ * client's new incarnation (a new badge) frees what the dead one held, and so does the
+ * supervisor's {@link Pager#FORGET} for a client that will not come back. A fault it will not
  * serve (a protection violation, no capability to the client, no memory or slot left) is
- * answered with label {@link #REFUSED}, and the client's access fails with E_NOT_MAPPED.
+ * answered with label {@link Pager#REFUSED}, and the client's access fails with E_NOT_MAPPED.
  */
 public final class PagerServer implements Server, Handler {
     /** Slot of the endpoint it serves. */
     public static final int ENDPOINT = 0;
     /** First slot for frame and table capabilities; client DOMAIN capabilities go below it. */
     public static final int FIRST_FREE = 64;
-    public static final int REFUSED = 1;
+    private static final long REFUSED = Tag.of(Pager.REFUSED, 0);
     /** #PF error code bit: the page was present (a protection violation, not a missing page). */
     private static final long PF_PRESENT = 1;
 
@@ -66,8 +68,11 @@ public final class PagerServer implements Server, Handler {
         long code = sys.mr(1);
         long who = sys.badge(); // the client's slot and incarnation: its tables are its own
         int slot = (int) (who & 63);
+        if (sys.label() == Pager.FORGET && who == Pager.SUPERVISOR) {
+            return forget(sys, sys.mr(0));
+        }
         if (sys.label() != isola.kernel.Kernel.PAGE_FAULT || (code & PF_PRESENT) != 0 || slot <= ENDPOINT) {
-            return Tag.of(REFUSED, 0);
+            return REFUSED;
         }
         Client c = clients[slot];
         if (c == null || c.who != who) {
@@ -84,7 +89,7 @@ public final class PagerServer implements Server, Handler {
             int t = takeSlot();
             if (t < 0 || sys.tableAlloc(t, level) != Status.OK) {
                 giveBack(t);
-                return Tag.of(REFUSED, 0);
+                return REFUSED;
             }
             int st = sys.tableLink(slot, t, va);
             if (st == Status.OK) {
@@ -93,7 +98,7 @@ public final class PagerServer implements Server, Handler {
                 sys.delete(t); // the client linked its own there (E_MAPPED): give ours back
                 giveBack(t);
                 if (st != Status.E_MAPPED) {
-                    return Tag.of(REFUSED, 0);
+                    return REFUSED;
                 }
             }
             c.tables.add(key);
@@ -102,18 +107,31 @@ public final class PagerServer implements Server, Handler {
         int f = served != null ? served : takeSlot();
         if (served == null && (f < 0 || sys.frameAlloc(f, Sys.PAGE_4K) != Status.OK)) {
             giveBack(f);
-            return Tag.of(REFUSED, 0);
+            return REFUSED;
         }
         if (sys.map(slot, f, va, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC) != Status.OK) {
             if (served == null) {
                 sys.delete(f);
                 giveBack(f);
             }
-            return Tag.of(REFUSED, 0);
+            return REFUSED;
         }
         if (served == null) {
             c.pages.put(va >>> 12, f);
             c.held.add(f);
+        }
+        return Tag.of(0, 0);
+    }
+
+    /** The supervisor's word that the client in {@code slot} is gone for good. */
+    private long forget(Sys sys, long slot) {
+        if (slot <= ENDPOINT || slot >= clients.length) {
+            return REFUSED;
+        }
+        Client c = clients[(int) slot];
+        if (c != null) {
+            release(sys, c);
+            clients[(int) slot] = null;
         }
         return Tag.of(0, 0);
     }
