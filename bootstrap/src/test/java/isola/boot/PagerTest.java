@@ -92,6 +92,7 @@ class PagerTest {
                 [server pager]
                 jar      = pager.jar
                 provides = pager
+                memory   = 64K
 
                 [server paged]
                 jar      = paged.jar
@@ -115,6 +116,16 @@ class PagerTest {
                 put(sys, 5, 55);
                 Domain pagerDomain = b.init().serverDomain("pager");
                 assertEquals(3 + 2, pagerDomain.framesUsed());
+                assertEquals(16, pagerDomain.frameQuota(), "memory = 64K in its manifest section");
+                for (int page = 1; page <= 11; page++) {
+                    put(sys, page == 5 ? 12 : page, page); // 16 frames: three tables and thirteen pages
+                }
+                sys.mr(0, 100);
+                sys.mr(1, 1);
+                assertEquals(Status.OK, sys.call(PAGED, Tag.of(PagedServer.PUT, 2), Sys.FOREVER));
+                assertEquals(Replies.ERROR, sys.label(), "the pager is out of quota: the client's access fails");
+                assertTrue(sys.string(1).contains("E_NOT_MAPPED"), sys.string(1));
+                assertEquals(16, pagerDomain.framesUsed());
                 int clientSlot = 32; // init's first pager client slot
                 assertNotNull(pagerDomain.cspace().get(clientSlot), "the pager holds the client's domain");
 

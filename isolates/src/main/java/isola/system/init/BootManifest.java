@@ -32,6 +32,7 @@ import java.util.TreeSet;
  * backoff  = 10ms             # delay before a repeated restart (the first is immediate), doubling; ms or s, 0ms..60s (default 10ms)
  * kept-memory = 512K         # memory whose contents survive the server's restarts; K or M, 0K..16M (default 0K)
  * pager    = pager           # the service its page faults go to (a pager server provides it); default none
+ * memory   = 16M             # frame quota: memory it may allocate for frames and page tables; K, M or G, 4K..1G (default 16M)
  * </pre>
  *
  * <p>{@code #} starts a comment anywhere on a line; whitespace around keys and values is ignored;
@@ -53,7 +54,7 @@ public final class BootManifest {
     /** The keys of a server section, in the order the documentation lists them. */
     static final List<String> KNOWN_KEYS =
             List.of("jar", "tier", "priority", "provides", "grants", "restart", "max-restarts", "backoff", "kept-memory",
-                    "pager");
+                    "pager", "memory");
 
     static final String DEFAULT_TIER = "vm";
     static final int DEFAULT_PRIORITY = 100;
@@ -61,6 +62,9 @@ public final class BootManifest {
     static final int MAX_RESTARTS_LIMIT = 1000;
     static final Duration MAX_BACKOFF = Duration.ofSeconds(60);
     static final long MAX_KEPT_MEMORY = 16L << 20;
+    /** A server's frame quota unless its section says otherwise, and the most it may say. */
+    static final long DEFAULT_MEMORY = 16L << 20;
+    static final long MAX_MEMORY = 1L << 30;
 
     /** How many image files an error message lists before it abbreviates. */
     private static final int IMAGE_LISTING = 5;
@@ -175,6 +179,7 @@ public final class BootManifest {
         Duration backoff = RestartPolicy.DEFAULT.backoff();
         long keptMemory;
         String pager;
+        long memory = DEFAULT_MEMORY;
 
         Draft(String name, int headerLine, int index) {
             this.name = name;
@@ -190,7 +195,7 @@ public final class BootManifest {
         ServerSpec toSpec() {
             return new ServerSpec(
                     name, jar, tier, priority, provides, grants,
-                    new RestartPolicy(onCrash, maxRestarts, backoff), keptMemory, pager, headerLine);
+                    new RestartPolicy(onCrash, maxRestarts, backoff), keptMemory, pager, memory, headerLine);
         }
     }
 
@@ -323,7 +328,8 @@ public final class BootManifest {
                 case "restart" -> current.onCrash = restart(value, n);
                 case "max-restarts" -> current.maxRestarts = number(key, value, 0, MAX_RESTARTS_LIMIT, n);
                 case "backoff" -> current.backoff = backoff(value, n);
-                case "kept-memory" -> current.keptMemory = size(value, n);
+                case "kept-memory" -> current.keptMemory = size("kept-memory", value, n, 0, MAX_KEPT_MEMORY, false);
+                case "memory" -> current.memory = size("memory", value, n, 4096, MAX_MEMORY, true);
                 case "pager" -> {
                     List<String> one = services(key, value, n);
                     if (one.size() != 1) {
@@ -435,23 +441,37 @@ public final class BootManifest {
             return d;
         }
 
-        /** A whole number of K (KiB) or M (MiB), optionally with spaces before the unit: 512K, 1M. */
-        private long size(String value, int n) {
+        /**
+         * A whole number of K (KiB) or M (MiB), or G (GiB) if {@code gib}, optionally with spaces
+         * before the unit (512K, 1M), from {@code min} to {@code max} bytes; a minimum of at least
+         * a page also asks for whole pages.
+         */
+        private long size(String key, String value, int n, long min, long max, boolean gib) {
             int i = 0;
             while (i < value.length() && value.charAt(i) >= '0' && value.charAt(i) <= '9') {
                 i++;
             }
             String digits = value.substring(0, i);
             String unit = value.substring(i).strip();
-            String who = "kept-memory '" + value + "' of server '" + current.name + "'";
-            if (digits.isEmpty() || !(unit.equals("K") || unit.equals("M"))) {
-                throw error(n, who + " is not a size; expected a whole number with unit K or M, e.g. 512K");
+            String who = key + " '" + value + "' of server '" + current.name + "'";
+            String units = gib ? "K, M or G" : "K or M";
+            if (digits.isEmpty() || !(unit.equals("K") || unit.equals("M") || (gib && unit.equals("G")))) {
+                throw error(n, who + " is not a size; expected a whole number with unit " + units + ", e.g. 512K");
             }
-            long bytes = digits.length() > 6 ? Long.MAX_VALUE : Long.parseLong(digits) << (unit.equals("K") ? 10 : 20);
-            if (bytes > MAX_KEPT_MEMORY) {
-                throw error(n, who + " is out of range 0K..16M");
+            int shift = unit.equals("K") ? 10 : unit.equals("M") ? 20 : 30;
+            long bytes = digits.length() > 6 ? Long.MAX_VALUE : Long.parseLong(digits) << shift;
+            if (bytes < min || bytes > max) {
+                throw error(n, who + " is out of range " + human(min) + ".." + human(max));
+            }
+            if (min >= 4096 && bytes % 4096 != 0) {
+                throw error(n, who + " is not a whole number of 4K pages");
             }
             return bytes;
+        }
+
+        private static String human(long bytes) {
+            return bytes >= 1L << 30 && bytes % (1L << 30) == 0 ? (bytes >> 30) + "G"
+                    : bytes >= 1L << 20 && bytes % (1L << 20) == 0 ? (bytes >> 20) + "M" : (bytes >> 10) + "K";
         }
 
         /** A comma-separated list of service names; empty means none. */

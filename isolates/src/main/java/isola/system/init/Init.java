@@ -72,8 +72,6 @@ public final class Init {
     /** Capability space size and object quota of a server domain. */
     static final int SERVER_SLOTS = 256;
     static final int SERVER_QUOTA = 64;
-    /** Frames (4 KiB) a server may hold in frames and page tables: 16 MiB. */
-    static final long SERVER_FRAMES = 4096;
 
     final HostedMachine machine;
     final Kernel kernel;
@@ -343,7 +341,7 @@ public final class Init {
         VmTier.VmDomain vd = null;
         try {
             vd = tier.load(p, SERVER_SLOTS, SERVER_QUOTA);
-            kernel.setFrameQuota(vd.domain(), SERVER_FRAMES);
+            kernel.setFrameQuota(vd.domain(), s.memory() >> 12); // its manifest's memory
             bindAndStart(r, vd);
             for (Running c : servers.values()) { // a restarted pager gets its clients back
                 if (c.spec.pager() != null && s.provides().contains(c.spec.pager()) && c.vd != null

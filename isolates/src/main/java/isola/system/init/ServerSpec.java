@@ -14,6 +14,8 @@ import java.util.Objects;
  * @param grants the services this server may call, in manifest order
  * @param restart what the supervisor does when the server crashes
  * @param keptMemory bytes of memory whose contents survive the server's restarts (0: none)
+ * @param pager the service its page faults go to, or null (none)
+ * @param memory its frame quota in bytes (frames and page tables it may allocate), whole pages
  * @param line the 1-based line of the section's {@code [server NAME]} header
  */
 public record ServerSpec(
@@ -26,6 +28,7 @@ public record ServerSpec(
         RestartPolicy restart,
         long keptMemory,
         String pager,
+        long memory,
         int line) {
 
     public ServerSpec {

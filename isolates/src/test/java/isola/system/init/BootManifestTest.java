@@ -87,11 +87,11 @@ class BootManifestTest {
 
         ServerSpec shell = m.server("shell");
         assertEquals(new ServerSpec("shell", "shell.jar", "vm", 100, List.of(),
-                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 0, null, 3), shell);
+                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 0, null, 16 << 20, 3), shell);
 
         ServerSpec names = m.server("names");
         assertEquals(new ServerSpec("names", "names.jar", "vm", 200, List.of("names"), List.of("log", "console"),
-                new RestartPolicy(true, 7, Duration.ofMillis(250)), 0, null, 7), names);
+                new RestartPolicy(true, 7, Duration.ofMillis(250)), 0, null, 16 << 20, 7), names);
 
         ServerSpec log = m.server("log");
         assertEquals(List.of(), log.grants());
@@ -312,7 +312,7 @@ class BootManifestTest {
     @Test
     void unknownKey() {
         ManifestException e = fails(server("a", "prio = 3\n"), 3, "'prio'", "[server a]");
-        assertTrue(e.problem().contains("jar, tier, priority, provides, grants, restart, max-restarts, backoff, kept-memory"),
+        assertTrue(e.problem().contains("jar, tier, priority, provides, grants, restart, max-restarts, backoff, kept-memory, pager, memory"),
                 e.problem());
         fails(server("a", "Jar = a.jar\n"), 3, "'Jar'"); // keys are case-sensitive
     }
@@ -407,6 +407,25 @@ class BootManifestTest {
         fails(server("a", "kept-memory = -1K\n"), 3, "'-1K'", "not a size");
         fails(server("a", "kept-memory = 17M\n"), 3, "'17M'", "out of range", "0K..16M");
         fails(server("a", "kept-memory = 99999999999K\n"), 3, "out of range");
+    }
+
+    @Test
+    void memoryQuotas() {
+        BootManifest m = parse("[server a]\njar = a.jar\nmemory = 64M\n[server b]\njar = b.jar\nmemory = 1 G\n"
+                + "[server c]\njar = c.jar\nmemory = 4K\n[server d]\njar = d.jar\n");
+        assertEquals(64 << 20, m.server("a").memory());
+        assertEquals(1 << 30, m.server("b").memory());
+        assertEquals(4096, m.server("c").memory());
+        assertEquals(16 << 20, m.server("d").memory(), "the default");
+    }
+
+    @Test
+    void badMemoryQuotas() {
+        fails(server("a", "memory = 64\n"), 3, "memory '64'", "not a size", "K, M or G");
+        fails(server("a", "memory = 0K\n"), 3, "'0K'", "out of range", "4K..1G");
+        fails(server("a", "memory = 2G\n"), 3, "'2G'", "out of range", "4K..1G");
+        fails(server("a", "memory = 6K\n"), 3, "'6K'", "whole number of 4K pages");
+        fails(server("a", "memory = 99999999999M\n"), 3, "out of range");
     }
 
     @Test
