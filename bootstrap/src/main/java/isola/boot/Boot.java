@@ -49,6 +49,11 @@ public final class Boot implements AutoCloseable {
      * is started.
      */
     public static Boot start(Path image, InputStream in, PrintStream out, boolean terminal) {
+        return start(image, in, out, terminal, KernelConfig.DEFAULT);
+    }
+
+    /** As {@link #start(Path, InputStream, PrintStream, boolean)}, on a kernel of {@code config}. */
+    public static Boot start(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(image);
@@ -87,14 +92,14 @@ public final class Boot implements AutoCloseable {
             throw new BootException("cannot unpack the boot image " + image + ": " + e.getMessage());
         }
         HostConsole.attach(in, out, terminal);
-        ConcurrentMachine machine = HostedMachine.concurrent(KernelConfig.DEFAULT);
+        ConcurrentMachine machine = HostedMachine.concurrent(config);
         Init init = new Init(machine, manifest, jars);
         return new Boot(machine, init, ramdisk, init.start());
     }
 
     /** Boots and waits for the system to shut down; returns its exit status. */
-    public static int run(Path image, InputStream in, PrintStream out, boolean terminal) {
-        try (Boot b = start(image, in, out, terminal)) {
+    public static int run(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config) {
+        try (Boot b = start(image, in, out, terminal, config)) {
             return b.awaitExit();
         }
     }

@@ -23,15 +23,45 @@ public final class Main implements Callable<Integer> {
                 defaultValue = "bootstrap/target/isola.img")
         Path image;
 
+        @Option(names = "--mem", paramLabel = "SIZE", converter = MemorySize.class,
+                description = "physical memory, with unit K, M or G, from " + MemorySize.MIN + " to " + MemorySize.MAX
+                        + " (default: ${DEFAULT-VALUE})", defaultValue = "256M")
+        long memory;
+
         @Override
         public Integer call() {
             boolean terminal = System.console() != null && System.console().isTerminal();
             try {
-                return Boot.run(image, System.in, System.out, terminal);
+                return Boot.run(image, System.in, System.out, terminal, isola.kernel.KernelConfig.DEFAULT.withMemory(memory));
             } catch (Boot.BootException e) {
                 System.err.println("isola boot: " + e.getMessage());
                 return 2;
             }
+        }
+    }
+
+    /** A memory size for {@code --mem}: a whole number with unit K, M or G, in whole 4 KiB pages. */
+    static final class MemorySize implements CommandLine.ITypeConverter<Long> {
+        static final String MIN = "4M", MAX = "4G";
+
+        @Override
+        public Long convert(String value) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,7}) ?([KMG])").matcher(value.strip());
+            if (!m.matches()) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a memory size; expected a whole number with unit K, M or G, e.g. 512M");
+            }
+            long bytes = Long.parseLong(m.group(1)) << switch (m.group(2)) {
+                case "K" -> 10;
+                case "M" -> 20;
+                default -> 30;
+            };
+            if (bytes < 4L << 20 || bytes > 4L << 30) {
+                throw new CommandLine.TypeConversionException("memory size '" + value + "' is outside " + MIN + ".." + MAX);
+            }
+            if (bytes % 4096 != 0) {
+                throw new CommandLine.TypeConversionException("memory size '" + value + "' is not a whole number of 4K pages");
+            }
+            return bytes;
         }
     }
 

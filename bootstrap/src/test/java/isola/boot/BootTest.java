@@ -43,7 +43,7 @@ class BootTest {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
         int st = assertTimeoutPreemptively(HANG_GUARD, () -> Boot.run(img,
-                new ByteArrayInputStream(commands.getBytes(StandardCharsets.UTF_8)), out, false));
+                new ByteArrayInputStream(commands.getBytes(StandardCharsets.UTF_8)), out, false, isola.kernel.KernelConfig.DEFAULT));
         return new Run(st, bytes.toString(StandardCharsets.UTF_8));
     }
 
@@ -65,6 +65,7 @@ class BootTest {
         assertTrue(o.contains("hello isola\n"), o);
         assertTrue(o.contains("frames: 65536 total (256 MiB)"), "mem shows physical memory:\n" + o);
         assertTrue(o.lines().anyMatch(l -> l.matches("\\s*\\d+\\s+names\\s+0\\s+4096")), "mem shows names' use and quota:\n" + o);
+        assertTrue(o.lines().anyMatch(l -> l.matches("\\s*-\\s+kernel\\s+6\\s+-")), "and the kernel's: six domains' root tables:\n" + o);
         assertTrue(o.lines().anyMatch(l -> l.matches("\\s*0\\s+32\\s+IRQ 0\\s+\\d+\\s+2\\s+unmasked\\s+kernel \\(timer\\)")),
                 "irq shows the timer on line 0, vector 32:\n" + o);
         assertTrue(o.contains("init: started 4 servers"), "dmesg has init's record:\n" + o);

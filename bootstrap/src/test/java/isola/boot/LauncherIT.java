@@ -124,6 +124,19 @@ class LauncherIT {
     }
 
     @Test
+    void memorySizeIsSetAtBootAndABadOneIsRefusedByName() throws Exception {
+        Run r = boot("mem\n", "--mem", "64M");
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.out().contains("frames: 16384 total (64 MiB)"), r.toString());
+        for (String bad : List.of("3M", "5G", "64", "1.5G")) {
+            Run b = boot("mem\n", "--mem", bad);
+            assertEquals(2, b.status(), b.toString());
+            assertTrue(b.err().contains("'" + bad + "'"), "stderr names the size:\n" + b);
+            assertFalse(b.out().contains("isola> "), "no shell started:\n" + b);
+        }
+    }
+
+    @Test
     void endOfInputWithoutShutdownExitsZero() throws Exception {
         Run r = boot("echo no shutdown\n");
         assertEquals(0, r.status(), r.toString());

@@ -682,8 +682,16 @@ public final class Init {
         List<String> lines = new ArrayList<>();
         lines.add(String.format("frames: %d total (%d MiB), %d used, %d free (4 KiB each)", total, total >> 8, total - free, free));
         lines.add(String.format("%3s  %-12s %10s %10s", "ID", "DOMAIN", "FRAMES", "QUOTA"));
+        long paid = 0;
         for (Domain d : liveDomains()) {
             lines.add(String.format("%3d  %-12s %10d %10d", d.id(), d.name(), d.framesUsed(), d.frameQuota()));
+            paid += d.framesUsed();
+        }
+        long limbo = kernel.framesInLimbo();
+        // the rest: each address space's root table, which the kernel pays for (a snapshot: it may lag a moment)
+        lines.add(String.format("%3s  %-12s %10d %10s", "-", "kernel", Math.max(0, total - free - paid - limbo), "-"));
+        if (limbo > 0) {
+            lines.add(limbo + " freed frames wait for every thread to drop stale translations (TLB shootdown)");
         }
         return lines;
     }
