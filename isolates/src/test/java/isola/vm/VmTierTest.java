@@ -301,17 +301,8 @@ class VmTierTest {
 
     @Test
     void theDemandZeroPagerMapsAClientsPagesOnFirstTouch() throws Exception {
-        Path jar = ServerJars.pack(isola.system.pager.PagerServer.class, dir.resolve("pager.jar"));
-        VmTier.VmDomain pager = tier.load("pager", jar, 256, 16);
-        Endpoint ep = kernel.createEndpoint(pager.domain());
-        kernel.installCap(pager.domain(), isola.system.pager.PagerServer.ENDPOINT, ep, Rights.ALL, 0);
-        kernel.setFrameQuota(pager.domain(), 64);
-        int clientSlot = 1; // the pager's DOMAIN capability to the client, and the pager badge
-        kernel.installCap(pager.domain(), clientSlot, clientDomain, Rights.CONTROL, 0);
-        kernel.setPager(clientDomain, ep, clientSlot);
-        tier.start(pager, 100);
-        awaitPassive(ep);
-
+        // the pager's DOMAIN capability to the client in slot 1, which is also the faults' badge
+        VmTier.VmDomain pager = startPager(isola.system.pager.PagerServer.class, 256, 64, 1, 1);
         long va = 0x0000_1000_0000_0000L;
         isola.sdk.VirtualMemory mem = client.memory();
         mem.putLong(va + 8, 42);
@@ -345,16 +336,8 @@ class VmTierTest {
      */
     @Test
     void aPageFaultLeavesTheMessageBeingComposedAsItWas() throws Exception {
-        Path jar = ServerJars.pack(isola.testservers.clobber.ClobberingPager.class, dir.resolve("clobber.jar"));
-        VmTier.VmDomain pager = tier.load("clobber", jar, 16, 16);
-        Endpoint ep = kernel.createEndpoint(pager.domain());
-        kernel.installCap(pager.domain(), isola.testservers.clobber.ClobberingPager.ENDPOINT, ep, Rights.ALL, 0);
-        kernel.installCap(pager.domain(), isola.testservers.clobber.ClobberingPager.CLIENT, clientDomain, Rights.CONTROL, 0);
-        kernel.setFrameQuota(pager.domain(), 16);
-        kernel.setPager(clientDomain, ep, 0);
-        tier.start(pager, 100);
-        awaitPassive(ep);
-
+        VmTier.VmDomain pager = startPager(isola.testservers.clobber.ClobberingPager.class, 16, 16,
+                isola.testservers.clobber.ClobberingPager.CLIENT, 0);
         for (int i = 0; i < 64; i++) {
             client.mr(i, 7L * i + 1);
         }
@@ -372,6 +355,24 @@ class VmTierTest {
         assertEquals(6, client.capSlot(2));
         assertEquals(label, client.label());
         assertEquals(length, client.length(), "not the pager's 64");
+    }
+
+    /**
+     * Starts {@code server} as the client domain's pager (serving its endpoint from slot 0, with
+     * {@code slots} slots and a quota of {@code frames}), holding a CONTROL capability to the
+     * client in {@code clientSlot}; the client's faults carry {@code badge}.
+     */
+    VmTier.VmDomain startPager(Class<? extends Server> server, int slots, int frames, int clientSlot, long badge) throws Exception {
+        Path jar = ServerJars.pack(server, dir.resolve(server.getSimpleName() + ".jar"));
+        VmTier.VmDomain pager = tier.load(server.getSimpleName(), jar, slots, 16);
+        Endpoint ep = kernel.createEndpoint(pager.domain());
+        kernel.installCap(pager.domain(), 0, ep, Rights.ALL, 0);
+        kernel.installCap(pager.domain(), clientSlot, clientDomain, Rights.CONTROL, 0);
+        kernel.setFrameQuota(pager.domain(), frames);
+        kernel.setPager(clientDomain, ep, badge);
+        tier.start(pager, 100);
+        awaitPassive(ep);
+        return pager;
     }
 
     private Path jar(String name, String serverClass) throws Exception {
