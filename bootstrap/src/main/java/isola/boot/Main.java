@@ -1,5 +1,6 @@
 package isola.boot;
 
+import isola.system.init.ByteSize;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -42,20 +43,16 @@ public final class Main implements Callable<Integer> {
 
     /** A memory size for {@code --mem}: a whole number with unit K, M or G, in whole 4 KiB pages. */
     static final class MemorySize implements CommandLine.ITypeConverter<Long> {
-        static final String MIN = "4M", MAX = "4G";
+        static final String MIN = "4M", MAX = "4G"; // constants: the option's description names them
+        static final long MIN_BYTES = ByteSize.parse(MIN, "KMG"), MAX_BYTES = ByteSize.parse(MAX, "KMG");
 
         @Override
         public Long convert(String value) {
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,7}) ?([KMG])").matcher(value.strip());
-            if (!m.matches()) {
+            long bytes = ByteSize.parse(value, "KMG");
+            if (bytes < 0) {
                 throw new CommandLine.TypeConversionException("'" + value + "' is not a memory size; expected a whole number with unit K, M or G, e.g. 512M");
             }
-            long bytes = Long.parseLong(m.group(1)) << switch (m.group(2)) {
-                case "K" -> 10;
-                case "M" -> 20;
-                default -> 30;
-            };
-            if (bytes < 4L << 20 || bytes > 4L << 30) {
+            if (bytes < MIN_BYTES || bytes > MAX_BYTES) {
                 throw new CommandLine.TypeConversionException("memory size '" + value + "' is outside " + MIN + ".." + MAX);
             }
             if (bytes % 4096 != 0) {

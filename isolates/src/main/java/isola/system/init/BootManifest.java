@@ -447,31 +447,19 @@ public final class BootManifest {
          * a page also asks for whole pages.
          */
         private long size(String key, String value, int n, long min, long max, boolean gib) {
-            int i = 0;
-            while (i < value.length() && value.charAt(i) >= '0' && value.charAt(i) <= '9') {
-                i++;
-            }
-            String digits = value.substring(0, i);
-            String unit = value.substring(i).strip();
             String who = key + " '" + value + "' of server '" + current.name + "'";
-            String units = gib ? "K, M or G" : "K or M";
-            if (digits.isEmpty() || !(unit.equals("K") || unit.equals("M") || (gib && unit.equals("G")))) {
-                throw error(n, who + " is not a size; expected a whole number with unit " + units + ", e.g. 512K");
+            long bytes = ByteSize.parse(value, gib ? "KMG" : "KM");
+            if (bytes < 0) {
+                throw error(n, who + " is not a size; expected a whole number with unit " + (gib ? "K, M or G" : "K or M")
+                        + ", e.g. 512K");
             }
-            int shift = unit.equals("K") ? 10 : unit.equals("M") ? 20 : 30;
-            long bytes = digits.length() > 6 ? Long.MAX_VALUE : Long.parseLong(digits) << shift;
             if (bytes < min || bytes > max) {
-                throw error(n, who + " is out of range " + human(min) + ".." + human(max));
+                throw error(n, who + " is out of range " + ByteSize.format(min) + ".." + ByteSize.format(max));
             }
             if (min >= 4096 && bytes % 4096 != 0) {
                 throw error(n, who + " is not a whole number of 4K pages");
             }
             return bytes;
-        }
-
-        private static String human(long bytes) {
-            return bytes >= 1L << 30 && bytes % (1L << 30) == 0 ? (bytes >> 30) + "G"
-                    : bytes >= 1L << 20 && bytes % (1L << 20) == 0 ? (bytes >> 20) + "M" : (bytes >> 10) + "K";
         }
 
         /** A comma-separated list of service names; empty means none. */
