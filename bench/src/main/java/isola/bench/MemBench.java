@@ -159,34 +159,24 @@ public class MemBench {
         return s.ram.read64(s.pa + s.next());
     }
 
-    /** A client domain whose page at {@link #VA} its pager maps back on every fault. */
-    @State(Scope.Thread)
-    public static class Paged {
-        static final long VA = 0x0000_0020_0000_0000L;
-        /** Slots: its three page tables from TABLES on, then its frame. */
-        static final int TABLES = 1, FRAME = 4;
+    /**
+     * A `vm`-tier server and a client domain whose kernel thread the benchmark thread is: the
+     * client's system calls and its view of its address space.
+     */
+    public abstract static class ServerAndClient {
         EchoSystem system;
         EchoSystem.Client client;
         Sys sys;
         VirtualMemory memory;
 
-        @Setup(Level.Trial)
-        public void setup() throws Exception {
-            system = new EchoSystem("pager", RemapPager.class, RemapPager.SLOT, 100, ep -> ep.isPassive());
-            Kernel k = system.kernel;
-            k.setFrameQuota(system.client, 16);
-            client = system.attachClient("faulter");
+        /** Starts the server, gives the client {@code frames} of quota and attaches it as {@code clientName}. */
+        void open(String name, Class<? extends isola.sdk.Server> server, int slot,
+                java.util.function.Predicate<isola.kernel.Endpoint> ready, int frames, String clientName) throws Exception {
+            system = new EchoSystem(name, server, slot, 100, ready);
+            system.kernel.setFrameQuota(system.client, frames);
+            client = system.attachClient(clientName);
             sys = client.sys();
-            sys.check(sys.linkTables(Sys.SELF, VA, Sys.PAGE_4K, TABLES), "tables");
-            sys.check(sys.frameAlloc(FRAME, Sys.PAGE_4K), "frame");
-            k.grantCap(system.client, FRAME, system.server.domain(), RemapPager.FRAME, Rights.SEND | Rights.RECV, 0);
-            k.installCap(system.server.domain(), RemapPager.CLIENT, system.client, Rights.CONTROL, 0);
-            k.setPager(system.client, system.endpoint, RemapPager.CLIENT);
             memory = sys.memory();
-            memory.putLong(VA, 42); // faults once: the pager maps it
-            if (memory.getLong(VA) != 42) {
-                throw new IllegalStateException("the pager's mapping does not hold");
-            }
         }
 
         @Setup(Level.Iteration)
@@ -197,6 +187,29 @@ public class MemBench {
         @TearDown(Level.Trial)
         public void close() {
             system.close();
+        }
+    }
+
+    /** A client domain whose page at {@link #VA} its pager maps back on every fault. */
+    @State(Scope.Thread)
+    public static class Paged extends ServerAndClient {
+        static final long VA = 0x0000_0020_0000_0000L;
+        /** Slots: its three page tables from TABLES on, then its frame. */
+        static final int TABLES = 1, FRAME = 4;
+
+        @Setup(Level.Trial)
+        public void setup() throws Exception {
+            open("pager", RemapPager.class, RemapPager.SLOT, ep -> ep.isPassive(), 16, "faulter");
+            Kernel k = system.kernel;
+            sys.check(sys.linkTables(Sys.SELF, VA, Sys.PAGE_4K, TABLES), "tables");
+            sys.check(sys.frameAlloc(FRAME, Sys.PAGE_4K), "frame");
+            k.grantCap(system.client, FRAME, system.server.domain(), RemapPager.FRAME, Rights.SEND | Rights.RECV, 0);
+            k.installCap(system.server.domain(), RemapPager.CLIENT, system.client, Rights.CONTROL, 0);
+            k.setPager(system.client, system.endpoint, RemapPager.CLIENT);
+            memory.putLong(VA, 42); // faults once: the pager maps it
+            if (memory.getLong(VA) != 42) {
+                throw new IllegalStateException("the pager's mapping does not hold");
+            }
         }
     }
 
@@ -220,17 +233,13 @@ public class MemBench {
 
     /** A client and an active sink server sharing 64 MiB of frames. */
     @State(Scope.Thread)
-    public static class Transfer {
+    public static class Transfer extends ServerAndClient {
         static final long VA = 0x0000_0030_0000_0000L;
         static final long TOTAL = 64L << 20;
         static final int CHUNK = SinkServer.CHUNK;
         static final int CHUNKS = (int) (TOTAL / CHUNK);
         /** Slots: its two page tables from TABLES on, then the shared frames. */
         static final int TABLES = 1, FRAMES = 3, SINK = EchoSystem.CLIENT_SLOT;
-        EchoSystem system;
-        EchoSystem.Client client;
-        Sys sys;
-        VirtualMemory memory;
         /** The source: one chunk's worth, sent CHUNKS times. */
         final long[] words = new long[CHUNK / 8];
         /** What the sink's answers add up to over 64 MiB, each way. */
@@ -240,19 +249,15 @@ public class MemBench {
 
         @Setup(Level.Trial)
         public void setup() throws Exception {
-            system = new EchoSystem("sink", SinkServer.class, SinkServer.SLOT, 100, ep -> ep.waitingReceivers() > 0);
+            open("sink", SinkServer.class, SinkServer.SLOT, ep -> ep.waitingReceivers() > 0, (int) (TOTAL >> 12) + 16, "source");
             Kernel k = system.kernel;
-            k.setFrameQuota(system.client, (int) (TOTAL >> 12) + 16);
             k.setFrameQuota(system.server.domain(), 16);
-            client = system.attachClient("source");
-            sys = client.sys();
             sys.check(sys.linkTables(Sys.SELF, VA, Sys.PAGE_2M, TABLES), "tables");
             for (int i = 0; i < CHUNKS; i++) {
                 sys.check(sys.frameAlloc(FRAMES + i, Sys.PAGE_2M), "frame");
                 sys.check(sys.map(Sys.SELF, FRAMES + i, VA + (long) i * CHUNK, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC), "map");
                 k.grantCap(system.client, FRAMES + i, system.server.domain(), SinkServer.FRAMES + i, Rights.RECV, 0);
             }
-            memory = sys.memory();
             for (int i = 0; i < words.length; i++) {
                 words[i] = i * 0x9E37_79B9_7F4A_7C15L + 1;
             }
@@ -261,16 +266,6 @@ public class MemBench {
             }
             registersCheck *= CHUNKS;
             sharedCheck = words[words.length - 1] * CHUNKS;
-        }
-
-        @Setup(Level.Iteration)
-        public void rebind() {
-            client.rebindToCurrentThread();
-        }
-
-        @TearDown(Level.Trial)
-        public void close() {
-            system.close();
         }
 
         /** A call to the sink; its answer. */

@@ -71,8 +71,7 @@ class ConcurrentIpcTest {
         Echo(int serverThreads) {
             Kernel k = rig.k;
             srv = rig.domain("srv");
-            ep = rig.endpoint(srv, EP);
-            k.bindServer(ep, srv);
+            ep = rig.servedEndpoint(srv, EP);
             for (int c = 0; c < CLIENTS; c++) {
                 clients[c] = rig.domain("cli" + c);
                 rig.grant(srv, EP, clients[c], EP, Rights.SEND, 1000 + c);
@@ -226,8 +225,7 @@ class ConcurrentIpcTest {
         assertTimeoutPreemptively(HANG_GUARD, () -> {
             Kernel k = rig.k;
             Domain srv = rig.domain("srv");
-            Endpoint ep = rig.endpoint(srv, EP);
-            k.bindServer(ep, srv);
+            Endpoint ep = rig.servedEndpoint(srv, EP);
             for (int s = 0; s < 2; s++) {
                 rig.spawn(srv, "server" + s, 10, t -> {
                     long reply = 0;
@@ -347,8 +345,7 @@ class ConcurrentIpcTest {
         assertTimeoutPreemptively(HANG_GUARD, () -> {
             Kernel k = rig.k;
             Domain srv = rig.domain("srv");
-            Endpoint ep = rig.endpoint(srv, EP);
-            k.bindServer(ep, srv);
+            Endpoint ep = rig.servedEndpoint(srv, EP);
             int saved = 5;
             AtomicLong viaSaved = new AtomicLong();
             rig.spawn(srv, "server", 10, t -> {
