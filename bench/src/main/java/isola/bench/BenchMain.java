@@ -95,7 +95,8 @@ public final class BenchMain {
         SUITES.values().forEach(x -> s.printf("  %-8s %s%n", x.name(), x.description()));
         s.println();
         s.println("options:");
-        s.println("  --forks N         forked JVMs per benchmark (default: ipc 2, boot 1)");
+        s.println("  --forks N         forked JVMs (isolates: runs of the executable) per benchmark");
+        s.println("                    (default: ipc 2, boot 1, mem 2, isolates 2)");
         s.println("  --warmup N        warm-up iterations per fork (default: ipc 5; boot per benchmark:");
         s.println("                    3 launcher starts, 10 crashes)");
         s.println("  --iterations N    measurement iterations per fork (default: ipc 10; boot per");
@@ -113,6 +114,9 @@ public final class BenchMain {
         s.println("boot is single-shot: each iteration is one launcher start or one crash and recovery,");
         s.println("so --time and --warmup-time do not apply to it. Run it from the repository root");
         s.println("(./isola bench does): it starts ./isola boot.");
+        s.println();
+        s.println("isolates runs inside the native executable (native/target/bin/isola, built by ./isola");
+        s.println("native); each fork is one run of it, and --time does not apply.");
         s.println();
         s.println("quick runs: ./isola bench ipc --forks 1 --warmup 2 --iterations 3 --time 1");
         s.println("            ./isola bench boot --warmup 2 --iterations 5");
@@ -134,6 +138,8 @@ public final class BenchMain {
     /**
      * One suite.
      *
+     * @param benchClass the JMH benchmark class, or null for a suite measured inside the native
+     *     executable ({@link NativeHarness})
      * @param benchmarks the benchmark methods of {@code benchClass}, in the order the table lists them
      * @param runOrder order of the interleaved fork rounds (timed suites)
      * @param singleShot true if every iteration is one invocation: no time options, no fork rounds
@@ -331,6 +337,32 @@ public final class BenchMain {
             Set.of(),
             "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
 
+    // ---- isolates (harness: the native executable) ----
+
+    static final String IN_ISOLATE = "callInIsolate";
+    static final String ACROSS = "callAcrossIsolates";
+    static final String EMPTY_CROSSING = "emptyCrossing";
+    static final String ISOLATE_CREATE = "isolateCreate";
+    static final String ISOLATE_TEARDOWN = "isolateTeardown";
+    static final List<String> ISOLATE_BENCHMARKS = List.of(IN_ISOLATE, ACROSS, EMPTY_CROSSING, ISOLATE_CREATE,
+            ISOLATE_TEARDOWN);
+    /** Target: a passive call into another isolate, capability check included, in ns. */
+    static final double ACROSS_TARGET_NS = 40;
+
+    static final Suite ISOLATES = new Suite("isolates",
+            "GraalVM isolate boundaries in the native executable: a passive call into a server's own "
+                    + "isolate vs one inside the kernel's; an empty crossing; isolate creation and teardown",
+            null, ISOLATE_BENCHMARKS, ISOLATE_BENCHMARKS, true, 2, 5, 10,
+            "== isola bench isolates: one call (ns) or one isolate (ms) per operation, measured inside the "
+                    + "native executable; median, min and max over all measurement iterations of all forks ==",
+            null,
+            List.of(new Ratio("call across isolates / call inside one", ACROSS, IN_ISOLATE, "x"),
+                    new Ratio("call across isolates / empty crossing", ACROSS, EMPTY_CROSSING, "x")),
+            List.of(new Target("passive call across isolates < " + plain(ACROSS_TARGET_NS) + " ns",
+                    m -> m.in(ACROSS, TimeUnit.NANOSECONDS), v -> num(v) + " ns", v -> v < ACROSS_TARGET_NS)),
+            Set.of(),
+            "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
+
     /** Known suites, in the order the usage lists them. */
     static final Map<String, Suite> SUITES = new LinkedHashMap<>();
 
@@ -338,6 +370,7 @@ public final class BenchMain {
         SUITES.put(IPC.name(), IPC);
         SUITES.put(BOOT.name(), BOOT);
         SUITES.put(MEM.name(), MEM);
+        SUITES.put(ISOLATES.name(), ISOLATES);
     }
 
     // =====================================================================================
@@ -496,7 +529,9 @@ public final class BenchMain {
         }
         Files.createDirectories(result.getParent());
         double loadBefore = loadAverage();
-        Collection<RunResult> results = suite.singleShot() || o.sequential || o.forks <= 1
+        Collection<RunResult> results = suite.benchClass() == null
+                ? NativeHarness.run(suite, o, wanted, result, out)
+                : suite.singleShot() || o.sequential || o.forks <= 1
                 ? runSequential(suite, o, wanted, jvmArgs, result)
                 : runInterleaved(suite, o, wanted, jvmArgs, result, out);
         double loadAfter = loadAverage();

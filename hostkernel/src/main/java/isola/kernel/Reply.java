@@ -1,9 +1,8 @@
 package isola.kernel;
 
+import isola.kernel.mem.Words;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 
 /**
  * A reply object: the one-shot right to answer a caller. Every thread has an implicit one,
@@ -16,9 +15,6 @@ import java.lang.invoke.VarHandle;
  * move no extra line between cores. A saved reply keeps it in a word of its own.
  */
 public final class Reply extends KernelObject {
-    private static final VarHandle LONG =
-            ValueLayout.JAVA_LONG.varHandle().withInvokeExactBehavior();
-
     private final ObjectPool<Tcb> threads;
     /** This reply's own word, used once it is saved into a slot. */
     private final MemorySegment own;
@@ -40,13 +36,13 @@ public final class Reply extends KernelObject {
         thread = t;
         cell = t.utcb;
         at = Utcb.REPLY;
-        LONG.setRelease(cell, at, 0L);
+        Words.setRelease(cell, at, 0L);
     }
 
     /** Saves this implicit reply into a slot: the binding moves to its own word. Lock held. */
     void detach() {
-        LONG.setRelease(own, 0L, (long) LONG.getAcquire(cell, at));
-        LONG.setRelease(cell, at, 0L);
+        Words.setRelease(own, 0L, Words.getAcquire(cell, at));
+        Words.setRelease(cell, at, 0L);
         thread = null;
         cell = own;
         at = 0;
@@ -54,12 +50,12 @@ public final class Reply extends KernelObject {
 
     /** Binds the caller's wait of generation {@code gen}; published by the caller's wake-up. */
     void bind(Tcb caller, long gen) {
-        LONG.setRelease(cell, at, gen << Utcb.GEN_SHIFT | (caller.id + 1));
+        Words.setRelease(cell, at, gen << Utcb.GEN_SHIFT | (caller.id + 1));
     }
 
     /** The binding word: 0, or a caller and its generation ({@link #caller}, {@link #generation}). */
     long binding() {
-        return (long) LONG.getAcquire(cell, at);
+        return Words.getAcquire(cell, at);
     }
 
     /**
@@ -68,7 +64,7 @@ public final class Reply extends KernelObject {
      * while the server, lock-free, answers it and a new caller binds.
      */
     boolean clear(long binding) {
-        return LONG.compareAndSet(cell, at, binding, 0L);
+        return Words.compareAndSet(cell, at, binding, 0L);
     }
 
     /**
@@ -76,7 +72,7 @@ public final class Reply extends KernelObject {
      * again, and if the kernel unbound first, the caller's wait is claimed by one of the two.
      */
     void clearOwn() {
-        LONG.setRelease(cell, at, 0L);
+        Words.setRelease(cell, at, 0L);
     }
 
     /** The caller of a non-zero binding. */

@@ -72,6 +72,11 @@ public final class Tcb extends KernelObject {
     /** The server SDK's per-thread object (message registers and system calls). */
     public Object sdk;
     /**
+     * The isolation tier's per-thread state, if it needs any: the native tier keeps here which
+     * isolates this thread has entered (a passive call runs on the caller's thread).
+     */
+    public Object tier;
+    /**
      * The message a page fault interrupted, one per nested fault (a passive pager that faults
      * itself runs on this thread): kept across the pager's call ({@link Kernel#pageFault}).
      */

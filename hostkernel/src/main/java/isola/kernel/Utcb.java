@@ -1,9 +1,9 @@
 package isola.kernel;
 
+import isola.kernel.mem.Words;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 
 /**
  * The user thread control block: a thread's message registers and the word it waits on, in
@@ -60,13 +60,11 @@ public final class Utcb {
     public static final long CLAIMED = 2;
     public static final long WOKEN = 4;
 
-    private static final VarHandle LONG =
-            ValueLayout.JAVA_LONG.varHandle().withInvokeExactBehavior();
 
     public static MemorySegment allocate(Arena arena) {
         MemorySegment s = arena.allocate(SIZE, ALIGN);
-        s.set(ValueLayout.JAVA_LONG, RECV_WINDOW, NO_WINDOW);
-        s.set(ValueLayout.JAVA_LONG, WAKE, WOKEN);
+        Words.set(s, RECV_WINDOW, NO_WINDOW);
+        Words.set(s, WAKE, WOKEN);
         return s;
     }
 
@@ -88,51 +86,51 @@ public final class Utcb {
     }
 
     public static long mr(MemorySegment u, int i) {
-        return u.get(ValueLayout.JAVA_LONG, MR0 + ((long) i << 3));
+        return Words.get(u, MR0 + ((long) i << 3));
     }
 
     public static void setMr(MemorySegment u, int i, long v) {
-        u.set(ValueLayout.JAVA_LONG, MR0 + ((long) i << 3), v);
+        Words.set(u, MR0 + ((long) i << 3), v);
     }
 
     public static long tag(MemorySegment u) {
-        return u.get(ValueLayout.JAVA_LONG, TAG);
+        return Words.get(u, TAG);
     }
 
     public static void setTag(MemorySegment u, long tag) {
-        u.set(ValueLayout.JAVA_LONG, TAG, tag);
+        Words.set(u, TAG, tag);
     }
 
     public static long badge(MemorySegment u) {
-        return u.get(ValueLayout.JAVA_LONG, BADGE);
+        return Words.get(u, BADGE);
     }
 
     static void setBadge(MemorySegment u, long badge) {
-        u.set(ValueLayout.JAVA_LONG, BADGE, badge);
+        Words.set(u, BADGE, badge);
     }
 
     public static int status(MemorySegment u) {
-        return (int) u.get(ValueLayout.JAVA_LONG, STATUS);
+        return (int) Words.get(u, STATUS);
     }
 
     static void setStatus(MemorySegment u, int status) {
-        u.set(ValueLayout.JAVA_LONG, STATUS, status);
+        Words.set(u, STATUS, status);
     }
 
     public static int capSlot(MemorySegment u, int i) {
-        return (int) u.get(ValueLayout.JAVA_LONG, CAP0 + ((long) i << 3));
+        return (int) Words.get(u, CAP0 + ((long) i << 3));
     }
 
     public static void setCapSlot(MemorySegment u, int i, int slot) {
-        u.set(ValueLayout.JAVA_LONG, CAP0 + ((long) i << 3), slot);
+        Words.set(u, CAP0 + ((long) i << 3), slot);
     }
 
     public static long recvWindow(MemorySegment u) {
-        return u.get(ValueLayout.JAVA_LONG, RECV_WINDOW);
+        return Words.get(u, RECV_WINDOW);
     }
 
     public static void setRecvWindow(MemorySegment u, long slot) {
-        u.set(ValueLayout.JAVA_LONG, RECV_WINDOW, slot);
+        Words.set(u, RECV_WINDOW, slot);
     }
 
     /** Copies {@code words} message registers from one UTCB to another. */
@@ -140,7 +138,7 @@ public final class Utcb {
         if (words <= 8) {
             for (int i = 0; i < words; i++) {
                 long off = MR0 + ((long) i << 3);
-                to.set(ValueLayout.JAVA_LONG, off, from.get(ValueLayout.JAVA_LONG, off));
+                Words.set(to, off, Words.get(from, off));
             }
         } else {
             MemorySegment.copy(from, MR0, to, MR0, (long) words << 3);
@@ -166,7 +164,7 @@ public final class Utcb {
     static final int GEN_SHIFT = 32;
 
     public static long wakeWord(MemorySegment u) {
-        return (long) LONG.getVolatile(u, WAKE);
+        return Words.getVolatile(u, WAKE);
     }
 
     /** Generation of the thread's current or last wait. */
@@ -186,20 +184,20 @@ public final class Utcb {
         long gen = generation(u) + 1;
         // Release: whatever the thread did before (memory accesses included) is done before
         // anyone sees it waiting (the kernel then knows it is not inside an access).
-        LONG.setRelease(u, WAKE, armedWord(gen, kind, endpoint));
+        Words.setRelease(u, WAKE, armedWord(gen, kind, endpoint));
         return gen;
     }
 
     /** Like {@link #arm}, with a full fence: the owner re-checks shared state right after. */
     static long armVolatile(MemorySegment u, long kind, int endpoint) {
         long gen = generation(u) + 1;
-        LONG.setVolatile(u, WAKE, armedWord(gen, kind, endpoint));
+        Words.setVolatile(u, WAKE, armedWord(gen, kind, endpoint));
         return gen;
     }
 
     /** Owner only: withdraws an armed wait nobody could find yet. */
     static void disarm(MemorySegment u) {
-        LONG.setRelease(u, WAKE, wakeWord(u) | WOKEN);
+        Words.setRelease(u, WAKE, wakeWord(u) | WOKEN);
     }
 
     /** Owner: withdraws an armed wait others may find; false if a waker claimed it first. */
@@ -209,7 +207,7 @@ public final class Utcb {
             if ((w & BUSY) != 0) {
                 return false;
             }
-            if (LONG.compareAndSet(u, WAKE, w, (w & ~PARKED) | WOKEN)) {
+            if (Words.compareAndSet(u, WAKE, w, (w & ~PARKED) | WOKEN)) {
                 return true;
             }
         }
@@ -222,7 +220,7 @@ public final class Utcb {
             if ((w & BUSY) != 0 || (w >>> GEN_SHIFT) != gen) {
                 return false;
             }
-            if (LONG.compareAndSet(u, WAKE, w, w | CLAIMED)) {
+            if (Words.compareAndSet(u, WAKE, w, w | CLAIMED)) {
                 return true;
             }
         }
@@ -237,7 +235,7 @@ public final class Utcb {
             if ((w & mask) != want) {
                 return false;
             }
-            if (LONG.compareAndSet(u, WAKE, w, w | CLAIMED)) {
+            if (Words.compareAndSet(u, WAKE, w, w | CLAIMED)) {
                 return true;
             }
         }
@@ -250,7 +248,7 @@ public final class Utcb {
             if ((w & BUSY) != 0) {
                 return false;
             }
-            if (LONG.compareAndSet(u, WAKE, w, w | CLAIMED)) {
+            if (Words.compareAndSet(u, WAKE, w, w | CLAIMED)) {
                 return true;
             }
         }
@@ -262,8 +260,8 @@ public final class Utcb {
      * every other writer CASes from an unclaimed word), so a plain release store suffices.
      */
     static boolean release(MemorySegment u) {
-        long w = (long) LONG.get(u, WAKE);
-        LONG.setRelease(u, WAKE, w | WOKEN);
+        long w = Words.get(u, WAKE);
+        Words.setRelease(u, WAKE, w | WOKEN);
         return (w & PARKED) != 0;
     }
 
@@ -272,7 +270,7 @@ public final class Utcb {
      * claimed wait is woken within the claimer's kernel operation, so the owner spins instead.
      */
     public static boolean markParked(MemorySegment u, long w) {
-        return (w & BUSY) == 0 && LONG.compareAndSet(u, WAKE, w, w | PARKED);
+        return (w & BUSY) == 0 && Words.compareAndSet(u, WAKE, w, w | PARKED);
     }
 
     /** True if a waker has claimed the wait and is about to complete it. */
@@ -284,7 +282,7 @@ public final class Utcb {
     public static void clearParked(MemorySegment u) {
         long w = wakeWord(u);
         if ((w & PARKED) != 0) {
-            LONG.setRelease(u, WAKE, w & ~PARKED);
+            Words.setRelease(u, WAKE, w & ~PARKED);
         }
     }
 

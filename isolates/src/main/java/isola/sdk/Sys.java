@@ -23,26 +23,33 @@ public final class Sys {
     /** Block until done. */
     public static final long FOREVER = Kernel.FOREVER;
 
-    private final Kernel kernel;
-    private final Tcb tcb;
+    private final KernelGate gate;
     private final MemorySegment utcb;
     private final long[] retryBuffer = new long[Utcb.MESSAGE_REGISTERS];
 
-    private Sys(Kernel kernel, Tcb tcb) {
-        this.kernel = kernel;
-        this.tcb = tcb;
-        this.utcb = tcb.utcb();
+    private Sys(KernelGate gate, MemorySegment utcb) {
+        this.gate = gate;
+        this.utcb = utcb;
     }
 
     /** The Sys of {@code tcb}, created on first use. Host side (machine, tiers, tests) only. */
     public static Sys of(Kernel kernel, Tcb tcb) {
         Object s = tcb.sdk;
-        if (s instanceof Sys sys && sys.tcb == tcb && sys.utcb == tcb.utcb()) {
+        if (s instanceof Sys sys && sys.gate instanceof DirectGate d && d.tcb() == tcb && sys.utcb == tcb.utcb()) {
             return sys;
         }
-        Sys sys = new Sys(kernel, tcb);
+        Sys sys = new Sys(new DirectGate(kernel, tcb), tcb.utcb());
         tcb.sdk = sys;
         return sys;
+    }
+
+    /**
+     * The Sys of a thread whose kernel is reached through {@code gate} and whose message
+     * registers are {@code utcb}: how a tier whose servers do not share the kernel's heap
+     * (the native tier) makes one. The caller caches it per thread.
+     */
+    public static Sys over(KernelGate gate, MemorySegment utcb) {
+        return new Sys(Objects.requireNonNull(gate, "gate"), Objects.requireNonNull(utcb, "utcb"));
     }
 
     /** A message tag: what {@link Handler#handle} returns and what the raw calls take. */
@@ -171,12 +178,12 @@ public final class Sys {
     // ---- IPC ----
 
     public int call(int slot, int label, int length) {
-        return unwind(kernel.call(tcb, slot, Tag.of(label, length), FOREVER));
+        return unwind(gate.call(slot, Tag.of(label, length), FOREVER));
     }
 
     /** Call with a raw tag (e.g. carrying capabilities) and a timeout in nanoseconds. */
     public int call(int slot, long tag, long timeoutNs) {
-        return unwind(kernel.call(tcb, slot, tag, timeoutNs));
+        return unwind(gate.call(slot, tag, timeoutNs));
     }
 
     /** Attempts of {@link #callRetrying} that span a restart: about 1.5 s of backoff in all. */
@@ -212,148 +219,142 @@ public final class Sys {
     }
 
     public int send(int slot, int label, int length) {
-        return unwind(kernel.send(tcb, slot, Tag.of(label, length), FOREVER));
+        return unwind(gate.send(slot, Tag.of(label, length), FOREVER));
     }
 
     public int send(int slot, long tag, long timeoutNs) {
-        return unwind(kernel.send(tcb, slot, tag, timeoutNs));
+        return unwind(gate.send(slot, tag, timeoutNs));
     }
 
     /** Non-blocking send: E_WOULD_BLOCK unless a receiver is waiting. */
     public int trySend(int slot, long tag) {
-        return unwind(kernel.send(tcb, slot, tag, Kernel.POLL));
+        return unwind(gate.send(slot, tag, Kernel.POLL));
     }
 
     public int recv(int slot) {
-        return unwind(kernel.recv(tcb, slot, FOREVER));
+        return unwind(gate.recv(slot, FOREVER));
     }
 
     public int recv(int slot, long timeoutNs) {
-        return unwind(kernel.recv(tcb, slot, timeoutNs));
+        return unwind(gate.recv(slot, timeoutNs));
     }
 
     /** Non-blocking receive: E_WOULD_BLOCK unless a sender is waiting. */
     public int tryRecv(int slot) {
-        return unwind(kernel.recv(tcb, slot, Kernel.POLL));
+        return unwind(gate.recv(slot, Kernel.POLL));
     }
 
     public int reply(long tag) {
-        return unwind(kernel.reply(tcb, tag));
+        return unwind(gate.reply(tag));
     }
 
     /** Replies through a reply capability saved with {@link #saveReply}; the slot is emptied. */
     public int replyTo(int slot, long tag) {
-        return unwind(kernel.replyTo(tcb, slot, tag));
+        return unwind(gate.replyTo(slot, tag));
     }
 
     public int replyRecv(int slot, long tag) {
-        return unwind(kernel.replyRecv(tcb, slot, tag, FOREVER));
+        return unwind(gate.replyRecv(slot, tag, FOREVER));
     }
 
     public int replyRecv(int slot, long tag, long timeoutNs) {
-        return unwind(kernel.replyRecv(tcb, slot, tag, timeoutNs));
+        return unwind(gate.replyRecv(slot, tag, timeoutNs));
     }
 
     public int saveReply(int slot) {
-        return unwind(kernel.saveReply(tcb, slot));
+        return unwind(gate.saveReply(slot));
     }
 
     // ---- notifications, scheduling ----
 
     public int signal(int slot) {
-        return unwind(kernel.signal(tcb, slot));
+        return unwind(gate.signal(slot));
     }
 
     /** Waits for a signal; the bits are then in {@link #badge()}. */
     public int await(int slot) {
-        return unwind(kernel.await(tcb, slot, FOREVER));
+        return unwind(gate.await(slot, FOREVER));
     }
 
     public int await(int slot, long timeoutNs) {
-        return unwind(kernel.await(tcb, slot, timeoutNs));
+        return unwind(gate.await(slot, timeoutNs));
     }
 
     /** The pending bits (0 if none) in {@link #badge()}, without blocking. */
     public int poll(int slot) {
-        return unwind(kernel.poll(tcb, slot));
+        return unwind(gate.poll(slot));
     }
 
     public int yield() {
-        return unwind(kernel.yield(tcb));
+        return unwind(gate.yield());
     }
 
     // ---- capabilities ----
 
     public int copy(int src, int dst) {
-        return unwind(kernel.capCopy(tcb, src, dst));
+        return unwind(gate.capCopy(src, dst));
     }
 
     /** Derives a capability with fewer rights ({@code -1}: the same) and a badge (0: the same). */
     public int mint(int src, int dst, int rights, long badge) {
-        return unwind(kernel.capMint(tcb, src, dst, rights, badge));
+        return unwind(gate.capMint(src, dst, rights, badge));
     }
 
     public int move(int src, int dst) {
-        return unwind(kernel.capMove(tcb, src, dst));
+        return unwind(gate.capMove(src, dst));
     }
 
     public int delete(int slot) {
-        return unwind(kernel.capDelete(tcb, slot));
+        return unwind(gate.capDelete(slot));
     }
 
     public int revoke(int slot) {
-        return unwind(kernel.capRevoke(tcb, slot));
+        return unwind(gate.capRevoke(slot));
     }
 
     public int createEndpoint(int dst) {
-        return unwind(kernel.createEndpoint(tcb, dst));
+        return unwind(gate.createEndpoint(dst));
     }
 
     public int createNotification(int dst) {
-        return unwind(kernel.createNotification(tcb, dst));
+        return unwind(gate.createNotification(dst));
     }
 
     // ---- memory: frames, page tables, mappings (x86-64 page sizes and entry flags) ----
 
-    private VirtualMemory memory;
-
     /** Slots in this thread's (current) domain's capability space. */
     public int slotCount() {
-        return tcb.currentDomain().cspace().size();
+        return gate.slotCount();
     }
 
     // ---- interrupts ----
 
     /** Takes interrupt line {@code line} (1..223) as an IRQ handler capability in {@code dst}, with the IRQ control capability. */
     public int irqIssue(int controlSlot, int line, int dst) {
-        return unwind(kernel.irqIssue(tcb, controlSlot, line, dst));
+        return unwind(gate.irqIssue(controlSlot, line, dst));
     }
 
     /** Deliveries of the handler's line signal the notification in {@code notificationSlot}; unmasks the line. */
     public int irqBind(int handlerSlot, int notificationSlot) {
-        return unwind(kernel.irqBind(tcb, handlerSlot, notificationSlot));
+        return unwind(gate.irqBind(handlerSlot, notificationSlot));
     }
 
     /** End of interrupt: the next raise of the line can be delivered. */
     public int irqAck(int handlerSlot) {
-        return unwind(kernel.irqAck(tcb, handlerSlot));
+        return unwind(gate.irqAck(handlerSlot));
     }
 
     public int irqMask(int handlerSlot, boolean mask) {
-        return unwind(kernel.irqMask(tcb, handlerSlot, mask));
+        return unwind(gate.irqMask(handlerSlot, mask));
     }
 
     public int irqPriority(int handlerSlot, int priority) {
-        return unwind(kernel.irqPriority(tcb, handlerSlot, priority));
+        return unwind(gate.irqPriority(handlerSlot, priority));
     }
 
     /** This thread's view of its domain's address space, through its own MMU. */
     public VirtualMemory memory() {
-        VirtualMemory m = memory;
-        if (m == null) {
-            m = memory = new VirtualMemory(kernel, tcb);
-        }
-        return m;
+        return gate.memory();
     }
 
     /** The domain slot of the mapping calls that names this thread's own domain. */
@@ -364,17 +365,17 @@ public final class Sys {
 
     /** A zeroed frame of {@code size} (PAGE_4K, PAGE_2M or PAGE_1G) from this domain's quota, into {@code dst}. */
     public int frameAlloc(int dst, long size) {
-        return unwind(kernel.frameAlloc(tcb, dst, size));
+        return unwind(gate.frameAlloc(dst, size));
     }
 
     /** A zeroed page table of {@code level} (3: PDPT, 2: directory, 1: table), into {@code dst}. */
     public int tableAlloc(int dst, int level) {
-        return unwind(kernel.tableAlloc(tcb, dst, level));
+        return unwind(gate.tableAlloc(dst, level));
     }
 
     /** Links the table in {@code tableSlot} to cover {@code va} in the address space of {@code domainSlot} (or SELF). */
     public int tableLink(int domainSlot, int tableSlot, long va) {
-        return unwind(kernel.tableLink(tcb, domainSlot, tableSlot, va));
+        return unwind(gate.tableLink(domainSlot, tableSlot, va));
     }
 
     /**
@@ -401,35 +402,35 @@ public final class Sys {
     }
 
     public int tableUnlink(int domainSlot, long va, int level) {
-        return unwind(kernel.tableUnlink(tcb, domainSlot, va, level));
+        return unwind(gate.tableUnlink(domainSlot, va, level));
     }
 
     /** Maps the frame in {@code frameSlot} at {@code va} of {@code domainSlot}'s address space (or SELF). */
     public int map(int domainSlot, int frameSlot, long va, long flags) {
-        return unwind(kernel.map(tcb, domainSlot, frameSlot, va, flags));
+        return unwind(gate.map(domainSlot, frameSlot, va, flags));
     }
 
     public int unmap(int domainSlot, long va, long size) {
-        return unwind(kernel.unmap(tcb, domainSlot, va, size));
+        return unwind(gate.unmap(domainSlot, va, size));
     }
 
     public int protect(int domainSlot, long va, long size, long flags) {
-        return unwind(kernel.protect(tcb, domainSlot, va, size, flags));
+        return unwind(gate.protect(domainSlot, va, size, flags));
     }
 
     /** Kills the domain named by the DOMAIN capability in {@code slot} (CONTROL right). */
     public int kill(int slot) {
-        return unwind(kernel.domainKill(tcb, slot));
+        return unwind(gate.domainKill(slot));
     }
 
     /** Serves the endpoint in {@code slot} (RECV right) with this thread's domain, actively. */
     public int serve(int slot) {
-        return unwind(kernel.serve(tcb, slot, null));
+        return unwind(gate.serve(slot));
     }
 
     /** Serves the endpoint in {@code slot} passively: calls run {@code handler} on the caller's thread. */
     public int servePassive(int slot, Handler handler) {
-        return unwind(kernel.serve(tcb, slot, caller -> handler.handle((Sys) caller.sdk)));
+        return unwind(gate.servePassive(slot, handler));
     }
 
     // ---- errors ----
@@ -444,16 +445,16 @@ public final class Sys {
 
     /** A message for the last error of this thread, naming the offending input. */
     public String describe(int status, String operation) {
-        return Status.describe(status, operation + " in " + tcb.currentDomain().name(), tcb.errorArg());
+        return Status.describe(status, operation + " in " + gate.domainName(), gate.errorArg());
     }
 
     /** The name of this thread's current domain (the server's, inside a passive call). */
     public String domainName() {
-        return tcb.currentDomain().name();
+        return gate.domainName();
     }
 
     public String threadName() {
-        return tcb.name();
+        return gate.threadName();
     }
 
     private static int unwind(int status) {

@@ -4,6 +4,7 @@ import isola.kernel.Kernel;
 import isola.kernel.Status;
 import isola.kernel.Tcb;
 import isola.kernel.mem.AddressSpace;
+import isola.kernel.mem.Words;
 import isola.kernel.mem.Mmu;
 import isola.kernel.mem.PhysicalMemory;
 import java.lang.foreign.MemorySegment;
@@ -47,12 +48,12 @@ public final class VirtualMemory {
 
     public int getInt(long va) {
         aligned(va, 4);
-        return ram.slice(physical(va, Mmu.READ), 4).get(ValueLayout.JAVA_INT, 0);
+        return Words.getInt(ram.slice(physical(va, Mmu.READ), 4), 0);
     }
 
     public void putInt(long va, int value) {
         aligned(va, 4);
-        ram.slice(physical(va, Mmu.WRITE), 4).set(ValueLayout.JAVA_INT, 0, value);
+        Words.setInt(ram.slice(physical(va, Mmu.WRITE), 4), 0, value);
     }
 
     /**

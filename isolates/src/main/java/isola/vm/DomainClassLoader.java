@@ -16,9 +16,12 @@ import java.util.Set;
  * SDK, that is, through its capabilities.
  */
 final class DomainClassLoader extends URLClassLoader {
-    /** Kernel classes servers may use: constants and the unwind signal, no kernel state. */
+    /**
+     * Kernel classes servers may use: constants, the unwind signal, and word access to memory
+     * segments the server already holds (shared rings); no kernel state.
+     */
     static final Set<String> KERNEL_ABI = Set.of("isola.kernel.Status", "isola.kernel.Rights",
-            "isola.kernel.Tag", "isola.kernel.KilledError");
+            "isola.kernel.Tag", "isola.kernel.KilledError", "isola.kernel.mem.Words");
 
     static {
         registerAsParallelCapable();

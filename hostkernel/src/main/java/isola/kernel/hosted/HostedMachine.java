@@ -168,6 +168,7 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
                 }
             }
             runner.exiting = true;
+            threadExitHook.accept(t);
             kernel.threadExit(t);
         } finally {
             lock.lock();
@@ -175,6 +176,17 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
             changed.signalAll();
             lock.unlock();
         }
+    }
+
+    private volatile java.util.function.Consumer<Tcb> threadExitHook = t -> { };
+
+    /**
+     * Adds {@code hook}, run on a spawned kernel thread's own JVM thread once its body has ended,
+     * before the kernel frees its Tcb (which a later thread may reuse): where an isolation tier
+     * releases what it keeps per thread.
+     */
+    public synchronized void onThreadExit(java.util.function.Consumer<Tcb> hook) {
+        threadExitHook = threadExitHook.andThen(hook);
     }
 
     /** Waits until a newly spawned thread may run (deterministic mode: its turn). */

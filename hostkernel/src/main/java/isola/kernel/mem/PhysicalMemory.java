@@ -3,8 +3,6 @@ package isola.kernel.mem;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +23,6 @@ public final class PhysicalMemory {
     /** Default size of hosted RAM. */
     public static final long DEFAULT_SIZE = 256L << 20;
 
-    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle().withInvokeExactBehavior();
 
     private final MemorySegment ram;
     private final long size;
@@ -79,29 +76,29 @@ public final class PhysicalMemory {
     }
 
     public long read64(long pa) {
-        return (long) LONG.get(ram, pa);
+        return Words.get(ram, pa);
     }
 
     public void write64(long pa, long value) {
-        LONG.set(ram, pa, value);
+        Words.set(ram, pa, value);
     }
 
     public long read64Acquire(long pa) {
-        return (long) LONG.getAcquire(ram, pa);
+        return Words.getAcquire(ram, pa);
     }
 
     public void write64Release(long pa, long value) {
-        LONG.setRelease(ram, pa, value);
+        Words.setRelease(ram, pa, value);
     }
 
     /** Atomically replaces the word at {@code pa}, returning what it was. */
     public long getAndSet64(long pa, long value) {
-        return (long) LONG.getAndSet(ram, pa, value);
+        return Words.getAndSet(ram, pa, value);
     }
 
     /** Atomically replaces {@code expected} at {@code pa} (the MMU's accessed and dirty bits). */
     public boolean cas64(long pa, long expected, long value) {
-        return LONG.compareAndSet(ram, pa, expected, value);
+        return Words.compareAndSet(ram, pa, expected, value);
     }
 
     /** Zeroes a frame-aligned range. */

@@ -1,5 +1,6 @@
 package isola.system.log;
 
+import isola.kernel.mem.Words;
 import isola.kernel.Status;
 import isola.sdk.Handler;
 import isola.sdk.Kept;
@@ -11,7 +12,6 @@ import isola.sdk.Sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
@@ -52,7 +52,6 @@ public final class LogServer implements Server, Handler {
     static final int MAX_SOURCE = (int) (R_TEXT - R_SOURCE);
     static final int MAX_TEXT = RECORD - (int) R_TEXT;
 
-    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
 
     private MemorySegment ring;
     private long records;
@@ -87,13 +86,13 @@ public final class LogServer implements Server, Handler {
         hostLog = LogManager.getContext(LogManager.class.getClassLoader(), false);
         for (;;) {
             // One copier at a time, also across incarnations: a killed one may still be in Log4j.
-            while (!LONG.compareAndSet(ring, H_HOST_LOCK, 0L, 1L)) {
+            while (!Words.compareAndSet(ring, H_HOST_LOCK, 0L, 1L)) {
                 java.util.concurrent.locks.LockSupport.parkNanos(100_000);
             }
             try {
                 copyNew();
             } finally {
-                LONG.setRelease(ring, H_HOST_LOCK, 0L);
+                Words.setRelease(ring, H_HOST_LOCK, 0L);
             }
             sys.await(WAKE);
             // Let records gather: copying each one as it comes would compete for the cores with
@@ -109,8 +108,8 @@ public final class LogServer implements Server, Handler {
             String source, text;
             lock();
             try {
-                long written = (long) LONG.get(ring, H_WRITTEN);
-                n = Math.max((long) LONG.get(ring, H_HOST), written - records);
+                long written = Words.get(ring, H_WRITTEN);
+                n = Math.max(Words.get(ring, H_HOST), written - records);
                 if (n >= written) {
                     break;
                 }
@@ -121,7 +120,7 @@ public final class LogServer implements Server, Handler {
                 unlock();
             }
             hostLog.getLogger("isola." + source).log(log4jLevel((int) level), text);
-            LONG.setRelease(ring, H_HOST, n + 1);
+            Words.setRelease(ring, H_HOST, n + 1);
         }
     }
 
@@ -129,25 +128,25 @@ public final class LogServer implements Server, Handler {
     void attach(MemorySegment m) {
         ring = m;
         records = (m.byteSize() - HEADER) / RECORD;
-        if ((long) LONG.getAcquire(m, H_MAGIC) != MAGIC || (long) LONG.get(m, H_RECORDS) != records) {
-            LONG.set(m, H_RECORDS, records);
-            LONG.set(m, H_WRITTEN, 0L);
-            LONG.set(m, H_ORIGIN, System.nanoTime());
-            LONG.set(m, H_LOCK, 0L);
-            LONG.set(m, H_HOST, 0L);
-            LONG.set(m, H_HOST_LOCK, 0L);
-            LONG.setRelease(m, H_MAGIC, MAGIC);
+        if (Words.getAcquire(m, H_MAGIC) != MAGIC || Words.get(m, H_RECORDS) != records) {
+            Words.set(m, H_RECORDS, records);
+            Words.set(m, H_WRITTEN, 0L);
+            Words.set(m, H_ORIGIN, System.nanoTime());
+            Words.set(m, H_LOCK, 0L);
+            Words.set(m, H_HOST, 0L);
+            Words.set(m, H_HOST_LOCK, 0L);
+            Words.setRelease(m, H_MAGIC, MAGIC);
         }
     }
 
     private void lock() {
-        while (!LONG.compareAndSet(ring, H_LOCK, 0L, 1L)) {
+        while (!Words.compareAndSet(ring, H_LOCK, 0L, 1L)) {
             Thread.onSpinWait();
         }
     }
 
     private void unlock() {
-        LONG.setRelease(ring, H_LOCK, 0L);
+        Words.setRelease(ring, H_LOCK, 0L);
     }
 
     @Override
@@ -180,12 +179,12 @@ public final class LogServer implements Server, Handler {
     private long sync(Sys sys) {
         long deadline = System.nanoTime() + SYNC_LIMIT_NS;
         lock();
-        long target = (long) LONG.get(ring, H_WRITTEN);
+        long target = Words.get(ring, H_WRITTEN);
         unlock();
-        while ((long) LONG.getAcquire(ring, H_HOST) < target) {
+        while (Words.getAcquire(ring, H_HOST) < target) {
             if (System.nanoTime() > deadline) {
                 return Replies.error(sys, Status.E_TIMEOUT, "log sync: the host log is "
-                        + (target - (long) LONG.getAcquire(ring, H_HOST)) + " records behind");
+                        + (target - Words.getAcquire(ring, H_HOST)) + " records behind");
             }
             java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
         }
@@ -198,15 +197,15 @@ public final class LogServer implements Server, Handler {
         byte[] txt = text.substring(0, Sys.fit(text, 0, MAX_TEXT)).getBytes(StandardCharsets.UTF_8);
         lock();
         try {
-            long written = (long) LONG.get(ring, H_WRITTEN);
+            long written = Words.get(ring, H_WRITTEN);
             long at = offsetOf(written);
-            ring.set(ValueLayout.JAVA_LONG, at + R_TIME, System.nanoTime() - (long) LONG.get(ring, H_ORIGIN));
-            ring.set(ValueLayout.JAVA_INT, at + R_LEVEL, level);
-            ring.set(ValueLayout.JAVA_SHORT, at + R_SOURCE_LEN, (short) src.length);
-            ring.set(ValueLayout.JAVA_SHORT, at + R_TEXT_LEN, (short) txt.length);
+            Words.set(ring, at + R_TIME, System.nanoTime() - Words.get(ring, H_ORIGIN));
+            Words.setInt(ring, at + R_LEVEL, level);
+            Words.setShort(ring, at + R_SOURCE_LEN, (short) src.length);
+            Words.setShort(ring, at + R_TEXT_LEN, (short) txt.length);
             MemorySegment.copy(src, 0, ring, ValueLayout.JAVA_BYTE, at + R_SOURCE, src.length);
             MemorySegment.copy(txt, 0, ring, ValueLayout.JAVA_BYTE, at + R_TEXT, txt.length);
-            LONG.setRelease(ring, H_WRITTEN, written + 1);
+            Words.setRelease(ring, H_WRITTEN, written + 1);
         } finally {
             unlock();
         }
@@ -227,7 +226,7 @@ public final class LogServer implements Server, Handler {
         long next;
         lock();
         try {
-            long written = (long) LONG.get(ring, H_WRITTEN);
+            long written = Words.get(ring, H_WRITTEN);
             long n = Math.max(cursor, Math.max(0, written - records));
             if (n >= written) {
                 return Replies.empty(sys);
@@ -242,7 +241,7 @@ public final class LogServer implements Server, Handler {
 
     /** Record number {@code n} as dmesg shows it. */
     String format(long n) {
-        long time = ring.get(ValueLayout.JAVA_LONG, offsetOf(n) + R_TIME);
+        long time = Words.get(ring, offsetOf(n) + R_TIME);
         return String.format("[%10.6f] %-10s %-5s %s", time / 1e9, sourceOf(n), Log.levelName(levelOf(n)), textOf(n));
     }
 
@@ -253,17 +252,17 @@ public final class LogServer implements Server, Handler {
     }
 
     private int levelOf(long n) {
-        return ring.get(ValueLayout.JAVA_INT, offsetOf(n) + R_LEVEL);
+        return Words.getInt(ring, offsetOf(n) + R_LEVEL);
     }
 
     private String sourceOf(long n) {
         long at = offsetOf(n);
-        return text(at + R_SOURCE, ring.get(ValueLayout.JAVA_SHORT, at + R_SOURCE_LEN), MAX_SOURCE);
+        return text(at + R_SOURCE, Words.getShort(ring, at + R_SOURCE_LEN), MAX_SOURCE);
     }
 
     private String textOf(long n) {
         long at = offsetOf(n);
-        return text(at + R_TEXT, ring.get(ValueLayout.JAVA_SHORT, at + R_TEXT_LEN), MAX_TEXT);
+        return text(at + R_TEXT, Words.getShort(ring, at + R_TEXT_LEN), MAX_TEXT);
     }
 
     private String text(long offset, int len, int max) {

@@ -1,0 +1,160 @@
+package isola.nativeimage;
+
+import isola.kernel.Domain;
+import isola.kernel.Endpoint;
+import isola.kernel.Kernel;
+import isola.kernel.KernelConfig;
+import isola.kernel.Rights;
+import isola.kernel.Status;
+import isola.kernel.Tag;
+import isola.kernel.Tcb;
+import isola.kernel.Utcb;
+import isola.kernel.hosted.ConcurrentMachine;
+import isola.kernel.hosted.HostedMachine;
+import isola.nativeimage.tier.EchoServer;
+import isola.nativeimage.tier.NativeTier;
+import java.io.PrintStream;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The isolate benchmarks' harness, inside the native executable (JMH cannot run in an image).
+ * Each benchmark runs warm-up iterations, then measurement iterations, each timed as a whole
+ * with {@link System#nanoTime}. It prints one line per measurement iteration,
+ * {@code RESULT benchmark iteration operations nanoseconds unit}: one fork's raw data,
+ * which {@code ./isola bench isolates} (isola.bench.BenchMain) gathers over forks into the
+ * table and JMH's JSON result format.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure isolate-boundary costs; prints RESULT lines (./isola bench isolates runs this).")
+final class IsolateBench implements Callable<Integer> {
+    /** Benchmarks, in the order they run. */
+    static final String IN_ISOLATE = "callInIsolate", ACROSS = "callAcrossIsolates", EMPTY = "emptyCrossing",
+            CREATE = "isolateCreate", TEARDOWN = "isolateTeardown";
+
+    @Option(names = "--warmup", defaultValue = "5", description = "warm-up iterations (default: ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--iterations", defaultValue = "10", description = "measurement iterations (default: ${DEFAULT-VALUE})")
+    int iterations;
+
+    @Option(names = "--calls", defaultValue = "2000000", description = "calls per iteration (default: ${DEFAULT-VALUE})")
+    int calls;
+
+    @Option(names = "--isolates", defaultValue = "10", description = "isolates created per iteration (default: ${DEFAULT-VALUE})")
+    int isolates;
+
+    @Option(names = "--include", defaultValue = ".*", description = "regular expression over benchmark names")
+    String include;
+
+    private final PrintStream out = System.out;
+
+    @Override
+    public Integer call() throws Exception {
+        try (ConcurrentMachine m = HostedMachine.concurrent(KernelConfig.DEFAULT)) {
+            Kernel k = m.kernel();
+            NativeTier tier = new NativeTier(m);
+            Domain client = k.createDomain("client", 8, 8);
+
+            // The baseline: a passive server in the kernel's own isolate.
+            Domain local = k.createDomain("local-echo", 8, 8);
+            Endpoint localEp = k.createEndpoint(local);
+            k.installCap(local, 1, localEp, Rights.ALL, 0);
+            k.bindPassive(localEp, local, caller -> {
+                Utcb.setMr(caller.utcb(), 0, Utcb.mr(caller.utcb(), 0) + 1);
+                return Tag.of(0, 1);
+            });
+            k.grantCap(local, 1, client, 1, Rights.SEND, 1);
+
+            // The same server in its own isolate.
+            Domain remote = k.createDomain("echo", 8, 8);
+            Endpoint remoteEp = k.createEndpoint(remote);
+            k.installCap(remote, 1, remoteEp, Rights.ALL, 0);
+            NativeTier.NativeServer server = tier.start(remote, EchoServer.class.getName(), Map.of(EchoServer.SERVICE, 1), 10).get();
+            k.grantCap(remote, 1, client, 2, Rights.SEND, 2);
+
+            Tcb t = k.createThread(client, "bench", 10);
+            Throwable[] failure = new Throwable[1];
+            Thread runner = m.spawn(t, () -> {
+                try {
+                    if (wanted(IN_ISOLATE)) {
+                        measure(IN_ISOLATE, "ns/op", calls, () -> calls(k, t, 1, calls));
+                    }
+                    if (wanted(ACROSS)) {
+                        measure(ACROSS, "ns/op", calls, () -> calls(k, t, 2, calls));
+                    }
+                    if (wanted(EMPTY)) {
+                        measure(EMPTY, "ns/op", calls, () -> server.crossEmpty(t, calls));
+                    }
+                } catch (Throwable e) {
+                    failure[0] = e;
+                }
+            });
+            runner.join();
+            if (failure[0] != null) {
+                throw new IllegalStateException("benchmark thread failed: " + failure[0], failure[0]);
+            }
+            if (wanted(CREATE) || wanted(TEARDOWN)) {
+                createAndTearDown();
+            }
+            return 0;
+        }
+    }
+
+    private boolean wanted(String benchmark) {
+        return benchmark.matches(include);
+    }
+
+    private interface Body {
+        void run() throws Exception;
+    }
+
+    /** Runs warm-up and measurement iterations of {@code ops} operations each; prints the measurements. */
+    private void measure(String benchmark, String unit, int ops, Body body) throws Exception {
+        for (int i = 0; i < warmup; i++) {
+            body.run();
+        }
+        for (int i = 0; i < iterations; i++) {
+            long t0 = System.nanoTime();
+            body.run();
+            long ns = System.nanoTime() - t0;
+            out.printf("RESULT %s %d %d %d %s%n", benchmark, i, ops, ns, unit);
+        }
+    }
+
+    /** {@code n} calls through the capability in {@code slot}; each reply is checked. */
+    private static void calls(Kernel k, Tcb t, int slot, int n) {
+        var u = t.utcb();
+        for (int i = 0; i < n; i++) {
+            Utcb.setMr(u, 0, i);
+            int st = k.call(t, slot, Tag.of(1, 1), Kernel.FOREVER);
+            if (st != Status.OK || Utcb.mr(u, 0) != i + 1) {
+                throw new IllegalStateException("call " + i + " through slot " + slot + ": " + Status.name(st)
+                        + ", MR0 " + Utcb.mr(u, 0));
+            }
+        }
+    }
+
+    /** Isolate creation and teardown, timed separately; each iteration averages {@code isolates} of them. */
+    private void createAndTearDown() {
+        for (int i = 0; i < warmup + iterations; i++) {
+            long create = 0, teardown = 0;
+            for (int j = 0; j < isolates; j++) {
+                long[] ns = NativeTier.createAndTearDown("bench-" + j);
+                create += ns[0];
+                teardown += ns[1];
+            }
+            if (i >= warmup) {
+                int it = i - warmup;
+                if (wanted(CREATE)) {
+                    out.printf("RESULT %s %d %d %d ms/op%n", CREATE, it, isolates, create);
+                }
+                if (wanted(TEARDOWN)) {
+                    out.printf("RESULT %s %d %d %d ms/op%n", TEARDOWN, it, isolates, teardown);
+                }
+            }
+        }
+    }
+}

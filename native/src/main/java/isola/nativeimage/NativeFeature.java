@@ -1,0 +1,33 @@
+package isola.nativeimage;
+
+import isola.nativeimage.tier.EchoServer;
+import org.graalvm.nativeimage.hosted.Feature;
+import org.graalvm.nativeimage.hosted.RuntimeClassInitialization;
+import org.graalvm.nativeimage.hosted.RuntimeReflection;
+
+/**
+ * What the image needs beyond what analysis finds: the classes holding isolate entry-point
+ * literals are initialized at build time (a literal can only be made there), and the server
+ * classes the native tier instantiates by name are registered for reflection.
+ */
+public final class NativeFeature implements Feature {
+    /** Server classes compiled into the executable: the only ones the native tier can start. */
+    static final Class<?>[] SERVERS = {EchoServer.class};
+
+    @Override
+    public void afterRegistration(AfterRegistrationAccess access) {
+        RuntimeClassInitialization.initializeAtBuildTime("isola.nativeimage.tier.KernelEntry", "isola.nativeimage.tier.ServerEntry");
+    }
+
+    @Override
+    public void beforeAnalysis(BeforeAnalysisAccess access) {
+        for (Class<?> c : SERVERS) {
+            RuntimeReflection.register(c);
+            try {
+                RuntimeReflection.register(c.getConstructor());
+            } catch (NoSuchMethodException e) {
+                throw new IllegalStateException("server class " + c.getName() + " has no public no-argument constructor", e);
+            }
+        }
+    }
+}

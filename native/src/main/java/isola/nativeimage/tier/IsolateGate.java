@@ -1,0 +1,102 @@
+package isola.nativeimage.tier;
+
+import static isola.nativeimage.tier.KernelEntry.*;
+
+import isola.sdk.Handler;
+import isola.sdk.KernelGate;
+import isola.sdk.VirtualMemory;
+import java.nio.charset.StandardCharsets;
+import org.graalvm.nativeimage.CurrentIsolate;
+import org.graalvm.nativeimage.StackValue;
+import org.graalvm.nativeimage.c.type.CCharPointer;
+import org.graalvm.word.WordFactory;
+
+/**
+ * A server isolate's {@link KernelGate}: each system call crosses into the kernel isolate
+ * ({@link KernelEntry#syscall}) on the calling OS thread, through that thread's isolate thread
+ * there. Arguments are words; the message registers are the UTCB both isolates see.
+ */
+final class IsolateGate implements KernelGate {
+    private static final int NAME_BYTES = 256;
+    private final long kernelThread;
+    private final long tcb;
+
+    IsolateGate(long kernelThread, long tcb) {
+        this.kernelThread = kernelThread;
+        this.tcb = tcb;
+    }
+
+    private long sys(int op, long a, long b, long c, long d) {
+        return SYSCALL.getFunctionPointer().invoke(WordFactory.pointer(kernelThread), tcb, op, a, b, c, d);
+    }
+
+    @Override public int call(int slot, long tag, long timeout) { return (int) sys(CALL, slot, tag, timeout, 0); }
+    @Override public int send(int slot, long tag, long timeout) { return (int) sys(SEND, slot, tag, timeout, 0); }
+    @Override public int recv(int slot, long timeout) { return (int) sys(RECV, slot, timeout, 0, 0); }
+    @Override public int reply(long tag) { return (int) sys(REPLY, tag, 0, 0, 0); }
+    @Override public int replyTo(int slot, long tag) { return (int) sys(REPLY_TO, slot, tag, 0, 0); }
+    @Override public int replyRecv(int slot, long tag, long timeout) { return (int) sys(REPLY_RECV, slot, tag, timeout, 0); }
+    @Override public int saveReply(int slot) { return (int) sys(SAVE_REPLY, slot, 0, 0, 0); }
+    @Override public int signal(int slot) { return (int) sys(SIGNAL, slot, 0, 0, 0); }
+    @Override public int await(int slot, long timeout) { return (int) sys(AWAIT, slot, timeout, 0, 0); }
+    @Override public int poll(int slot) { return (int) sys(POLL, slot, 0, 0, 0); }
+    @Override public int yield() { return (int) sys(YIELD, 0, 0, 0, 0); }
+    @Override public int capCopy(int src, int dst) { return (int) sys(CAP_COPY, src, dst, 0, 0); }
+    @Override public int capMint(int src, int dst, int rights, long badge) { return (int) sys(CAP_MINT, src, dst, rights, badge); }
+    @Override public int capMove(int src, int dst) { return (int) sys(CAP_MOVE, src, dst, 0, 0); }
+    @Override public int capDelete(int slot) { return (int) sys(CAP_DELETE, slot, 0, 0, 0); }
+    @Override public int capRevoke(int slot) { return (int) sys(CAP_REVOKE, slot, 0, 0, 0); }
+    @Override public int createEndpoint(int dst) { return (int) sys(CREATE_ENDPOINT, dst, 0, 0, 0); }
+    @Override public int createNotification(int dst) { return (int) sys(CREATE_NOTIFICATION, dst, 0, 0, 0); }
+    @Override public int irqIssue(int controlSlot, int line, int dst) { return (int) sys(IRQ_ISSUE, controlSlot, line, dst, 0); }
+    @Override public int irqBind(int handlerSlot, int notificationSlot) { return (int) sys(IRQ_BIND, handlerSlot, notificationSlot, 0, 0); }
+    @Override public int irqAck(int handlerSlot) { return (int) sys(IRQ_ACK, handlerSlot, 0, 0, 0); }
+    @Override public int irqMask(int handlerSlot, boolean mask) { return (int) sys(IRQ_MASK, handlerSlot, mask ? 1 : 0, 0, 0); }
+    @Override public int irqPriority(int handlerSlot, int priority) { return (int) sys(IRQ_PRIORITY, handlerSlot, priority, 0, 0); }
+    @Override public int frameAlloc(int dst, long size) { return (int) sys(FRAME_ALLOC, dst, size, 0, 0); }
+    @Override public int tableAlloc(int dst, int level) { return (int) sys(TABLE_ALLOC, dst, level, 0, 0); }
+    @Override public int tableLink(int domainSlot, int tableSlot, long va) { return (int) sys(TABLE_LINK, domainSlot, tableSlot, va, 0); }
+    @Override public int tableUnlink(int domainSlot, long va, int level) { return (int) sys(TABLE_UNLINK, domainSlot, va, level, 0); }
+    @Override public int map(int domainSlot, int frameSlot, long va, long flags) { return (int) sys(MAP, domainSlot, frameSlot, va, flags); }
+    @Override public int unmap(int domainSlot, long va, long size) { return (int) sys(UNMAP, domainSlot, va, size, 0); }
+    @Override public int protect(int domainSlot, long va, long size, long flags) { return (int) sys(PROTECT, domainSlot, va, size, flags); }
+    @Override public int domainKill(int slot) { return (int) sys(DOMAIN_KILL, slot, 0, 0, 0); }
+    @Override public int serve(int slot) { return (int) sys(SERVE, slot, 0, 0, 0); }
+
+    @Override
+    public int servePassive(int slot, Handler handler) {
+        return (int) sys(SERVE_PASSIVE, slot, ServerRuntime.register(handler), CurrentIsolate.getIsolate().rawValue(), 0);
+    }
+
+    @Override public int slotCount() { return (int) sys(SLOT_COUNT, 0, 0, 0, 0); }
+    @Override public long errorArg() { return sys(ERROR_ARG, 0, 0, 0, 0); }
+    @Override public String domainName() { return string(DOMAIN_NAME); }
+    @Override public String threadName() { return string(THREAD_NAME); }
+
+    @Override
+    public VirtualMemory memory() {
+        // The MMU and the kernel's TLB bookkeeping live in the kernel isolate's heap.
+        throw new UnsupportedOperationException("VirtualMemory is not available to servers in the native tier yet");
+    }
+
+    private String string(int op) {
+        CCharPointer buf = StackValue.get(NAME_BYTES);
+        int n = (int) sys(op, buf.rawValue(), NAME_BYTES, 0, 0);
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) {
+            b[i] = buf.read(i);
+        }
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    /** Hands the text of a handler's failure to the kernel, which names it in the fault it reports. */
+    static void reportFault(long kernelThread, long tcb, Throwable e) {
+        byte[] text = String.valueOf(e).getBytes(StandardCharsets.UTF_8);
+        int n = Math.min(text.length, 1024);
+        CCharPointer buf = StackValue.get(1024);
+        for (int i = 0; i < n; i++) {
+            buf.write(i, text[i]);
+        }
+        SYSCALL.getFunctionPointer().invoke(WordFactory.pointer(kernelThread), tcb, FAULT_TEXT, buf.rawValue(), n, 0, 0);
+    }
+}

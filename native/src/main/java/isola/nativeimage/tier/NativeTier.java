@@ -1,0 +1,97 @@
+package isola.nativeimage.tier;
+
+import isola.kernel.Domain;
+import isola.kernel.Tcb;
+import isola.kernel.hosted.HostedMachine;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.graalvm.nativeimage.CurrentIsolate;
+import org.graalvm.nativeimage.PinnedObject;
+import org.graalvm.word.WordFactory;
+
+/**
+ * The native isolation tier, kernel side: each server domain runs in its own GraalVM isolate
+ * ({@link ServerIsolate}), with its own heap and garbage collector. Its threads are kernel
+ * threads whose OS threads enter the isolate; its passive handlers run on callers' threads
+ * entering it ({@link IsolatePassiveEntry}); its system calls come back through
+ * {@link KernelEntry}. Only code compiled into the executable can run as a server.
+ */
+public final class NativeTier {
+    private final HostedMachine machine;
+
+    public NativeTier(HostedMachine machine) {
+        this.machine = machine;
+        KernelEntry.install(machine.kernel());
+        machine.onThreadExit(NativeThread::release);
+    }
+
+    /** A server running in its own isolate. */
+    public static final class NativeServer {
+        private final Domain domain;
+        private final ServerIsolate isolate;
+
+        NativeServer(Domain domain, ServerIsolate isolate) {
+            this.domain = domain;
+            this.isolate = isolate;
+        }
+
+        public Domain domain() {
+            return domain;
+        }
+
+        /** The isolate's name and address, as ps shows it. */
+        public String isolate() {
+            return isolate.toString();
+        }
+
+        /** Calls an empty entry point of the server's isolate {@code n} times on {@code caller}'s thread. */
+        public long crossEmpty(Tcb caller, int n) {
+            return isolate.crossEmpty(NativeThread.of(caller), n);
+        }
+
+        /** Tears the isolate down (no thread may be inside it). */
+        public void tearDown() {
+            isolate.tearDown();
+        }
+    }
+
+    /** Creates an isolate and tears it down; returns the nanoseconds each took. */
+    public static long[] createAndTearDown(String name) {
+        long t0 = System.nanoTime();
+        ServerIsolate s = ServerIsolate.create(name);
+        long t1 = System.nanoTime();
+        s.tearDown();
+        return new long[] {t1 - t0, System.nanoTime() - t1};
+    }
+
+    /**
+     * Creates {@code domain}'s isolate and starts {@code serverClass} there on a new kernel
+     * thread of the domain, with {@code endpoints} (service name to slot). Completes when the
+     * server's {@code start} returned; exceptionally, naming the server, if it threw.
+     */
+    public CompletableFuture<NativeServer> start(Domain domain, String serverClass, Map<String, Integer> endpoints, int priority) {
+        ServerIsolate isolate = ServerIsolate.create(domain.name());
+        StringBuilder spec = new StringBuilder(domain.name()).append('\n').append(serverClass);
+        endpoints.forEach((service, slot) -> spec.append('\n').append(service).append('=').append(slot));
+        byte[] bytes = spec.toString().getBytes(StandardCharsets.UTF_8);
+        CompletableFuture<NativeServer> started = new CompletableFuture<>();
+        Tcb t = machine.kernel().createThread(domain, "main", priority);
+        machine.spawn(t, () -> {
+            NativeThread n = NativeThread.of(t);
+            long thread = isolate.threadFor(n);
+            long r;
+            try (PinnedObject p = PinnedObject.create(bytes)) {
+                r = ServerEntry.START.getFunctionPointer().invoke(WordFactory.pointer(thread), p.addressOfArrayElement(0).rawValue(),
+                        bytes.length, n.index, n.handle, t.utcb().address(), CurrentIsolate.getCurrentThread().rawValue());
+            }
+            if (r == 0) {
+                started.complete(new NativeServer(domain, isolate));
+            } else {
+                started.completeExceptionally(new IllegalStateException(domain.name() + " (" + serverClass
+                        + ") failed to start in its isolate: " + n.faultText));
+            }
+        });
+        return started;
+    }
+}

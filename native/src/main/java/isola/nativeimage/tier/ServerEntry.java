@@ -1,0 +1,81 @@
+package isola.nativeimage.tier;
+
+import isola.kernel.KilledError;
+import org.graalvm.nativeimage.IsolateThread;
+import org.graalvm.nativeimage.c.function.CEntryPoint;
+import org.graalvm.nativeimage.c.function.CEntryPointLiteral;
+import org.graalvm.nativeimage.c.function.CFunctionPointer;
+import org.graalvm.nativeimage.c.function.InvokeCFunctionPointer;
+
+/**
+ * A server isolate's entry points, which the kernel isolate calls: start a server, run a
+ * passive handler. They run in the server's isolate, on the kernel thread's own OS thread, and
+ * never let an exception cross the boundary: a handler's failure is a negative result and its
+ * text goes to the kernel first ({@link IsolateGate#reportFault}).
+ */
+final class ServerEntry {
+    private ServerEntry() {}
+
+    /** Results of {@link #passive} that are not a reply tag. */
+    static final long FAULTED = -1, KILLED = -2;
+
+    interface PassivePointer extends CFunctionPointer {
+        @InvokeCFunctionPointer
+        long invoke(IsolateThread server, int handler, int thread, long tcb, long utcb, long kernelThread);
+    }
+
+    interface StartPointer extends CFunctionPointer {
+        @InvokeCFunctionPointer
+        long invoke(IsolateThread server, long spec, int specLength, int thread, long tcb, long utcb, long kernelThread);
+    }
+
+    interface NopPointer extends CFunctionPointer {
+        @InvokeCFunctionPointer
+        long invoke(IsolateThread server, long x);
+    }
+
+    // Created at image build time (this class is initialized there, see NativeFeature).
+    static final CEntryPointLiteral<PassivePointer> PASSIVE = CEntryPointLiteral.create(ServerEntry.class, "passive",
+            IsolateThread.class, int.class, int.class, long.class, long.class, long.class);
+    static final CEntryPointLiteral<StartPointer> START = CEntryPointLiteral.create(ServerEntry.class, "start",
+            IsolateThread.class, long.class, int.class, int.class, long.class, long.class, long.class);
+
+    static final CEntryPointLiteral<NopPointer> NOP = CEntryPointLiteral.create(ServerEntry.class, "nop",
+            IsolateThread.class, long.class);
+
+    /** An empty entry: what crossing into an isolate and back costs, without the kernel. */
+    @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
+    static long nop(IsolateThread self, long x) {
+        return x + 1;
+    }
+
+    /** Runs handler number {@code handler} for the kernel thread {@code tcb}, whose registers are at {@code utcb}. */
+    @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
+    static long passive(IsolateThread self, int handler, int thread, long tcb, long utcb, long kernelThread) {
+        try {
+            return ServerRuntime.handler(handler).handle(ServerRuntime.sys(thread, tcb, utcb, kernelThread));
+        } catch (KilledError e) {
+            return KILLED;
+        } catch (Throwable e) {
+            IsolateGate.reportFault(kernelThread, tcb, e);
+            return FAULTED;
+        }
+    }
+
+    /**
+     * Starts the server {@code spec} describes (UTF-8 at {@code spec}: see {@link ServerRuntime#start})
+     * on the kernel thread {@code tcb}; returns 0, or FAULTED with the failure reported.
+     */
+    @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
+    static long start(IsolateThread self, long spec, int specLength, int thread, long tcb, long utcb, long kernelThread) {
+        try {
+            ServerRuntime.start(KernelEntry.getString(spec, specLength), ServerRuntime.sys(thread, tcb, utcb, kernelThread));
+            return 0;
+        } catch (KilledError e) {
+            return KILLED;
+        } catch (Throwable e) {
+            IsolateGate.reportFault(kernelThread, tcb, e);
+            return FAULTED;
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package isola.nativeimage.tier;
+
+import isola.kernel.Utcb;
+import isola.sdk.Handler;
+import isola.sdk.Server;
+import isola.sdk.Sys;
+import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A server isolate's own state: its passive handlers and the {@code Sys} of each kernel thread
+ * that entered it. Initialized at run time, so every isolate has its own.
+ */
+final class ServerRuntime {
+    private ServerRuntime() {}
+
+    private static final int MAX_HANDLERS = 64;
+    private static final Handler[] handlers = new Handler[MAX_HANDLERS];
+    private static int handlerCount;
+    private static final Sys[] sys = new Sys[NativeThread.MAX];
+    /** What each cached Sys was made for: its thread's handle, UTCB and kernel-isolate thread. */
+    private static final long[] sysTcb = new long[NativeThread.MAX], sysUtcb = new long[NativeThread.MAX],
+            sysKernelThread = new long[NativeThread.MAX];
+
+    static synchronized int register(Handler h) {
+        if (handlerCount == MAX_HANDLERS) {
+            throw new IllegalStateException("a server may serve at most " + MAX_HANDLERS + " endpoints passively");
+        }
+        handlers[handlerCount] = h;
+        return handlerCount++;
+    }
+
+    static Handler handler(int i) {
+        return handlers[i];
+    }
+
+    /**
+     * The Sys of kernel thread {@code tcb} in this isolate. Index {@code thread} belongs to one OS
+     * thread at a time, so its entries need no lock; a new kernel thread under a reused index
+     * (a new UTCB, handle or OS thread) gets a new Sys.
+     */
+    static Sys sys(int thread, long tcb, long utcb, long kernelThread) {
+        Sys s = sys[thread];
+        if (s == null || sysTcb[thread] != tcb || sysUtcb[thread] != utcb || sysKernelThread[thread] != kernelThread) {
+            s = Sys.over(new IsolateGate(kernelThread, tcb), MemorySegment.ofAddress(utcb).reinterpret(Utcb.SIZE));
+            sys[thread] = s;
+            sysTcb[thread] = tcb;
+            sysUtcb[thread] = utcb;
+            sysKernelThread[thread] = kernelThread;
+        }
+        return s;
+    }
+
+    /**
+     * Instantiates and starts a server. {@code spec}: the domain's name, the server class and
+     * the endpoints it provides, as lines {@code name}, {@code class}, then {@code service=slot}.
+     */
+    static void start(String spec, Sys main) throws Exception {
+        String[] lines = spec.split("\n");
+        Map<String, Integer> endpoints = new LinkedHashMap<>();
+        for (int i = 2; i < lines.length; i++) {
+            int eq = lines[i].indexOf('=');
+            endpoints.put(lines[i].substring(0, eq), Integer.parseInt(lines[i].substring(eq + 1)));
+        }
+        Class<?> c = Class.forName(lines[1]);
+        Server server = (Server) c.getConstructor().newInstance();
+        server.start(new IsolateServerContext(lines[0], main, endpoints));
+    }
+}
