@@ -1,12 +1,12 @@
 package isola.nativeimage;
 
+import com.oracle.svm.core.AlwaysInline;
 import com.oracle.svm.core.SubstrateUtil;
 import com.oracle.svm.core.annotate.Alias;
 import com.oracle.svm.core.annotate.Substitute;
 import com.oracle.svm.core.annotate.TargetClass;
 import isola.kernel.mem.Words;
 import java.lang.foreign.MemorySegment;
-import java.util.Objects;
 import jdk.internal.misc.Unsafe;
 
 /**
@@ -106,15 +106,28 @@ final class RawMemory {
      * checked. Reads the segment's fields directly: the MemorySegment methods are interface
      * calls an ahead-of-time compiler cannot always inline.
      */
+    @AlwaysInline("one compare and an add on every kernel memory access")
     static long at(MemorySegment s, long offset, int size) {
         if (!(s instanceof jdk.internal.foreign.NativeMemorySegmentImpl)) {
-            throw new IllegalArgumentException("Words in the native image reaches native segments only, not " + s);
+            throw notNative(s);
         }
-        Objects.checkFromIndexSize(offset, size, SubstrateUtil.cast(s, Target_jdk_internal_foreign_AbstractMemorySegmentImpl.class).length);
+        long length = SubstrateUtil.cast(s, Target_jdk_internal_foreign_AbstractMemorySegmentImpl.class).length;
+        if (offset < 0 || offset > length - size) {
+            throw outOfBounds(s, offset, size);
+        }
         return SubstrateUtil.cast(s, Target_jdk_internal_foreign_NativeMemorySegmentImpl.class).min + offset;
     }
 
+    private static IllegalArgumentException notNative(MemorySegment s) {
+        return new IllegalArgumentException("Words in the native image reaches native segments only, not " + s);
+    }
+
+    private static IndexOutOfBoundsException outOfBounds(MemorySegment s, long offset, int size) {
+        return new IndexOutOfBoundsException(size + " bytes at offset " + offset + " are outside " + s);
+    }
+
     /** As {@link #at}, for a write: a read-only segment refuses it, as its VarHandles do. */
+    @AlwaysInline("as at")
     static long atWritable(MemorySegment s, long offset, int size) {
         long a = at(s, offset, size);
         if (SubstrateUtil.cast(s, Target_jdk_internal_foreign_AbstractMemorySegmentImpl.class).readOnly) {

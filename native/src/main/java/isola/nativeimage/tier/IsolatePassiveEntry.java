@@ -26,7 +26,7 @@ final class IsolatePassiveEntry implements PassiveEntry {
         NativeThread n = NativeThread.of(caller);
         long thread = isolate.threadFor(n);
         long r = ServerEntry.PASSIVE.getFunctionPointer().invoke(WordFactory.pointer(thread), handler, n.index, n.handle,
-                caller.utcb().address(), CurrentIsolate.getCurrentThread().rawValue());
+                n.utcbAddress, CurrentIsolate.getCurrentThread().rawValue());
         if (r >= 0) {
             return r;
         }

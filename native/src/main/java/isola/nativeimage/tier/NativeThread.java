@@ -1,5 +1,6 @@
 package isola.nativeimage.tier;
 
+import com.oracle.svm.core.AlwaysInline;
 import isola.kernel.Tcb;
 import org.graalvm.nativeimage.ObjectHandles;
 
@@ -17,6 +18,8 @@ final class NativeThread {
     final int index;
     /** The UTCB of the thread this state is for: a Tcb reused for a new thread gets a new one. */
     private final java.lang.foreign.MemorySegment utcb;
+    /** Its address, which the server isolate's Sys reads and writes the registers at. */
+    final long utcbAddress;
     /** A global object handle on the Tcb: how the server isolates name it in system calls. */
     final long handle;
     /** The text of the last fault of a passive handler this thread ran (set by the server isolate). */
@@ -26,8 +29,10 @@ final class NativeThread {
         this.index = index;
         this.handle = handle;
         this.utcb = utcb;
+        this.utcbAddress = utcb.address();
     }
 
+    @AlwaysInline("on every passive call into a server isolate")
     static NativeThread of(Tcb t) {
         Object o = t.tier;
         if (o instanceof NativeThread n && n.utcb == t.utcb()) {

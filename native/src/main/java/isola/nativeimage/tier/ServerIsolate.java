@@ -1,5 +1,6 @@
 package isola.nativeimage.tier;
 
+import com.oracle.svm.core.AlwaysInline;
 import java.util.concurrent.ConcurrentHashMap;
 import org.graalvm.nativeimage.Isolate;
 import org.graalvm.nativeimage.IsolateThread;
@@ -42,12 +43,15 @@ final class ServerIsolate {
     }
 
     /** This OS thread's isolate thread in this isolate, attaching it on first entry. */
+    @AlwaysInline("on every passive call into a server isolate")
     long threadFor(NativeThread n) {
         long t = threads[n.index];
-        if (t == 0) {
-            t = Isolates.attachCurrentThread(WordFactory.pointer(isolate)).rawValue();
-            threads[n.index] = t;
-        }
+        return t != 0 ? t : attach(n);
+    }
+
+    private long attach(NativeThread n) {
+        long t = Isolates.attachCurrentThread(WordFactory.pointer(isolate)).rawValue();
+        threads[n.index] = t;
         return t;
     }
 

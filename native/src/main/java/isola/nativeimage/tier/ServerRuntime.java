@@ -1,5 +1,6 @@
 package isola.nativeimage.tier;
 
+import com.oracle.svm.core.AlwaysInline;
 import isola.kernel.Utcb;
 import isola.sdk.Handler;
 import isola.sdk.Server;
@@ -40,6 +41,7 @@ final class ServerRuntime {
      * thread at a time, so its entries need no lock; a new kernel thread under a reused index
      * (a new UTCB, handle or OS thread) gets a new Sys.
      */
+    @AlwaysInline("on every passive call")
     static Sys sys(int thread, long tcb, long utcb, long kernelThread) {
         Sys s = sys[thread];
         if (s == null || sysTcb[thread] != tcb || sysUtcb[thread] != utcb || sysKernelThread[thread] != kernelThread) {
