@@ -342,16 +342,20 @@ public final class BenchMain {
     static final String IN_ISOLATE = "callInIsolate";
     static final String ACROSS = "callAcrossIsolates";
     static final String EMPTY_CROSSING = "emptyCrossing";
+    static final String CRASH_NATIVE = "crashToServing";
     static final String ISOLATE_CREATE = "isolateCreate";
     static final String ISOLATE_TEARDOWN = "isolateTeardown";
-    static final List<String> ISOLATE_BENCHMARKS = List.of(IN_ISOLATE, ACROSS, EMPTY_CROSSING, ISOLATE_CREATE,
-            ISOLATE_TEARDOWN);
+    static final List<String> ISOLATE_BENCHMARKS = List.of(IN_ISOLATE, ACROSS, EMPTY_CROSSING, CRASH_NATIVE,
+            ISOLATE_CREATE, ISOLATE_TEARDOWN);
     /** Target: a passive call into another isolate, capability check included, in ns. */
     static final double ACROSS_TARGET_NS = 40;
+    /** Target: a crashed native-tier server serves again within this many ms. */
+    static final double NATIVE_CRASH_TARGET_MS = 15;
 
     static final Suite ISOLATES = new Suite("isolates",
             "GraalVM isolate boundaries in the native executable: a passive call into a server's own "
-                    + "isolate vs one inside the kernel's; an empty crossing; isolate creation and teardown",
+                    + "isolate vs one inside the kernel's; an empty crossing; crash to serving again; isolate "
+                    + "creation and teardown",
             null, ISOLATE_BENCHMARKS, ISOLATE_BENCHMARKS, true, 2, 5, 10,
             "== isola bench isolates: one call (ns) or one isolate (ms) per operation, measured inside the "
                     + "native executable; median, min and max over all measurement iterations of all forks ==",
@@ -359,7 +363,9 @@ public final class BenchMain {
             List.of(new Ratio("call across isolates / call inside one", ACROSS, IN_ISOLATE, "x"),
                     new Ratio("call across isolates / empty crossing", ACROSS, EMPTY_CROSSING, "x")),
             List.of(new Target("passive call across isolates < " + plain(ACROSS_TARGET_NS) + " ns",
-                    m -> m.in(ACROSS, TimeUnit.NANOSECONDS), v -> num(v) + " ns", v -> v < ACROSS_TARGET_NS)),
+                            m -> m.in(ACROSS, TimeUnit.NANOSECONDS), v -> num(v) + " ns", v -> v < ACROSS_TARGET_NS),
+                    new Target("native crash to serving < " + plain(NATIVE_CRASH_TARGET_MS) + " ms",
+                            m -> ms(m, CRASH_NATIVE), v -> num(v) + " ms", v -> v < NATIVE_CRASH_TARGET_MS)),
             Set.of(),
             "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
 

@@ -3,18 +3,15 @@ package isola.nativeimage;
 import isola.kernel.Domain;
 import isola.kernel.Endpoint;
 import isola.kernel.Kernel;
-import isola.kernel.KernelConfig;
 import isola.kernel.Rights;
 import isola.kernel.Status;
 import isola.kernel.Tag;
 import isola.kernel.Tcb;
 import isola.kernel.Utcb;
-import isola.kernel.hosted.ConcurrentMachine;
-import isola.kernel.hosted.HostedMachine;
+import isola.nativeimage.tier.CrashServer;
 import isola.nativeimage.tier.EchoServer;
 import isola.nativeimage.tier.NativeTier;
 import java.io.PrintStream;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,7 +29,7 @@ import picocli.CommandLine.Option;
 final class IsolateBench implements Callable<Integer> {
     /** Benchmarks, in the order they run. */
     static final String IN_ISOLATE = "callInIsolate", ACROSS = "callAcrossIsolates", EMPTY = "emptyCrossing",
-            CREATE = "isolateCreate", TEARDOWN = "isolateTeardown";
+            CRASH = "crashToServing", CREATE = "isolateCreate", TEARDOWN = "isolateTeardown";
 
     @Option(names = "--warmup", defaultValue = "5", description = "warm-up iterations (default: ${DEFAULT-VALUE})")
     int warmup;
@@ -53,11 +50,8 @@ final class IsolateBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (ConcurrentMachine m = HostedMachine.concurrent(KernelConfig.DEFAULT)) {
-            Kernel k = m.kernel();
-            NativeTier tier = new NativeTier(m);
-            Domain client = k.createDomain("client", 8, 8);
-
+        try (NativeRig rig = new NativeRig()) {
+            Kernel k = rig.kernel;
             // The baseline: a passive server in the kernel's own isolate.
             Domain local = k.createDomain("local-echo", 8, 8);
             Endpoint localEp = k.createEndpoint(local);
@@ -66,40 +60,61 @@ final class IsolateBench implements Callable<Integer> {
                 Utcb.setMr(caller.utcb(), 0, Utcb.mr(caller.utcb(), 0) + 1);
                 return Tag.of(0, 1);
             });
-            k.grantCap(local, 1, client, 1, Rights.SEND, 1);
+            int localSlot = 15;
+            k.grantCap(local, 1, rig.client, localSlot, Rights.SEND, localSlot);
+            // The same server in its own isolate, and one to crash.
+            NativeRig.Served echo = rig.serve("echo", EchoServer.class.getName(), EchoServer.SERVICE);
+            NativeRig.Served crash = rig.serve("crash", CrashServer.class.getName(), CrashServer.SERVICE);
 
-            // The same server in its own isolate.
-            Domain remote = k.createDomain("echo", 8, 8);
-            Endpoint remoteEp = k.createEndpoint(remote);
-            k.installCap(remote, 1, remoteEp, Rights.ALL, 0);
-            NativeTier.NativeServer server = tier.start(remote, EchoServer.class.getName(), Map.of(EchoServer.SERVICE, 1), 10).get();
-            k.grantCap(remote, 1, client, 2, Rights.SEND, 2);
-
-            Tcb t = k.createThread(client, "bench", 10);
-            Throwable[] failure = new Throwable[1];
-            Thread runner = m.spawn(t, () -> {
-                try {
-                    if (wanted(IN_ISOLATE)) {
-                        measure(IN_ISOLATE, "ns/op", calls, () -> calls(k, t, 1, calls));
-                    }
-                    if (wanted(ACROSS)) {
-                        measure(ACROSS, "ns/op", calls, () -> calls(k, t, 2, calls));
-                    }
-                    if (wanted(EMPTY)) {
-                        measure(EMPTY, "ns/op", calls, () -> server.crossEmpty(t, calls));
-                    }
-                } catch (Throwable e) {
-                    failure[0] = e;
+            rig.onClientThread("bench", t -> {
+                if (wanted(IN_ISOLATE)) {
+                    measure(IN_ISOLATE, "ns/op", calls, () -> calls(k, t, localSlot, calls));
+                }
+                if (wanted(ACROSS)) {
+                    measure(ACROSS, "ns/op", calls, () -> calls(k, t, echo.clientSlot, calls));
+                }
+                if (wanted(EMPTY)) {
+                    measure(EMPTY, "ns/op", calls, () -> echo.server.crossEmpty(t, calls));
+                }
+                if (wanted(CRASH)) {
+                    crashToServing(rig, t, crash);
                 }
             });
-            runner.join();
-            if (failure[0] != null) {
-                throw new IllegalStateException("benchmark thread failed: " + failure[0], failure[0]);
-            }
             if (wanted(CREATE) || wanted(TEARDOWN)) {
                 createAndTearDown();
             }
             return 0;
+        }
+    }
+
+    /**
+     * A crash of a passive server in its isolate, then its restart as the supervisor does it:
+     * the next incarnation's isolate was created ahead (as the supervisor keeps one on standby),
+     * the crashed domain is killed, the next one starts on the same endpoint, and the time runs
+     * from the crashing call to the first call that is answered again. The old isolate is torn
+     * down afterwards, off that path (the restarted server already serves).
+     */
+    private void crashToServing(NativeRig rig, Tcb t, NativeRig.Served crash) throws Exception {
+        for (int i = 0; i < warmup + iterations; i++) {
+            NativeTier.Standby standby = rig.tier.prepare(crash.name);
+            long t0 = System.nanoTime();
+            int st = rig.call(t, crash.clientSlot, CrashServer.THROW, 0);
+            if (st != Status.E_SERVER_FAULT) {
+                throw new IllegalStateException("crash call returned " + Status.name(st) + ", not E_SERVER_FAULT");
+            }
+            NativeTier.NativeServer old = crash.restart(standby);
+            st = rig.call(t, crash.clientSlot, CrashServer.ECHO, 1);
+            long ns = System.nanoTime() - t0;
+            if (st != Status.OK || NativeRig.mr0(t) != 2) {
+                throw new IllegalStateException("call after the restart: " + Status.name(st));
+            }
+            String down = old.tearDown(1_000_000_000L);
+            if (!down.equals("done")) {
+                throw new IllegalStateException("the crashed isolate was not torn down: " + down);
+            }
+            if (i >= warmup) {
+                out.printf("RESULT %s %d %d %d ms/op%n", CRASH, i - warmup, 1, ns);
+            }
         }
     }
 

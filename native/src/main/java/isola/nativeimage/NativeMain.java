@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 /** The native executable's command line. */
 @Command(name = "isola", mixinStandardHelpOptions = true, versionProvider = NativeMain.Version.class,
         description = "Isola, a microkernel OS in Java: the native executable",
-        subcommands = {NativeMain.PingCommand.class, IsolateBench.class, MemoryProbe.class})
+        subcommands = {NativeMain.PingCommand.class, IsolateBench.class, SelfTest.class})
 public final class NativeMain implements Callable<Integer> {
     @Override
     public Integer call() {

@@ -176,7 +176,11 @@ public final class NativeBuild implements Callable<Integer> {
         inputs.addAll(imageClassPath);
         for (Path p : inputs) {
             md.update(p.toString().getBytes(StandardCharsets.UTF_8));
-            md.update(Files.readAllBytes(p));
+            if (p.toString().endsWith(".jar")) {
+                digestJar(md, p);
+            } else {
+                md.update(Files.readAllBytes(p));
+            }
         }
         for (Path p : builderJars) {
             md.update(p.getFileName().toString().getBytes(StandardCharsets.UTF_8)); // versioned names
@@ -184,6 +188,18 @@ public final class NativeBuild implements Callable<Integer> {
         md.update(javaHome().toString().getBytes(StandardCharsets.UTF_8));
         md.update(Runtime.version().toString().getBytes(StandardCharsets.UTF_8));
         return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** A jar by its entries' names and contents (CRC and size), not its bytes: a repackaged jar with the same classes is the same input. */
+    private static void digestJar(MessageDigest md, Path jar) throws IOException {
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(jar.toFile())) {
+            List<java.util.zip.ZipEntry> entries = new ArrayList<>(z.stream().toList());
+            entries.sort(java.util.Comparator.comparing(java.util.zip.ZipEntry::getName));
+            for (var e : entries) {
+                md.update(e.getName().getBytes(StandardCharsets.UTF_8));
+                md.update(java.nio.ByteBuffer.allocate(16).putLong(e.getCrc()).putLong(e.getSize()).array());
+            }
+        }
     }
 
     /** Runs the builder; returns the relocatable object it wrote. */

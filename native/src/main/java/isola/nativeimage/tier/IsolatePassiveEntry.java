@@ -25,13 +25,22 @@ final class IsolatePassiveEntry implements PassiveEntry {
     public long enter(Tcb caller) {
         NativeThread n = NativeThread.of(caller);
         long thread = isolate.threadFor(n);
-        long r = ServerEntry.PASSIVE.getFunctionPointer().invoke(WordFactory.pointer(thread), handler, n.index, n.handle,
-                n.utcbAddress, CurrentIsolate.getCurrentThread().rawValue());
+        isolate.enter(n);
+        long r;
+        try {
+            r = ServerEntry.PASSIVE.getFunctionPointer().invoke(WordFactory.pointer(thread), handler, n.index, n.handle,
+                    n.utcbAddress, CurrentIsolate.getCurrentThread().rawValue());
+        } finally {
+            isolate.leave(n);
+        }
         if (r >= 0) {
             return r;
         }
         if (r == ServerEntry.KILLED) {
             throw KilledError.INSTANCE;
+        }
+        if (r == ServerEntry.CLOSED) {
+            throw new ServerIsolateFault(isolate.name + ": its isolate is being torn down");
         }
         throw new ServerIsolateFault(isolate.name + ": passive handler failed: " + n.faultText);
     }

@@ -50,9 +50,13 @@ public final class NativeTier {
             return isolate.crossEmpty(NativeThread.of(caller), n);
         }
 
-        /** Tears the isolate down (no thread may be inside it). */
-        public void tearDown() {
-            isolate.tearDown();
+        /**
+         * Closes the isolate and tears it down once no thread is inside it (waiting at most
+         * {@code timeoutNs}): "done", "deferred" until the other threads that entered it have
+         * ended, or "busy" if a thread stayed inside (the isolate is then left in place).
+         */
+        public String tearDown(long timeoutNs) {
+            return isolate.tearDown(timeoutNs).name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 
@@ -61,7 +65,7 @@ public final class NativeTier {
         long t0 = System.nanoTime();
         ServerIsolate s = ServerIsolate.create(name);
         long t1 = System.nanoTime();
-        s.tearDown();
+        s.tearDown(Long.MAX_VALUE);
         return new long[] {t1 - t0, System.nanoTime() - t1};
     }
 
@@ -71,7 +75,27 @@ public final class NativeTier {
      * server's {@code start} returned; exceptionally, naming the server, if it threw.
      */
     public CompletableFuture<NativeServer> start(Domain domain, String serverClass, Map<String, Integer> endpoints, int priority) {
-        ServerIsolate isolate = ServerIsolate.create(domain.name());
+        return start(prepare(domain.name()), domain, serverClass, endpoints, priority);
+    }
+
+    /** An isolate created ahead of need, for a server's next incarnation (creation takes milliseconds). */
+    public static final class Standby {
+        private final ServerIsolate isolate;
+
+        private Standby(ServerIsolate isolate) {
+            this.isolate = isolate;
+        }
+    }
+
+    /** Creates an isolate for a later {@link #start(Standby, Domain, String, Map, int)}. */
+    public Standby prepare(String name) {
+        return new Standby(ServerIsolate.create(name));
+    }
+
+    /** As {@link #start(Domain, String, Map, int)}, in an isolate created ahead. */
+    public CompletableFuture<NativeServer> start(Standby standby, Domain domain, String serverClass, Map<String, Integer> endpoints,
+            int priority) {
+        ServerIsolate isolate = standby.isolate;
         StringBuilder spec = new StringBuilder(domain.name()).append('\n').append(serverClass);
         endpoints.forEach((service, slot) -> spec.append('\n').append(service).append('=').append(slot));
         byte[] bytes = spec.toString().getBytes(StandardCharsets.UTF_8);
@@ -81,9 +105,12 @@ public final class NativeTier {
             NativeThread n = NativeThread.of(t);
             long thread = isolate.threadFor(n);
             long r;
+            isolate.enter(n);
             try (PinnedObject p = PinnedObject.create(bytes)) {
                 r = ServerEntry.START.getFunctionPointer().invoke(WordFactory.pointer(thread), p.addressOfArrayElement(0).rawValue(),
                         bytes.length, n.index, n.handle, t.utcb().address(), CurrentIsolate.getCurrentThread().rawValue());
+            } finally {
+                isolate.leave(n);
             }
             if (r == 0) {
                 started.complete(new NativeServer(domain, isolate));

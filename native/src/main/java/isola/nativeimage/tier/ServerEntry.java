@@ -16,8 +16,8 @@ import org.graalvm.nativeimage.c.function.InvokeCFunctionPointer;
 final class ServerEntry {
     private ServerEntry() {}
 
-    /** Results of {@link #passive} that are not a reply tag. */
-    static final long FAULTED = -1, KILLED = -2;
+    /** Results of {@link #passive} that are not a reply tag: a fault, the domain killed, the isolate closed. */
+    static final long FAULTED = -1, KILLED = -2, CLOSED = -3;
 
     interface PassivePointer extends CFunctionPointer {
         @InvokeCFunctionPointer
@@ -27,6 +27,11 @@ final class ServerEntry {
     interface StartPointer extends CFunctionPointer {
         @InvokeCFunctionPointer
         long invoke(IsolateThread server, long spec, int specLength, int thread, long tcb, long utcb, long kernelThread);
+    }
+
+    interface ClosePointer extends CFunctionPointer {
+        @InvokeCFunctionPointer
+        void invoke(IsolateThread server);
     }
 
     interface NopPointer extends CFunctionPointer {
@@ -40,6 +45,15 @@ final class ServerEntry {
     static final CEntryPointLiteral<StartPointer> START = CEntryPointLiteral.create(ServerEntry.class, "start",
             IsolateThread.class, long.class, int.class, int.class, long.class, long.class, long.class);
 
+    static final CEntryPointLiteral<ClosePointer> CLOSE = CEntryPointLiteral.create(ServerEntry.class, "close",
+            IsolateThread.class);
+
+    /** Closes the isolate: every call that enters it from now on returns CLOSED (it is about to be torn down). */
+    @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
+    static void close(IsolateThread self) {
+        ServerRuntime.closed = true;
+    }
+
     static final CEntryPointLiteral<NopPointer> NOP = CEntryPointLiteral.create(ServerEntry.class, "nop",
             IsolateThread.class, long.class);
 
@@ -52,6 +66,9 @@ final class ServerEntry {
     /** Runs handler number {@code handler} for the kernel thread {@code tcb}, whose registers are at {@code utcb}. */
     @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
     static long passive(IsolateThread self, int handler, int thread, long tcb, long utcb, long kernelThread) {
+        if (ServerRuntime.closed) {
+            return CLOSED;
+        }
         try {
             return ServerRuntime.handler(handler).handle(ServerRuntime.sys(thread, tcb, utcb, kernelThread));
         } catch (KilledError e) {
@@ -68,6 +85,9 @@ final class ServerEntry {
      */
     @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
     static long start(IsolateThread self, long spec, int specLength, int thread, long tcb, long utcb, long kernelThread) {
+        if (ServerRuntime.closed) {
+            return CLOSED;
+        }
         try {
             ServerRuntime.start(KernelEntry.getString(spec, specLength), ServerRuntime.sys(thread, tcb, utcb, kernelThread));
             return 0;

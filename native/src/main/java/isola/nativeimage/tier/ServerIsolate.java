@@ -2,6 +2,7 @@ package isola.nativeimage.tier;
 
 import com.oracle.svm.core.AlwaysInline;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.graalvm.nativeimage.Isolate;
 import org.graalvm.nativeimage.IsolateThread;
 import org.graalvm.nativeimage.Isolates;
@@ -19,16 +20,30 @@ final class ServerIsolate {
     final long isolate;
     /** Isolate thread per NativeThread index (raw words; 0: not attached yet). */
     private final long[] threads = new long[NativeThread.MAX];
+    /**
+     * How many calls each thread has in progress into this isolate (nested calls count each),
+     * written only by that thread. Teardown waits until all are 0: no frame of this isolate is
+     * on any stack (see {@link #tearDown}).
+     */
+    private final AtomicIntegerArray depth = new AtomicIntegerArray(NativeThread.MAX);
+    private volatile boolean tornDown;
 
     private ServerIsolate(String name, long isolate) {
         this.name = name;
         this.isolate = isolate;
     }
 
-    /** Creates the isolate; the calling OS thread is attached to it (and returned in {@code creator}). */
+    /** The most heap one server isolate may use: an OutOfMemoryError is its own, not the system's. */
+    static final String MAX_HEAP = "-XX:MaxHeapSize=" + (64L << 20);
+
+    /**
+     * Creates the isolate. The creating thread is detached from it at once: an isolate can only
+     * be torn down once every other thread has detached, and a thread can only detach itself.
+     */
     static ServerIsolate create(String name) {
-        IsolateThread t = Isolates.createIsolate(Isolates.CreateIsolateParameters.getDefault());
+        IsolateThread t = Isolates.createIsolate(new Isolates.CreateIsolateParameters.Builder().appendArgument(MAX_HEAP).build());
         Isolate i = Isolates.getIsolate(t);
+        Isolates.detachThread(t);
         ServerIsolate s = new ServerIsolate(name, i.rawValue());
         byIsolate.put(s.isolate, s);
         return s;
@@ -55,15 +70,47 @@ final class ServerIsolate {
         return t;
     }
 
-    /** Detaches thread {@code n} from every isolate it entered (on its own OS thread, as it ends). */
+    /** Isolates closed and waiting for the threads still attached to them to detach. */
+    private static final java.util.Set<ServerIsolate> zombies = ConcurrentHashMap.newKeySet();
+    private boolean zombie;
+
+    /**
+     * Detaches thread {@code n} from every isolate it entered, on its own OS thread as it ends;
+     * the last thread to leave a closed isolate tears it down.
+     */
     static void detachAll(NativeThread n) {
         for (ServerIsolate s : byIsolate.values()) {
-            long t = s.threads[n.index];
-            if (t != 0) {
-                s.threads[n.index] = 0;
-                Isolates.detachThread(WordFactory.pointer(t));
+            s.detach(n);
+        }
+        for (ServerIsolate s : zombies) {
+            s.detach(n);
+        }
+    }
+
+    private synchronized void detach(NativeThread n) {
+        long t = threads[n.index];
+        if (t == 0 || tornDown) {
+            return;
+        }
+        threads[n.index] = 0;
+        if (zombie && attachedOthers(t) == 0) {
+            zombies.remove(this);
+            tornDown = true;
+            Isolates.tearDownIsolate(WordFactory.pointer(t));
+        } else {
+            Isolates.detachThread(WordFactory.pointer(t));
+        }
+    }
+
+    /** How many threads other than {@code self} are attached (through this table). */
+    private int attachedOthers(long self) {
+        int n = 0;
+        for (long t : threads) {
+            if (t != 0 && t != self) {
+                n++;
             }
         }
+        return n;
     }
 
     /** The calling OS thread's isolate thread here, attaching it if needed (slow path: start, teardown). */
@@ -82,10 +129,68 @@ final class ServerIsolate {
         return x;
     }
 
-    /** Tears the isolate down: its heap and every thread attached to it go. No thread may be inside it. */
-    void tearDown() {
+    /** Marks the start of a call of thread {@code n} into this isolate (before the crossing). */
+    @AlwaysInline("on every passive call into a server isolate")
+    void enter(NativeThread n) {
+        depth.setPlain(n.index, depth.getPlain(n.index) + 1);
+    }
+
+    /** Marks its end (after the crossing returned). */
+    @AlwaysInline("on every passive call into a server isolate")
+    void leave(NativeThread n) {
+        depth.setRelease(n.index, depth.getPlain(n.index) - 1);
+    }
+
+    /** What {@link #tearDown} did. */
+    enum TearDown { DONE, DEFERRED, BUSY }
+
+    /**
+     * Tears the isolate down: its heap and every thread attached to it go. First the isolate is
+     * closed: a call entering it from then on returns at once ({@link ServerEntry#CLOSED}).
+     * Then it waits until no thread has a call in progress in it, nested calls included, for at
+     * most {@code timeoutNs}; if one never leaves (a handler that does not return), the isolate
+     * is left in place: BUSY, tearing it down would pull its heap from under that thread.
+     *
+     * <p>Why that is enough: a caller counts its call ({@link #enter}) before it crosses, and the
+     * crossing's entry sets the thread's status with a full fence before the isolate reads the
+     * closed flag; teardown sets the flag (its crossing ends with a full fence) before it reads
+     * the counts. So either teardown sees the call, or the call sees the flag.
+     *
+     * <p>GraalVM tears an isolate down only once every other thread has detached from it, and a
+     * thread can only detach itself. Threads that entered this isolate and are still alive
+     * detach when they end ({@link #detachAll}); until the last one has, the isolate stays
+     * closed (DEFERRED), and that last one tears it down.
+     */
+    synchronized TearDown tearDown(long timeoutNs) {
+        if (tornDown || zombie) {
+            return tornDown ? TearDown.DONE : TearDown.DEFERRED;
+        }
         byIsolate.remove(isolate);
-        Isolates.tearDownIsolate(WordFactory.pointer(currentThread()));
+        long self = currentThread();
+        ServerEntry.CLOSE.getFunctionPointer().invoke(WordFactory.pointer(self));
+        long deadline = System.nanoTime() + timeoutNs;
+        for (int i = 0; i < NativeThread.MAX; i++) {
+            while (depth.get(i) != 0) {
+                if (System.nanoTime() - deadline > 0) {
+                    return TearDown.BUSY;
+                }
+                Thread.onSpinWait();
+            }
+        }
+        if (attachedOthers(self) > 0) {
+            for (int i = 0; i < NativeThread.MAX; i++) {
+                if (threads[i] == self) {
+                    threads[i] = 0; // this thread leaves now; the others as they end
+                }
+            }
+            zombie = true;
+            zombies.add(this);
+            Isolates.detachThread(WordFactory.pointer(self));
+            return TearDown.DEFERRED;
+        }
+        tornDown = true;
+        Isolates.tearDownIsolate(WordFactory.pointer(self));
+        return TearDown.DONE;
     }
 
     @Override

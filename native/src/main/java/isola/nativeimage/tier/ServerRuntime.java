@@ -16,6 +16,9 @@ import java.util.Map;
 final class ServerRuntime {
     private ServerRuntime() {}
 
+    /** Set once the kernel is tearing this isolate down: nothing may start in it any more. */
+    static volatile boolean closed;
+
     private static final int MAX_HANDLERS = 64;
     private static final Handler[] handlers = new Handler[MAX_HANDLERS];
     private static int handlerCount;

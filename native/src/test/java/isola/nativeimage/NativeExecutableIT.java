@@ -1,0 +1,72 @@
+package isola.nativeimage;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs the native executable the build made (native/target/bin/isola, built once per test run
+ * in pre-integration-test): its kernel, its isolate calls, and containment and restart of
+ * crashed servers, each in its own isolate.
+ */
+class NativeExecutableIT {
+    static final Path EXECUTABLE = Path.of("target", "bin", "isola").toAbsolutePath();
+
+    record Run(int exit, String output) {}
+
+    static Run run(String... args) throws IOException, InterruptedException {
+        assertTrue(Files.isExecutable(EXECUTABLE), EXECUTABLE + " was not built");
+        List<String> cmd = new ArrayList<>(List.of(EXECUTABLE.toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd) + " did not finish:\n" + out);
+        return new Run(p.exitValue(), out);
+    }
+
+    @Test
+    void versionNamesTheNativeExecutable() throws Exception {
+        Run r = run("--version");
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("native executable"), r.output());
+    }
+
+    @Test
+    void passiveCallsInsideTheKernelIsolate() throws Exception {
+        Run r = run("ping", "--calls", "100000");
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("100000 passive calls"), r.output());
+    }
+
+    @Test
+    void passiveCallsIntoAServerIsolate() throws Exception {
+        Run r = run("ping", "--isolate", "--calls", "100000");
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("started echo@0x"), r.output());
+        assertTrue(r.output().contains("100000 passive calls"), r.output());
+    }
+
+    /** Exceptions, OutOfMemoryError and stack overflow stay in the server's isolate; restarts serve again. */
+    @Test
+    void crashesAreContainedAndRestartedInFreshIsolates() throws Exception {
+        Run r = run("selftest");
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("selftest: all passed"), r.output());
+        assertTrue(!r.output().contains("FAIL "), r.output());
+    }
+
+    @Test
+    void anUnknownCommandIsAnErrorNamingIt() throws Exception {
+        Run r = run("frobnicate");
+        assertEquals(2, r.exit(), r.output());
+        assertTrue(r.output().contains("frobnicate"), r.output());
+    }
+}
