@@ -3,6 +3,7 @@ package isola.nativeimage;
 import isola.kernel.Domain;
 import isola.kernel.Status;
 import isola.kernel.Tcb;
+import isola.nativeimage.tier.ActiveEchoServer;
 import isola.nativeimage.tier.CrashServer;
 import isola.nativeimage.tier.EchoServer;
 import isola.nativeimage.tier.NativeTier;
@@ -36,10 +37,19 @@ final class SelfTest implements Callable<Integer> {
         try (NativeRig rig = new NativeRig()) {
             NativeRig.Served echo = rig.serve("echo", EchoServer.class.getName(), EchoServer.SERVICE);
             NativeRig.Served crash = rig.serve("crash", CrashServer.class.getName(), CrashServer.SERVICE);
+            NativeRig.Served active = rig.serve("active", ActiveEchoServer.class.getName(), ActiveEchoServer.SERVICE);
             rig.onClientThread("selftest", t -> {
                 int st = rig.call(t, echo.clientSlot, 0, 41);
                 check("call into another isolate", st == Status.OK && NativeRig.mr0(t) == 42,
                         Status.name(st) + ", MR0 " + NativeRig.mr0(t));
+                for (int i = 0; i < 1000; i++) {
+                    st = rig.call(t, active.clientSlot, 0, i);
+                    if (st != Status.OK || NativeRig.mr0(t) != i + 1) {
+                        break;
+                    }
+                }
+                check("calls to an active server whose thread runs in its isolate", st == Status.OK
+                        && NativeRig.mr0(t) == 1000, Status.name(st) + ", MR0 " + NativeRig.mr0(t));
 
                 contained(rig, t, crash, echo, CrashServer.THROW, "IllegalStateException", "exception");
                 restarted(rig, t, crash, "after an exception");

@@ -68,6 +68,16 @@ final class IsolateGate implements KernelGate {
         return (int) sys(SERVE_PASSIVE, slot, ServerRuntime.register(handler), CurrentIsolate.getIsolate().rawValue(), 0);
     }
 
+    /** Starts a thread of this domain, in this isolate, running {@code body} (see NativeTier#spawn). */
+    int spawn(String name, int priority, isola.sdk.ServerContext.ThreadBody body) {
+        byte[] b = name.getBytes(StandardCharsets.UTF_8);
+        int id = ServerRuntime.registerBody(body);
+        try (org.graalvm.nativeimage.PinnedObject p = org.graalvm.nativeimage.PinnedObject.create(b)) {
+            return (int) sys(SPAWN, b.length == 0 ? 0 : p.addressOfArrayElement(0).rawValue(), ((long) b.length << 32) | (priority & 0xFFFFFFFFL),
+                    id, CurrentIsolate.getIsolate().rawValue());
+        }
+    }
+
     @Override public int slotCount() { return (int) sys(SLOT_COUNT, 0, 0, 0, 0); }
     @Override public long errorArg() { return sys(ERROR_ARG, 0, 0, 0, 0); }
     @Override public String domainName() { return string(DOMAIN_NAME); }

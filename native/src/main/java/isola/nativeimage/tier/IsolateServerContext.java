@@ -1,6 +1,7 @@
 package isola.nativeimage.tier;
 
 import isola.kernel.Status;
+import isola.sdk.ActiveLoop;
 import isola.sdk.Handler;
 import isola.sdk.IsolaException;
 import isola.sdk.Kept;
@@ -13,10 +14,12 @@ final class IsolateServerContext implements ServerContext {
     private final String name;
     private final Sys sys;
     private final Map<String, Integer> endpoints;
+    private final IsolateGate gate;
 
-    IsolateServerContext(String name, Sys sys, Map<String, Integer> endpoints) {
+    IsolateServerContext(String name, Sys sys, IsolateGate gate, Map<String, Integer> endpoints) {
         this.name = name;
         this.sys = sys;
+        this.gate = gate;
         this.endpoints = endpoints;
     }
 
@@ -62,11 +65,14 @@ final class IsolateServerContext implements ServerContext {
 
     @Override
     public void serveActive(int slot, Handler handler, int threads, int priority) {
-        throw new UnsupportedOperationException(name + ": active servers are not available in the native tier yet");
+        sys.check(sys.serve(slot), "serveActive slot " + slot);
+        for (int i = 0; i < threads; i++) {
+            spawn("worker" + i, priority, s -> ActiveLoop.run(s, slot, handler));
+        }
     }
 
     @Override
     public void spawn(String threadName, int priority, ThreadBody body) {
-        throw new UnsupportedOperationException(name + ": spawning threads is not available in the native tier yet");
+        sys.check(gate.spawn(threadName, priority, body), "spawn " + threadName);
     }
 }

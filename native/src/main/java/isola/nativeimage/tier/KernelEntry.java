@@ -31,12 +31,15 @@ public final class KernelEntry {
             CAP_DELETE = 15, CAP_REVOKE = 16, CREATE_ENDPOINT = 17, CREATE_NOTIFICATION = 18, IRQ_ISSUE = 19,
             IRQ_BIND = 20, IRQ_ACK = 21, IRQ_MASK = 22, IRQ_PRIORITY = 23, FRAME_ALLOC = 24, TABLE_ALLOC = 25,
             TABLE_LINK = 26, TABLE_UNLINK = 27, MAP = 28, UNMAP = 29, PROTECT = 30, DOMAIN_KILL = 31, SERVE = 32,
-            SERVE_PASSIVE = 33, SLOT_COUNT = 34, ERROR_ARG = 35, DOMAIN_NAME = 36, THREAD_NAME = 37, FAULT_TEXT = 38;
+            SERVE_PASSIVE = 33, SLOT_COUNT = 34, ERROR_ARG = 35, DOMAIN_NAME = 36, THREAD_NAME = 37, FAULT_TEXT = 38,
+            SPAWN = 39;
 
-    /** The kernel this isolate runs; set once at boot, before any server isolate exists. */
+    /** The kernel this isolate runs and its native tier; set once at boot, before any server isolate exists. */
     private static volatile Kernel kernel;
+    private static volatile NativeTier tier;
 
-    static void install(Kernel k) {
+    static void install(NativeTier t, Kernel k) {
+        tier = t;
         kernel = k;
     }
 
@@ -105,6 +108,8 @@ public final class KernelEntry {
             case ERROR_ARG -> t.errorArg();
             case DOMAIN_NAME -> putString(t.currentDomain().name(), a, b);
             case THREAD_NAME -> putString(t.name(), a, b);
+            // a: the name's address, b: its length << 32 | the priority, c: the body's number, d: the isolate.
+            case SPAWN -> tier.spawn(ServerIsolate.of(d), t.currentDomain(), getString(a, (int) (b >>> 32)), (int) b, (int) c);
             case FAULT_TEXT -> {
                 NativeThread.of(t).faultText = getString(a, (int) b);
                 yield Status.OK;

@@ -22,8 +22,43 @@ public final class NativeTier {
 
     public NativeTier(HostedMachine machine) {
         this.machine = machine;
-        KernelEntry.install(machine.kernel());
+        KernelEntry.install(this, machine.kernel());
         machine.onThreadExit(NativeThread::release);
+    }
+
+    /**
+     * Starts a thread of {@code domain} running body number {@code body} of its isolate: a
+     * kernel thread whose OS thread enters the isolate and stays there, making its system calls
+     * back into the kernel. An exception it ends with is a thread fault of the domain. Returns
+     * OK or the status of the thread's creation.
+     */
+    int spawn(ServerIsolate isolate, Domain domain, String name, int priority, int body) {
+        Tcb t;
+        try {
+            t = machine.kernel().createThread(domain, name, priority);
+        } catch (isola.kernel.KernelException e) {
+            return e.status();
+        }
+        machine.spawn(t, () -> {
+            NativeThread n = NativeThread.of(t);
+            long thread = isolate.threadFor(n);
+            isolate.enter(n);
+            long r;
+            try {
+                r = ServerEntry.RUN.getFunctionPointer().invoke(WordFactory.pointer(thread), body, n.index, n.handle,
+                        n.utcbAddress, CurrentIsolate.getCurrentThread().rawValue());
+            } finally {
+                isolate.leave(n);
+            }
+            if (r == ServerEntry.KILLED) {
+                throw isola.kernel.KilledError.INSTANCE;
+            }
+            if (r != 0) {
+                throw new IsolatePassiveEntry.ServerIsolateFault(domain.name() + "/" + name + ": "
+                        + (r == ServerEntry.CLOSED ? "its isolate is being torn down" : n.faultText));
+            }
+        });
+        return isola.kernel.Status.OK;
     }
 
     /** A server running in its own isolate. */

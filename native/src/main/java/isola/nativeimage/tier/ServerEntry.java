@@ -45,6 +45,26 @@ final class ServerEntry {
     static final CEntryPointLiteral<StartPointer> START = CEntryPointLiteral.create(ServerEntry.class, "start",
             IsolateThread.class, long.class, int.class, int.class, long.class, long.class, long.class);
 
+    static final CEntryPointLiteral<PassivePointer> RUN = CEntryPointLiteral.create(ServerEntry.class, "run",
+            IsolateThread.class, int.class, int.class, long.class, long.class, long.class);
+
+    /** Runs thread body number {@code body} on the kernel thread {@code tcb}: 0 when it returns. */
+    @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
+    static long run(IsolateThread self, int body, int thread, long tcb, long utcb, long kernelThread) {
+        if (ServerRuntime.closed) {
+            return CLOSED;
+        }
+        try {
+            ServerRuntime.body(body).run(ServerRuntime.sys(thread, tcb, utcb, kernelThread));
+            return 0;
+        } catch (KilledError e) {
+            return KILLED;
+        } catch (Throwable e) {
+            IsolateGate.reportFault(kernelThread, tcb, e);
+            return FAULTED;
+        }
+    }
+
     static final CEntryPointLiteral<ClosePointer> CLOSE = CEntryPointLiteral.create(ServerEntry.class, "close",
             IsolateThread.class);
 
@@ -89,7 +109,7 @@ final class ServerEntry {
             return CLOSED;
         }
         try {
-            ServerRuntime.start(KernelEntry.getString(spec, specLength), ServerRuntime.sys(thread, tcb, utcb, kernelThread));
+            ServerRuntime.start(KernelEntry.getString(spec, specLength), thread, tcb, utcb, kernelThread);
             return 0;
         } catch (KilledError e) {
             return KILLED;

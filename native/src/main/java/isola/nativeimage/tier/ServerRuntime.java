@@ -23,6 +23,7 @@ final class ServerRuntime {
     private static final Handler[] handlers = new Handler[MAX_HANDLERS];
     private static int handlerCount;
     private static final Sys[] sys = new Sys[NativeThread.MAX];
+    private static final IsolateGate[] gates = new IsolateGate[NativeThread.MAX];
     /** What each cached Sys was made for: its thread's handle, UTCB and kernel-isolate thread. */
     private static final long[] sysTcb = new long[NativeThread.MAX], sysUtcb = new long[NativeThread.MAX],
             sysKernelThread = new long[NativeThread.MAX];
@@ -39,6 +40,23 @@ final class ServerRuntime {
         return handlers[i];
     }
 
+    private static final int MAX_BODIES = 256;
+    private static final isola.sdk.ServerContext.ThreadBody[] bodies = new isola.sdk.ServerContext.ThreadBody[MAX_BODIES];
+    private static int bodyCount;
+
+    /** Registers a thread body for a spawn; its number names it to the kernel. */
+    static synchronized int registerBody(isola.sdk.ServerContext.ThreadBody b) {
+        if (bodyCount == MAX_BODIES) {
+            throw new IllegalStateException("a server may start at most " + MAX_BODIES + " threads");
+        }
+        bodies[bodyCount] = b;
+        return bodyCount++;
+    }
+
+    static isola.sdk.ServerContext.ThreadBody body(int i) {
+        return bodies[i];
+    }
+
     /**
      * The Sys of kernel thread {@code tcb} in this isolate. Index {@code thread} belongs to one OS
      * thread at a time, so its entries need no lock; a new kernel thread under a reused index
@@ -48,7 +66,9 @@ final class ServerRuntime {
     static Sys sys(int thread, long tcb, long utcb, long kernelThread) {
         Sys s = sys[thread];
         if (s == null || sysTcb[thread] != tcb || sysUtcb[thread] != utcb || sysKernelThread[thread] != kernelThread) {
-            s = Sys.over(new IsolateGate(kernelThread, tcb), MemorySegment.ofAddress(utcb).reinterpret(Utcb.SIZE));
+            IsolateGate g = new IsolateGate(kernelThread, tcb);
+            s = Sys.over(g, MemorySegment.ofAddress(utcb).reinterpret(Utcb.SIZE));
+            gates[thread] = g;
             sys[thread] = s;
             sysTcb[thread] = tcb;
             sysUtcb[thread] = utcb;
@@ -61,7 +81,8 @@ final class ServerRuntime {
      * Instantiates and starts a server. {@code spec}: the domain's name, the server class and
      * the endpoints it provides, as lines {@code name}, {@code class}, then {@code service=slot}.
      */
-    static void start(String spec, Sys main) throws Exception {
+    static void start(String spec, int thread, long tcb, long utcb, long kernelThread) throws Exception {
+        Sys main = sys(thread, tcb, utcb, kernelThread);
         String[] lines = spec.split("\n");
         Map<String, Integer> endpoints = new LinkedHashMap<>();
         for (int i = 2; i < lines.length; i++) {
@@ -70,6 +91,6 @@ final class ServerRuntime {
         }
         Class<?> c = Class.forName(lines[1]);
         Server server = (Server) c.getConstructor().newInstance();
-        server.start(new IsolateServerContext(lines[0], main, endpoints));
+        server.start(new IsolateServerContext(lines[0], main, gates[thread], endpoints));
     }
 }
