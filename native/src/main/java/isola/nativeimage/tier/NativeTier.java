@@ -41,15 +41,8 @@ public final class NativeTier {
         }
         machine.spawn(t, () -> {
             NativeThread n = NativeThread.of(t);
-            long thread = isolate.threadFor(n);
-            isolate.enter(n);
-            long r;
-            try {
-                r = ServerEntry.RUN.getFunctionPointer().invoke(WordFactory.pointer(thread), body, n.index, n.handle,
-                        n.utcbAddress, CurrentIsolate.getCurrentThread().rawValue());
-            } finally {
-                isolate.leave(n);
-            }
+            long r = inIsolate(isolate, n, thread -> ServerEntry.RUN.getFunctionPointer().invoke(WordFactory.pointer(thread),
+                    body, n.index, n.handle, n.utcbAddress, CurrentIsolate.getCurrentThread().rawValue()));
             if (r == ServerEntry.KILLED) {
                 throw isola.kernel.KilledError.INSTANCE;
             }
@@ -59,6 +52,21 @@ public final class NativeTier {
             }
         });
         return isola.kernel.Status.OK;
+    }
+
+    /**
+     * Runs {@code entry} (given this thread's isolate thread there) as a counted call into
+     * {@code isolate}: how a kernel thread enters a server's isolate to start or run there.
+     * Passive calls do the same inline, without the lambda ({@link IsolatePassiveEntry}).
+     */
+    private static long inIsolate(ServerIsolate isolate, NativeThread n, java.util.function.LongUnaryOperator entry) {
+        long thread = isolate.threadFor(n);
+        isolate.enter(n);
+        try {
+            return entry.applyAsLong(thread);
+        } finally {
+            isolate.leave(n);
+        }
     }
 
     /** A server running in its own isolate. */
@@ -138,14 +146,11 @@ public final class NativeTier {
         Tcb t = machine.kernel().createThread(domain, "main", priority);
         machine.spawn(t, () -> {
             NativeThread n = NativeThread.of(t);
-            long thread = isolate.threadFor(n);
             long r;
-            isolate.enter(n);
             try (PinnedObject p = PinnedObject.create(bytes)) {
-                r = ServerEntry.START.getFunctionPointer().invoke(WordFactory.pointer(thread), p.addressOfArrayElement(0).rawValue(),
-                        bytes.length, n.index, n.handle, t.utcb().address(), CurrentIsolate.getCurrentThread().rawValue());
-            } finally {
-                isolate.leave(n);
+                r = inIsolate(isolate, n, thread -> ServerEntry.START.getFunctionPointer().invoke(WordFactory.pointer(thread),
+                        p.addressOfArrayElement(0).rawValue(), bytes.length, n.index, n.handle, n.utcbAddress,
+                        CurrentIsolate.getCurrentThread().rawValue()));
             }
             if (r == 0) {
                 started.complete(new NativeServer(domain, isolate));

@@ -57,16 +57,22 @@ final class ServerEntry {
         try {
             ServerRuntime.body(body).run(ServerRuntime.sys(thread, tcb, utcb, kernelThread));
             return 0;
-        } catch (KilledError e) {
-            return KILLED;
         } catch (Throwable e) {
-            IsolateGate.reportFault(kernelThread, tcb, e);
-            return FAULTED;
+            return failed(e, kernelThread, tcb);
         }
     }
 
     static final CEntryPointLiteral<ClosePointer> CLOSE = CEntryPointLiteral.create(ServerEntry.class, "close",
             IsolateThread.class);
+
+    /** What an entry returns for {@code e}: KILLED for the kill signal, else FAULTED, its text reported to the kernel first. */
+    private static long failed(Throwable e, long kernelThread, long tcb) {
+        if (e instanceof KilledError) {
+            return KILLED;
+        }
+        IsolateGate.reportFault(kernelThread, tcb, e);
+        return FAULTED;
+    }
 
     /** Closes the isolate: every call that enters it from now on returns CLOSED (it is about to be torn down). */
     @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
@@ -91,11 +97,8 @@ final class ServerEntry {
         }
         try {
             return ServerRuntime.handler(handler).handle(ServerRuntime.sys(thread, tcb, utcb, kernelThread));
-        } catch (KilledError e) {
-            return KILLED;
         } catch (Throwable e) {
-            IsolateGate.reportFault(kernelThread, tcb, e);
-            return FAULTED;
+            return failed(e, kernelThread, tcb);
         }
     }
 
@@ -111,11 +114,8 @@ final class ServerEntry {
         try {
             ServerRuntime.start(KernelEntry.getString(spec, specLength), thread, tcb, utcb, kernelThread);
             return 0;
-        } catch (KilledError e) {
-            return KILLED;
         } catch (Throwable e) {
-            IsolateGate.reportFault(kernelThread, tcb, e);
-            return FAULTED;
+            return failed(e, kernelThread, tcb);
         }
     }
 }
