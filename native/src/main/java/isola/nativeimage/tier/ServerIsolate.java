@@ -2,7 +2,7 @@ package isola.nativeimage.tier;
 
 import com.oracle.svm.core.AlwaysInline;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicIntegerArray;
+import jdk.internal.misc.Unsafe;
 import org.graalvm.nativeimage.Isolate;
 import org.graalvm.nativeimage.IsolateThread;
 import org.graalvm.nativeimage.Isolates;
@@ -15,6 +15,7 @@ import org.graalvm.word.WordFactory;
  */
 final class ServerIsolate {
     private static final ConcurrentHashMap<Long, ServerIsolate> byIsolate = new ConcurrentHashMap<>();
+    private static final Unsafe U = Unsafe.getUnsafe();
 
     final String name;
     final long isolate;
@@ -25,7 +26,7 @@ final class ServerIsolate {
      * written only by that thread. Teardown waits until all are 0: no frame of this isolate is
      * on any stack (see {@link #tearDown}).
      */
-    private final AtomicIntegerArray depth = new AtomicIntegerArray(NativeThread.MAX);
+    private final int[] depth = new int[NativeThread.MAX];
     private volatile boolean tornDown;
 
     private ServerIsolate(String name, long isolate) {
@@ -132,13 +133,13 @@ final class ServerIsolate {
     /** Marks the start of a call of thread {@code n} into this isolate (before the crossing). */
     @AlwaysInline("on every passive call into a server isolate")
     void enter(NativeThread n) {
-        depth.setPlain(n.index, depth.getPlain(n.index) + 1);
+        depth[n.index]++; // plain: the crossing that follows is a full fence
     }
 
     /** Marks its end (after the crossing returned). */
     @AlwaysInline("on every passive call into a server isolate")
     void leave(NativeThread n) {
-        depth.setRelease(n.index, depth.getPlain(n.index) - 1);
+        depth[n.index]--; // after the crossing returned (no store moves across a call out of Java)
     }
 
     /** What {@link #tearDown} did. */
@@ -170,7 +171,7 @@ final class ServerIsolate {
         ServerEntry.CLOSE.getFunctionPointer().invoke(WordFactory.pointer(self));
         long deadline = System.nanoTime() + timeoutNs;
         for (int i = 0; i < NativeThread.MAX; i++) {
-            while (depth.get(i) != 0) {
+            while (U.getIntVolatile(depth, Unsafe.ARRAY_INT_BASE_OFFSET + (long) i * Unsafe.ARRAY_INT_INDEX_SCALE) != 0) {
                 if (System.nanoTime() - deadline > 0) {
                     return TearDown.BUSY;
                 }
