@@ -15,7 +15,7 @@ final class VmServerContext extends BaseServerContext {
     private final Domain domain;
     private final ClassLoader loader;
 
-    VmServerContext(HostedMachine machine, Domain domain, ClassLoader loader, Tcb main, VmTier.StartInfo info) {
+    VmServerContext(HostedMachine machine, Domain domain, ClassLoader loader, Tcb main, isola.tier.IsolationTier.StartInfo info) {
         super(domain.name(), Sys.of(machine.kernel(), main), info.endpoints(), info.services(), info.kept(), info.keepSlot());
         this.machine = machine;
         this.kernel = machine.kernel();

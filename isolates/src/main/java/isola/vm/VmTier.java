@@ -5,6 +5,7 @@ import isola.kernel.Kernel;
 import isola.kernel.Tcb;
 import isola.kernel.hosted.HostedMachine;
 import isola.sdk.Kept;
+import isola.tier.IsolationTier;
 import isola.sdk.Server;
 import isola.sdk.Sys;
 import java.io.IOException;
@@ -25,7 +26,7 @@ import java.util.jar.Manifest;
  * checks the jar and creates the domain; {@link #start} runs the server's
  * {@link Server#start} on the domain's first thread.
  */
-public final class VmTier {
+public final class VmTier implements IsolationTier {
     public static final String MANIFEST_ATTRIBUTE = "Isola-Server";
 
     private final HostedMachine machine;
@@ -38,7 +39,7 @@ public final class VmTier {
 
     /** A server loaded into its domain, not started yet. */
     public record VmDomain(Domain domain, Path jar, String serverClass, DomainClassLoader loader,
-            HostedMachine.Spare mainThread, Instance instance) {
+            HostedMachine.Spare mainThread, Instance instance) implements Loaded {
         public ClassLoader classLoader() {
             return loader;
         }
@@ -50,8 +51,8 @@ public final class VmTier {
      * defining classes); a supervisor prepares a server's next incarnation ahead of a crash.
      */
     public record Prepared(String name, Path jar, String serverClass, DomainClassLoader loader,
-            HostedMachine.Spare mainThread, Instance instance) {
-        /** Lets go of a prepared server that will not be started. */
+            HostedMachine.Spare mainThread, Instance instance) implements IsolationTier.Prepared {
+        @Override
         public void discard() {
             if (mainThread != null) {
                 mainThread.discard();
@@ -63,6 +64,7 @@ public final class VmTier {
      * Checks the jar (readable, a manifest naming an {@code Isola-Server} class), creates its
      * class loader and defines the jar's classes. Errors name the jar and say what is wrong.
      */
+    @Override
     public Prepared prepare(String name, Path jar) {
         String serverClass = serverClassOf(jar);
         DomainClassLoader loader;
@@ -80,6 +82,7 @@ public final class VmTier {
      * thread also initializes the server class and constructs the server object (no kernel
      * thread yet: a constructor has no capabilities to use), then parks until the start.
      */
+    @Override
     public Prepared prepareAhead(String name, Path jar) {
         Prepared p = prepare(name, jar);
         Instance instance = new Instance();
@@ -123,8 +126,11 @@ public final class VmTier {
         }
     }
 
-    /** Creates the domain of a prepared server. */
-    public VmDomain load(Prepared p, int slots, int quota) {
+    @Override
+    public VmDomain load(IsolationTier.Prepared prepared, int slots, int quota) {
+        if (!(prepared instanceof Prepared p)) {
+            throw new IllegalArgumentException(prepared.name() + " was prepared by another tier, not the vm tier");
+        }
         Domain d = kernel.createDomain(p.name(), slots, quota);
         VmDomain vd = new VmDomain(d, p.jar(), p.serverClass(), p.loader(), p.mainThread(), p.instance());
         d.backend = vd;
@@ -152,21 +158,11 @@ public final class VmTier {
         return start(vd, priority, new StartInfo(endpoints, services, Kept.NONE, -1));
     }
 
-    /**
-     * What a server is told at start, like seL4's boot info: by service name, the slots of the
-     * endpoints it provides and of the services it was granted; what was kept for it across
-     * restarts; and the slot of its keep capability (-1: none).
-     */
-    public record StartInfo(Map<String, Integer> endpoints, Map<String, Integer> services, Kept kept, int keepSlot) {
-        public StartInfo {
-            endpoints = Map.copyOf(endpoints);
-            services = Map.copyOf(services);
-            java.util.Objects.requireNonNull(kept, "kept");
+    @Override
+    public Tcb start(Loaded loaded, int priority, StartInfo info) {
+        if (!(loaded instanceof VmDomain vd)) {
+            throw new IllegalArgumentException(loaded.domain().name() + " was loaded by another tier, not the vm tier");
         }
-    }
-
-    /** Starts the server on the domain's first thread, "main", at {@code priority}, telling it {@code info}. */
-    public Tcb start(VmDomain vd, int priority, StartInfo info) {
         Domain d = vd.domain();
         Tcb main = kernel.createThread(d, "main", priority);
         VmServerContext ctx = new VmServerContext(machine, d, vd.loader(), main, info);

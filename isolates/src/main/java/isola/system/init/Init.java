@@ -18,6 +18,7 @@ import isola.sdk.Names;
 import isola.sdk.Proc;
 import isola.sdk.Replies;
 import isola.sdk.Sys;
+import isola.tier.IsolationTier;
 import isola.vm.VmTier;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -75,7 +76,7 @@ public final class Init {
 
     final HostedMachine machine;
     final Kernel kernel;
-    final VmTier tier;
+    final IsolationTier tier;
     final BootManifest manifest;
     private final Map<String, Path> jars;
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
@@ -120,9 +121,9 @@ public final class Init {
         final Map<String, Integer> keptCaps = new LinkedHashMap<>();
         /** The kept memory, the same region for every incarnation. */
         final MemorySegment keptMemory;
-        volatile VmTier.VmDomain vd;
+        volatile IsolationTier.Loaded vd;
         /** The next incarnation, prepared ahead of a crash (null: none yet). */
-        java.util.concurrent.Future<VmTier.Prepared> standby;
+        java.util.concurrent.Future<? extends IsolationTier.Prepared> standby;
         int restarts;
         int consecutiveCrashes;
         long lastCrashNanos;
@@ -136,10 +137,16 @@ public final class Init {
         }
     }
 
+    /** Init of a system whose servers run in the {@code vm} tier. */
     public Init(HostedMachine machine, BootManifest manifest, Map<String, Path> jars) {
+        this(machine, manifest, jars, new VmTier(machine));
+    }
+
+    /** Init of a system whose servers run in {@code tier}. */
+    public Init(HostedMachine machine, BootManifest manifest, Map<String, Path> jars, IsolationTier tier) {
         this.machine = machine;
         this.kernel = machine.kernel();
-        this.tier = new VmTier(machine);
+        this.tier = tier;
         this.manifest = manifest;
         this.jars = Map.copyOf(jars);
     }
@@ -337,8 +344,8 @@ public final class Init {
      */
     synchronized void launch(Running r) {
         ServerSpec s = r.spec;
-        VmTier.Prepared p = takeStandby(r);
-        VmTier.VmDomain vd = null;
+        IsolationTier.Prepared p = takeStandby(r);
+        IsolationTier.Loaded vd = null;
         try {
             vd = tier.load(p, SERVER_SLOTS, SERVER_QUOTA);
             kernel.setFrameQuota(vd.domain(), s.memory() >> 12); // its manifest's memory
@@ -422,7 +429,7 @@ public final class Init {
     }
 
     /** Gives a loaded incarnation its capabilities and endpoints, then starts it. */
-    private void bindAndStart(Running r, VmTier.VmDomain vd) {
+    private void bindAndStart(Running r, IsolationTier.Loaded vd) {
         ServerSpec s = r.spec;
         Domain d = vd.domain();
         Map<String, Integer> provided = new LinkedHashMap<>();
@@ -454,7 +461,7 @@ public final class Init {
             kernel.setPager(d, endpoints.get(s.pager()), pagerBadge(r));
         }
         r.vd = vd;
-        tier.start(vd, s.priority(), new VmTier.StartInfo(provided, granted,
+        tier.start(vd, s.priority(), new IsolationTier.StartInfo(provided, granted,
                 new Kept(r.keptValues, keptCaps, r.keptMemory), keepSlot));
     }
 
@@ -462,7 +469,7 @@ public final class Init {
      * The server's prepared next incarnation (waiting for it if it is being prepared), else one
      * prepared now (also when its preparation has not begun: a crash soon after a start).
      */
-    private VmTier.Prepared takeStandby(Running r) {
+    private IsolationTier.Prepared takeStandby(Running r) {
         var f = r.standby;
         r.standby = null;
         if (f != null && !f.cancel(false)) {
