@@ -1285,7 +1285,7 @@ typedef jint(JNICALL *jni_onload_fn)(JavaVM *, void *);
  * while Temurin's libraries answer JNI_VERSION_1_2, so any success is
  * reported as 1.8; errors (negative values) are passed through.
  */
-static jint forward_onload(const char *soname, JavaVM *vm, void *reserved) {
+jint isola_forward_onload(const char *soname, JavaVM *vm, void *reserved) {
     void *handle = dlopen(soname, RTLD_NOLOAD | RTLD_NOW);
     if (handle == NULL) {
         fprintf(stderr, "isola native: %s is not loaded: %s\n", soname, dlerror());
@@ -1305,18 +1305,5 @@ static jint forward_onload(const char *soname, JavaVM *vm, void *reserved) {
     return result;
 }
 
-JNIEXPORT jint JNICALL JNI_OnLoad_java(JavaVM *vm, void *reserved) {
-    return forward_onload("libjava.so", vm, reserved);
-}
-
-JNIEXPORT jint JNICALL JNI_OnLoad_nio(JavaVM *vm, void *reserved) {
-    return forward_onload("libnio.so", vm, reserved);
-}
-
-JNIEXPORT jint JNICALL JNI_OnLoad_net(JavaVM *vm, void *reserved) {
-    return forward_onload("libnet.so", vm, reserved);
-}
-
-JNIEXPORT jint JNICALL JNI_OnLoad_zip(JavaVM *vm, void *reserved) {
-    return forward_onload("libzip.so", vm, reserved);
-}
+/* The JNI_OnLoad_<lib> functions themselves are generated at link time, one for each JDK
+   library the image treats as built in (isola.nativeimage.build.Linker). */

@@ -8,6 +8,8 @@ import isola.sdk.HostConsole;
 import isola.sdk.Proc;
 import isola.system.init.BootManifest;
 import isola.system.init.Init;
+import isola.tier.IsolationTier;
+import isola.vm.VmTier;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -54,6 +56,12 @@ public final class Boot implements AutoCloseable {
 
     /** As {@link #start(Path, InputStream, PrintStream, boolean)}, on a kernel of {@code config}. */
     public static Boot start(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config) {
+        return start(image, in, out, terminal, config, VmTier::new);
+    }
+
+    /** As {@link #start(Path, InputStream, PrintStream, boolean, KernelConfig)}, servers in the tier {@code tier} makes. */
+    public static Boot start(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config,
+            java.util.function.Function<HostedMachine, IsolationTier> tier) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(image);
@@ -93,13 +101,19 @@ public final class Boot implements AutoCloseable {
         }
         HostConsole.attach(in, out, terminal);
         ConcurrentMachine machine = HostedMachine.concurrent(config);
-        Init init = new Init(machine, manifest, jars);
+        Init init = new Init(machine, manifest, jars, tier.apply(machine));
         return new Boot(machine, init, ramdisk, init.start());
     }
 
     /** Boots and waits for the system to shut down; returns its exit status. */
     public static int run(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config) {
-        try (Boot b = start(image, in, out, terminal, config)) {
+        return run(image, in, out, terminal, config, VmTier::new);
+    }
+
+    /** As {@link #run(Path, InputStream, PrintStream, boolean, KernelConfig)}, servers in the tier {@code tier} makes. */
+    public static int run(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config,
+            java.util.function.Function<HostedMachine, IsolationTier> tier) {
+        try (Boot b = start(image, in, out, terminal, config, tier)) {
             return b.awaitExit();
         }
     }

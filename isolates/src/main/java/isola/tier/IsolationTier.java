@@ -25,6 +25,9 @@ public interface IsolationTier {
     /** A server incarnation's domain, loaded, not started yet. */
     interface Loaded {
         Domain domain();
+
+        /** What isolates it, as ps shows it: "vm", or the isolate's name and address. */
+        String isolation();
     }
 
     /** Checks the server in {@code jar} and makes it ready; errors name the jar and say what is wrong. */
@@ -38,6 +41,13 @@ public interface IsolationTier {
 
     /** Starts the server on the domain's first thread, "main", at {@code priority}, telling it {@code info}. */
     Tcb start(Loaded loaded, int priority, StartInfo info);
+
+    /**
+     * Lets go of an incarnation whose domain is dead (its successor serves, or it was given up):
+     * the native tier tears its isolate down once no thread is inside it. Never blocks long.
+     */
+    default void release(Loaded old) {
+    }
 
     /**
      * What a server is told at start, like seL4's boot info: by service name, the slots of the

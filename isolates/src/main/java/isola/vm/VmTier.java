@@ -43,6 +43,11 @@ public final class VmTier implements IsolationTier {
         public ClassLoader classLoader() {
             return loader;
         }
+
+        @Override
+        public String isolation() {
+            return "vm";
+        }
     }
 
     /**
@@ -207,7 +212,7 @@ public final class VmTier implements IsolationTier {
     }
 
     /** The {@code Isola-Server} class named by the jar's manifest. */
-    static String serverClassOf(Path jar) {
+    public static String serverClassOf(Path jar) {
         if (!Files.isRegularFile(jar)) {
             throw new VmTierException(jar + ": no such server jar");
         }

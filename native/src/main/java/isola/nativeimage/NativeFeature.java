@@ -22,7 +22,9 @@ public final class NativeFeature implements Feature {
 
     @Override
     public void beforeAnalysis(BeforeAnalysisAccess access) {
-        for (Class<?> c : SERVERS) {
+        java.util.List<Class<?>> servers = new java.util.ArrayList<>(java.util.List.of(SERVERS));
+        servers.addAll(isola.boot.image.DefaultImage.servers().values()); // the default image's
+        for (Class<?> c : servers) {
             RuntimeReflection.register(c);
             try {
                 RuntimeReflection.register(c.getConstructor());

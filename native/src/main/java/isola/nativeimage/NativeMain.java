@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 /** The native executable's command line. */
 @Command(name = "isola", mixinStandardHelpOptions = true, versionProvider = NativeMain.Version.class,
         description = "Isola, a microkernel OS in Java: the native executable",
-        subcommands = {NativeMain.PingCommand.class, IsolateBench.class, SelfTest.class})
+        subcommands = {NativeMain.BootCommand.class, NativeMain.PingCommand.class, IsolateBench.class, SelfTest.class})
 public final class NativeMain implements Callable<Integer> {
     @Override
     public Integer call() {
@@ -36,6 +36,26 @@ public final class NativeMain implements Callable<Integer> {
         public String[] getVersion() {
             String how = ImageInfo.inImageRuntimeCode() ? "native executable" : "JVM";
             return new String[] {"Isola 0.1.0 (" + how + ", Java " + Runtime.version() + ")"};
+        }
+    }
+
+    /** Boots an image with every server in its own isolate. */
+    @Command(name = "boot", mixinStandardHelpOptions = true,
+            description = "Boot the image into the shell, each server in its own isolate. With stdin not a terminal, run the commands it reads.")
+    static final class BootCommand implements Callable<Integer> {
+        @Option(names = "--image", paramLabel = "FILE", defaultValue = "bootstrap/target/isola.img",
+                description = "boot image (default: ${DEFAULT-VALUE})")
+        java.nio.file.Path image;
+
+        @Override
+        public Integer call() {
+            boolean terminal = System.console() != null && System.console().isTerminal();
+            try {
+                return isola.boot.Boot.run(image, System.in, System.out, terminal, KernelConfig.DEFAULT, NativeTier::new);
+            } catch (isola.boot.Boot.BootException e) {
+                System.err.println("isola boot: " + e.getMessage());
+                return 2;
+            }
         }
     }
 
@@ -103,6 +123,7 @@ public final class NativeMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        isola.nativeimage.tier.NativeLogging.useSimpleLogger();
         System.exit(new CommandLine(new NativeMain()).execute(args));
     }
 }

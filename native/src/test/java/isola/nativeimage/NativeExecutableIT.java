@@ -23,10 +23,17 @@ class NativeExecutableIT {
     record Run(int exit, String output) {}
 
     static Run run(String... args) throws IOException, InterruptedException {
+        return runWithInput("", args);
+    }
+
+    static Run runWithInput(String input, String... args) throws IOException, InterruptedException {
         assertTrue(Files.isExecutable(EXECUTABLE), EXECUTABLE + " was not built");
         List<String> cmd = new ArrayList<>(List.of(EXECUTABLE.toString()));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try (var stdin = p.getOutputStream()) {
+            stdin.write(input.getBytes(StandardCharsets.UTF_8));
+        }
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd) + " did not finish:\n" + out);
         return new Run(p.exitValue(), out);
@@ -61,6 +68,27 @@ class NativeExecutableIT {
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("selftest: all passed"), r.output());
         assertTrue(!r.output().contains("FAIL "), r.output());
+    }
+
+    /**
+     * The default image boots with every server in its own isolate: the shell answers, ps shows
+     * the isolates, and a server killed from the shell is restarted in a fresh one.
+     */
+    @Test
+    void theDefaultImageBootsWithAnIsolatePerServer() throws Exception {
+        Path image = Path.of("..", "bootstrap", "target", "isola.img").toAbsolutePath().normalize();
+        assertTrue(Files.exists(image), image + " was not built");
+        Run r = runWithInput("ps\nnames\nkill names\nnames\necho booted\nshutdown\n", "boot", "--image", image.toString());
+        assertEquals(0, r.exit(), r.output());
+        String out = r.output();
+        assertTrue(out.contains("ISOLATION"), out);
+        for (String server : new String[] {"log", "names", "console", "shell"}) {
+            assertTrue(out.lines().anyMatch(l -> l.contains(" " + server + " ") && l.contains("isolate " + server + "@0x")),
+                    server + " runs in an isolate of its own:\n" + out);
+        }
+        assertTrue(out.lines().anyMatch(l -> l.contains(" init ") && l.endsWith("kernel")), out);
+        assertEquals(2, out.lines().filter(l -> l.equals("supervisor")).count(), "names listed twice, before and after its restart:\n" + out);
+        assertTrue(out.contains("booted"), out);
     }
 
     @Test

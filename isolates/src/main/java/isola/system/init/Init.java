@@ -460,7 +460,11 @@ public final class Init {
             }
             kernel.setPager(d, endpoints.get(s.pager()), pagerBadge(r));
         }
+        IsolationTier.Loaded old = r.vd;
         r.vd = vd;
+        if (old != null && old != vd && old.domain().state() == Domain.DEAD) {
+            tier.release(old);
+        }
         tier.start(vd, s.priority(), new IsolationTier.StartInfo(provided, granted,
                 new Kept(r.keptValues, keptCaps, r.keptMemory), keepSlot));
     }
@@ -669,16 +673,20 @@ public final class Init {
 
     private List<String> ps() {
         List<String> lines = new ArrayList<>();
-        lines.add(String.format("%3s  %-12s %-8s %-10s %-14s %4s", "ID", "DOMAIN", "STATE", "THREAD", "THREAD STATE", "PRIO"));
+        lines.add(String.format("%3s  %-12s %-8s %-10s %-14s %4s  %s", "ID", "DOMAIN", "STATE", "THREAD", "THREAD STATE",
+                "PRIO", "ISOLATION"));
         for (Domain d : liveDomains()) {
             List<Tcb> ts = kernel.threadsOf(d);
             String head = String.format("%3d  %-12s %-8s", d.id(), d.name(), Domain.stateName(d.state()));
+            // init and the supervisor run in the kernel's own heap (host side, trusted)
+            String isolation = d.backend instanceof IsolationTier.Loaded l ? l.isolation() : "kernel";
             if (ts.isEmpty()) {
-                lines.add(head + " " + String.format("%-10s %-14s %4s", "-", "(passive)", "-"));
+                lines.add(head + " " + String.format("%-10s %-14s %4s  %s", "-", "(passive)", "-", isolation));
             }
             for (int i = ts.size() - 1; i >= 0; i--) {
                 Tcb t = ts.get(i);
-                lines.add(head + " " + String.format("%-10s %-14s %4d", t.name(), Tcb.stateName(t.state()), t.priority()));
+                lines.add(head + " " + String.format("%-10s %-14s %4d  %s", t.name(), Tcb.stateName(t.state()), t.priority(),
+                        isolation));
             }
         }
         return lines;

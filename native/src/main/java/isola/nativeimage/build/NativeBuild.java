@@ -41,7 +41,11 @@ public final class NativeBuild implements Callable<Integer> {
     /** Builder arguments fixed by how NativeBuild works, not tuning: kept out of the options file. */
     static final String BUILDER_MAIN = "org.graalvm.nativeimage.builder/com.oracle.svm.hosted.NativeImageGeneratorRunner";
     static final String COMPILER_JAR = "compiler-";
-    /** The JDK libraries the image's JNI natives come from (SVM calls them like built-in libraries). */
+    /**
+     * The JDK libraries the image always loads (SVM calls them like built-in libraries, through
+     * the JNI_OnLoad_&lt;lib&gt; the linker generates); the linker adds any other JDK library that defines a
+     * JNI function the image calls.
+     */
     static final List<String> JDK_LIBRARIES = List.of("java", "nio", "net", "zip");
 
     @Option(names = "--project", paramLabel = "DIR", description = "the Isola checkout (default: ${DEFAULT-VALUE})",
@@ -96,7 +100,9 @@ public final class NativeBuild implements Callable<Integer> {
             new Linker(javaHome(), clib, target.resolve("link"), out).link(object, executable);
             long t2 = System.nanoTime();
             checkRuns(executable);
-            Files.writeString(stamp, digest + "\n");
+            if (!relink) { // a relinked object may be from other inputs: the next build builds
+                Files.writeString(stamp, digest + "\n");
+            }
             System.out.printf("isola native: built %s (builder %d s, link %d s)%n", project.relativize(executable),
                     TimeUnit.NANOSECONDS.toSeconds(t1 - t0), TimeUnit.NANOSECONDS.toSeconds(t2 - t1));
             return 0;

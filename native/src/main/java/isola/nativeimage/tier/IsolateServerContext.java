@@ -8,15 +8,15 @@ import java.util.Map;
 
 /**
  * A native-tier server's {@link ServerContext}, inside its own isolate: its threads are kernel
- * threads whose OS threads run in this isolate ({@link IsolateGate#spawn}). It grants no services
- * and keeps nothing yet: init does not start native-tier servers yet (the self-test and the
- * benchmarks do).
+ * threads whose OS threads run in this isolate ({@link IsolateGate#spawn}). Kept memory is the
+ * region init allocated, seen here at the same address.
  */
 final class IsolateServerContext extends BaseServerContext {
     private final IsolateGate gate;
 
-    IsolateServerContext(String name, Sys sys, IsolateGate gate, Map<String, Integer> endpoints) {
-        super(name, sys, endpoints, Map.of(), Kept.NONE, -1);
+    IsolateServerContext(String name, Sys sys, IsolateGate gate, Map<String, Integer> endpoints,
+            Map<String, Integer> services, Kept kept, int keepSlot) {
+        super(name, sys, endpoints, services, kept, keepSlot);
         this.gate = gate;
     }
 

@@ -3,6 +3,7 @@ package isola.nativeimage.tier;
 import isola.kernel.Domain;
 import isola.kernel.Tcb;
 import isola.kernel.hosted.HostedMachine;
+import isola.tier.IsolationTier;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -17,7 +18,7 @@ import org.graalvm.word.WordFactory;
  * entering it ({@link IsolatePassiveEntry}); its system calls come back through
  * {@link KernelEntry}. Only code compiled into the executable can run as a server.
  */
-public final class NativeTier {
+public final class NativeTier implements IsolationTier {
     private final HostedMachine machine;
 
     public NativeTier(HostedMachine machine) {
@@ -138,11 +139,108 @@ public final class NativeTier {
     /** As {@link #start(Domain, String, Map, int)}, in an isolate created ahead. */
     public CompletableFuture<NativeServer> start(Standby standby, Domain domain, String serverClass, Map<String, Integer> endpoints,
             int priority) {
-        ServerIsolate isolate = standby.isolate;
-        StringBuilder spec = new StringBuilder(domain.name()).append('\n').append(serverClass);
-        endpoints.forEach((service, slot) -> spec.append('\n').append(service).append('=').append(slot));
-        byte[] bytes = spec.toString().getBytes(StandardCharsets.UTF_8);
         CompletableFuture<NativeServer> started = new CompletableFuture<>();
+        startMain(standby.isolate, domain, serverClass, new StartInfo(endpoints, Map.of(), isola.sdk.Kept.NONE, -1), priority,
+                started);
+        return started;
+    }
+
+    // ---- as init's tier ----
+
+    /** A server of a boot image made ready: its class (compiled into this executable) and an isolate. */
+    record NativePrepared(String name, String serverClass, Standby standby) implements IsolationTier.Prepared {
+        @Override
+        public void discard() {
+            standby.isolate.tearDown(1_000_000_000L);
+        }
+    }
+
+    /** A server's domain and the isolate it will run in. */
+    public record NativeLoaded(Domain domain, NativePrepared prepared) implements IsolationTier.Loaded {
+        @Override
+        public String isolation() {
+            return "isolate " + prepared.standby.isolate;
+        }
+    }
+
+    /**
+     * Checks that the jar names a server class compiled into this executable (only those can run
+     * here: a native image loads no classes) and creates its isolate.
+     */
+    @Override
+    public NativePrepared prepare(String name, java.nio.file.Path jar) {
+        String serverClass = isola.vm.VmTier.serverClassOf(jar);
+        try {
+            Class.forName(serverClass);
+        } catch (ClassNotFoundException | LinkageError e) {
+            throw new IllegalArgumentException(jar + ": server class " + serverClass
+                    + " is not compiled into this native executable (its servers: see NativeFeature; rebuild with ./isola native)");
+        }
+        return new NativePrepared(name, serverClass, prepare(name));
+    }
+
+    @Override
+    public NativePrepared prepareAhead(String name, java.nio.file.Path jar) {
+        return prepare(name, jar);
+    }
+
+    @Override
+    public NativeLoaded load(IsolationTier.Prepared prepared, int slots, int quota) {
+        if (!(prepared instanceof NativePrepared p)) {
+            throw new IllegalArgumentException(prepared.name() + " was prepared by another tier, not the native tier");
+        }
+        Domain d = machine.kernel().createDomain(p.name(), slots, quota);
+        NativeLoaded l = new NativeLoaded(d, p);
+        d.backend = l;
+        return l;
+    }
+
+    @Override
+    public Tcb start(IsolationTier.Loaded loaded, int priority, StartInfo info) {
+        if (!(loaded instanceof NativeLoaded l)) {
+            throw new IllegalArgumentException(loaded.domain().name() + " was loaded by another tier, not the native tier");
+        }
+        return startMain(l.prepared().standby().isolate, l.domain(), l.prepared().serverClass(), info, priority,
+                new CompletableFuture<>());
+    }
+
+    /**
+     * Tears the dead incarnation's isolate down, on a thread of its own: it waits until no thread
+     * is inside (a second at most; else the isolate stays, closed) or defers to the last thread
+     * that entered it (see ServerIsolate#tearDown).
+     */
+    @Override
+    public void release(IsolationTier.Loaded old) {
+        if (old instanceof NativeLoaded l) {
+            Thread.ofPlatform().daemon().name("isola-teardown-" + l.domain().name())
+                    .start(() -> l.prepared().standby().isolate.tearDown(1_000_000_000L));
+        }
+    }
+
+    /**
+     * What the server's isolate is told at start ({@link ServerRuntime#start} reads it): lines
+     * of name, class, then "e service slot", "s service slot", "k keepSlot", "v key value"
+     * (Base64), "c key slot" (key in Base64), "m address size" for the kept memory.
+     */
+    private static String spec(Domain domain, String serverClass, StartInfo info) {
+        var b64 = java.util.Base64.getEncoder();
+        StringBuilder spec = new StringBuilder(domain.name()).append('\n').append(serverClass);
+        info.endpoints().forEach((svc, slot) -> spec.append("\ne ").append(svc).append(' ').append(slot));
+        info.services().forEach((svc, slot) -> spec.append("\ns ").append(svc).append(' ').append(slot));
+        spec.append("\nk ").append(info.keepSlot());
+        info.kept().values().forEach((k, v) -> spec.append("\nv ").append(b64.encodeToString(k.getBytes(StandardCharsets.UTF_8)))
+                .append(' ').append(b64.encodeToString(v.getBytes(StandardCharsets.UTF_8))));
+        info.kept().caps().forEach((k, slot) -> spec.append("\nc ").append(b64.encodeToString(k.getBytes(StandardCharsets.UTF_8)))
+                .append(' ').append(slot));
+        java.lang.foreign.MemorySegment m = info.kept().memory();
+        spec.append("\nm ").append(m.address()).append(' ').append(m.byteSize());
+        return spec.toString();
+    }
+
+    /** Starts the server's main thread in {@code isolate}; completes {@code started} once its start returned. */
+    private Tcb startMain(ServerIsolate isolate, Domain domain, String serverClass, StartInfo info, int priority,
+            CompletableFuture<NativeServer> started) {
+        byte[] bytes = spec(domain, serverClass, info).getBytes(StandardCharsets.UTF_8);
         Tcb t = machine.kernel().createThread(domain, "main", priority);
         machine.spawn(t, () -> {
             NativeThread n = NativeThread.of(t);
@@ -155,10 +253,12 @@ public final class NativeTier {
             if (r == 0) {
                 started.complete(new NativeServer(domain, isolate));
             } else {
-                started.completeExceptionally(new IllegalStateException(domain.name() + " (" + serverClass
-                        + ") failed to start in its isolate: " + n.faultText));
+                IllegalStateException e = new IllegalStateException(domain.name() + " (" + serverClass
+                        + ") failed to start in its isolate: " + n.faultText);
+                started.completeExceptionally(e);
+                throw e; // a fault of the domain, as in the vm tier
             }
         });
-        return started;
+        return t;
     }
 }

@@ -16,6 +16,10 @@ import java.util.Map;
 final class ServerRuntime {
     private ServerRuntime() {}
 
+    static {
+        NativeLogging.useSimpleLogger(); // each isolate has its own system properties
+    }
+
     /** Set once the kernel is tearing this isolate down: nothing may start in it any more. */
     static volatile boolean closed;
 
@@ -77,20 +81,34 @@ final class ServerRuntime {
         return s;
     }
 
-    /**
-     * Instantiates and starts a server. {@code spec}: the domain's name, the server class and
-     * the endpoints it provides, as lines {@code name}, {@code class}, then {@code service=slot}.
-     */
+    /** Instantiates and starts a server, as NativeTier#spec describes it. */
     static void start(String spec, int thread, long tcb, long utcb, long kernelThread) throws Exception {
         Sys main = sys(thread, tcb, utcb, kernelThread);
         String[] lines = spec.split("\n");
-        Map<String, Integer> endpoints = new LinkedHashMap<>();
+        var b64 = java.util.Base64.getDecoder();
+        Map<String, Integer> endpoints = new LinkedHashMap<>(), services = new LinkedHashMap<>(), caps = new LinkedHashMap<>();
+        Map<String, String> values = new LinkedHashMap<>();
+        int keepSlot = -1;
+        MemorySegment memory = MemorySegment.NULL;
         for (int i = 2; i < lines.length; i++) {
-            int eq = lines[i].indexOf('=');
-            endpoints.put(lines[i].substring(0, eq), Integer.parseInt(lines[i].substring(eq + 1)));
+            String[] f = lines[i].split(" ");
+            switch (f[0]) {
+                case "e" -> endpoints.put(f[1], Integer.parseInt(f[2]));
+                case "s" -> services.put(f[1], Integer.parseInt(f[2]));
+                case "k" -> keepSlot = Integer.parseInt(f[1]);
+                case "v" -> values.put(new String(b64.decode(f[1]), java.nio.charset.StandardCharsets.UTF_8),
+                        new String(b64.decode(f[2]), java.nio.charset.StandardCharsets.UTF_8));
+                case "c" -> caps.put(new String(b64.decode(f[1]), java.nio.charset.StandardCharsets.UTF_8), Integer.parseInt(f[2]));
+                case "m" -> {
+                    long size = Long.parseLong(f[2]);
+                    memory = size == 0 ? MemorySegment.NULL : MemorySegment.ofAddress(Long.parseLong(f[1])).reinterpret(size);
+                }
+                default -> throw new IllegalArgumentException("bad start line: " + lines[i]);
+            }
         }
         Class<?> c = Class.forName(lines[1]);
         Server server = (Server) c.getConstructor().newInstance();
-        server.start(new IsolateServerContext(lines[0], main, gates[thread], endpoints));
+        server.start(new IsolateServerContext(lines[0], main, gates[thread], endpoints, services,
+                new isola.sdk.Kept(values, caps, memory), keepSlot));
     }
 }
