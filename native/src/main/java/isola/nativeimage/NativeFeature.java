@@ -22,6 +22,15 @@ public final class NativeFeature implements Feature {
 
     @Override
     public void beforeAnalysis(BeforeAnalysisAccess access) {
+        // The host log's logger factory, which Log4j instantiates by name (see NativeLogging).
+        try {
+            Class<?> f = Class.forName("org.apache.logging.log4j.simple.SimpleLoggerContextFactory", false,
+                    access.getApplicationClassLoader());
+            RuntimeReflection.register(f);
+            RuntimeReflection.register(f.getDeclaredConstructors());
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException("log4j-api's SimpleLoggerContextFactory is not on the image class path", e);
+        }
         java.util.List<Class<?>> servers = new java.util.ArrayList<>(java.util.List.of(SERVERS));
         servers.addAll(isola.boot.image.DefaultImage.servers().values()); // the default image's
         for (Class<?> c : servers) {

@@ -96,8 +96,8 @@ public final class NativeTier implements IsolationTier {
 
         /**
          * Closes the isolate and tears it down once no thread is inside it (waiting at most
-         * {@code timeoutNs}): "done", "deferred" until the other threads that entered it have
-         * ended, or "busy" if a thread stayed inside (the isolate is then left in place).
+         * {@code timeoutNs}): "done", or "busy" if a thread stayed inside (the isolate is then
+         * left in place, closed).
          */
         public String tearDown(long timeoutNs) {
             return isolate.tearDown(timeoutNs).name().toLowerCase(java.util.Locale.ROOT);
@@ -206,8 +206,7 @@ public final class NativeTier implements IsolationTier {
 
     /**
      * Tears the dead incarnation's isolate down, on a thread of its own: it waits until no thread
-     * is inside (a second at most; else the isolate stays, closed) or defers to the last thread
-     * that entered it (see ServerIsolate#tearDown).
+     * is inside (a second at most; else the isolate stays, closed; see ServerIsolate#tearDown).
      */
     @Override
     public void release(IsolationTier.Loaded old) {

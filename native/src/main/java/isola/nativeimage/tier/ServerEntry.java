@@ -80,6 +80,20 @@ final class ServerEntry {
         ServerRuntime.closed = true;
     }
 
+    static final CEntryPointLiteral<ClosePointer> DETACH_OTHERS = CEntryPointLiteral.create(ServerEntry.class,
+            "detachOthers", IsolateThread.class);
+
+    /**
+     * Detaches every other thread that attached to this isolate from outside (callers and the
+     * threads of earlier starts), as GraalVM's own teardown does once they are gone: here they
+     * are elsewhere (none is inside: see ServerIsolate#tearDown) and may never come back to
+     * detach themselves. The isolate's own threads (its reference handler) are left to teardown.
+     */
+    @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
+    static void detachOthers(IsolateThread self) {
+        com.oracle.svm.core.thread.VMThreads.detachAllThreadsExceptCurrentWithoutCleanupForTearDown();
+    }
+
     static final CEntryPointLiteral<NopPointer> NOP = CEntryPointLiteral.create(ServerEntry.class, "nop",
             IsolateThread.class, long.class);
 

@@ -71,34 +71,17 @@ final class ServerIsolate {
         return t;
     }
 
-    /** Isolates closed and waiting for the threads still attached to them to detach. */
-    private static final java.util.Set<ServerIsolate> zombies = ConcurrentHashMap.newKeySet();
-    private boolean zombie;
-
-    /**
-     * Detaches thread {@code n} from every isolate it entered, on its own OS thread as it ends;
-     * the last thread to leave a closed isolate tears it down.
-     */
+    /** Detaches thread {@code n} from every live isolate it entered, on its own OS thread as it ends. */
     static void detachAll(NativeThread n) {
         for (ServerIsolate s : byIsolate.values()) {
-            s.detach(n);
-        }
-        for (ServerIsolate s : zombies) {
             s.detach(n);
         }
     }
 
     private synchronized void detach(NativeThread n) {
         long t = threads[n.index];
-        if (t == 0 || tornDown) {
-            return;
-        }
-        threads[n.index] = 0;
-        if (zombie && attachedOthers(t) == 0) {
-            zombies.remove(this);
-            tornDown = true;
-            Isolates.tearDownIsolate(WordFactory.pointer(t));
-        } else {
+        if (t != 0 && !tornDown) {
+            threads[n.index] = 0;
             Isolates.detachThread(WordFactory.pointer(t));
         }
     }
@@ -143,7 +126,7 @@ final class ServerIsolate {
     }
 
     /** What {@link #tearDown} did. */
-    enum TearDown { DONE, DEFERRED, BUSY }
+    enum TearDown { DONE, BUSY }
 
     /**
      * Tears the isolate down: its heap and every thread attached to it go. First the isolate is
@@ -158,13 +141,13 @@ final class ServerIsolate {
      * the counts. So either teardown sees the call, or the call sees the flag.
      *
      * <p>GraalVM tears an isolate down only once every other thread has detached from it, and a
-     * thread can only detach itself. Threads that entered this isolate and are still alive
-     * detach when they end ({@link #detachAll}); until the last one has, the isolate stays
-     * closed (DEFERRED), and that last one tears it down.
+     * thread can only detach itself. The threads that entered this one are outside it now and
+     * will not enter it again, so they are detached from inside it, on this thread
+     * ({@link ServerEntry#detachOthers}), as GraalVM's own teardown does.
      */
     synchronized TearDown tearDown(long timeoutNs) {
-        if (tornDown || zombie) {
-            return tornDown ? TearDown.DONE : TearDown.DEFERRED;
+        if (tornDown) {
+            return TearDown.DONE;
         }
         byIsolate.remove(isolate);
         long self = currentThread();
@@ -179,15 +162,10 @@ final class ServerIsolate {
             }
         }
         if (attachedOthers(self) > 0) {
-            for (int i = 0; i < NativeThread.MAX; i++) {
-                if (threads[i] == self) {
-                    threads[i] = 0; // this thread leaves now; the others as they end
-                }
-            }
-            zombie = true;
-            zombies.add(this);
-            Isolates.detachThread(WordFactory.pointer(self));
-            return TearDown.DEFERRED;
+            // The others are outside (counted above) and never enter again (closed, unreachable
+            // from any endpoint): detach them from here, inside the isolate, as its teardown would.
+            ServerEntry.DETACH_OTHERS.getFunctionPointer().invoke(WordFactory.pointer(self));
+            java.util.Arrays.fill(threads, 0);
         }
         tornDown = true;
         Isolates.tearDownIsolate(WordFactory.pointer(self));
