@@ -1,19 +1,8 @@
 package isola.nativeimage;
 
-import isola.kernel.Domain;
-import isola.kernel.Endpoint;
-import isola.kernel.Kernel;
 import isola.kernel.KernelConfig;
-import isola.kernel.Rights;
-import isola.kernel.Status;
-import isola.kernel.Tag;
-import isola.kernel.Tcb;
-import isola.kernel.Utcb;
-import isola.kernel.hosted.ConcurrentMachine;
-import isola.kernel.hosted.HostedMachine;
 import isola.nativeimage.tier.EchoServer;
 import isola.nativeimage.tier.NativeTier;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.graalvm.nativeimage.ImageInfo;
 import picocli.CommandLine;
@@ -70,54 +59,32 @@ public final class NativeMain implements Callable<Integer> {
         boolean isolate;
 
         @Override
-        public Integer call() {
-            try (ConcurrentMachine m = HostedMachine.concurrent(KernelConfig.DEFAULT)) {
-                Kernel k = m.kernel();
-                Domain server = k.createDomain("echo", 8, 8);
-                Domain client = k.createDomain("client", 8, 8);
-                Endpoint ep = k.createEndpoint(server);
-                k.installCap(server, 1, ep, Rights.ALL, 0);
+        public Integer call() throws Exception {
+            try (NativeRig rig = new NativeRig()) {
+                int slot;
                 if (isolate) {
                     long t0 = System.nanoTime();
-                    var s = new NativeTier(m).start(server, EchoServer.class.getName(), Map.of(EchoServer.SERVICE, 1), 10).get();
-                    System.out.printf("started %s in %.2f ms%n", s.isolate(), (System.nanoTime() - t0) / 1e6);
+                    NativeRig.Served s = rig.serve("echo", EchoServer.class.getName(), EchoServer.SERVICE);
+                    System.out.printf("started %s in %.2f ms%n", s.server.isolate(), (System.nanoTime() - t0) / 1e6);
+                    slot = s.clientSlot;
                 } else {
-                    k.bindPassive(ep, server, caller -> {
-                        Utcb.setMr(caller.utcb(), 0, Utcb.mr(caller.utcb(), 0) + 1);
-                        return Tag.of(0, 1);
-                    });
+                    slot = rig.serveInKernel("echo");
                 }
-                k.grantCap(server, 1, client, 1, Rights.SEND, 7);
-                Tcb t = k.createThread(client, "ping", 10);
-                long[] result = new long[3];
-                Thread th = m.spawn(t, () -> {
-                    for (int round = 0; round < 5; round++) {
-                        long t0 = System.nanoTime();
-                        for (int i = 0; i < calls; i++) {
-                            Utcb.setMr(t.utcb(), 0, i);
-                            int st = k.call(t, 1, Tag.of(1, 1), Kernel.FOREVER);
-                            if (st != Status.OK || Utcb.mr(t.utcb(), 0) != i + 1) {
-                                result[0] = -1;
-                                result[1] = st;
-                                return;
-                            }
+                long[] ns = new long[1];
+                try {
+                    rig.onClientThread("ping", t -> {
+                        for (int round = 0; round < 5; round++) {
+                            long t0 = System.nanoTime();
+                            rig.calls(t, slot, calls);
+                            ns[0] = System.nanoTime() - t0;
                         }
-                        result[2] = System.nanoTime() - t0;
-                    }
-                });
-                th.join();
-                if (result[0] < 0) {
-                    System.err.println("isola ping: call failed with " + Status.name((int) result[1]));
+                    });
+                } catch (IllegalStateException e) {
+                    System.err.println("isola ping: " + e.getMessage());
                     return 1;
                 }
-                System.out.printf("%d passive calls: %.1f ns per round trip%n", calls, (double) result[2] / calls);
+                System.out.printf("%d passive calls: %.1f ns per round trip%n", calls, (double) ns[0] / calls);
                 return 0;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return 1;
-            } catch (java.util.concurrent.ExecutionException e) {
-                System.err.println("isola ping: " + e.getCause().getMessage());
-                return 1;
             }
         }
     }

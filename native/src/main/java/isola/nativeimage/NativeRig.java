@@ -73,6 +73,23 @@ final class NativeRig implements AutoCloseable {
         }
     }
 
+    /**
+     * The baseline server: a passive echo (MR0 + 1) bound in the kernel's own isolate, no
+     * crossing. Returns the client's slot for it.
+     */
+    int serveInKernel(String name) {
+        Domain d = kernel.createDomain(name, 8, 8);
+        Endpoint ep = kernel.createEndpoint(d);
+        kernel.installCap(d, 1, ep, Rights.ALL, 0);
+        kernel.bindPassive(ep, d, caller -> {
+            Utcb.setMr(caller.utcb(), 0, Utcb.mr(caller.utcb(), 0) + 1);
+            return Tag.of(0, 1);
+        });
+        int slot = nextClientSlot++;
+        kernel.grantCap(d, 1, client, slot, Rights.SEND, slot);
+        return slot;
+    }
+
     Served serve(String name, String serverClass, String service) throws ExecutionException, InterruptedException {
         Served s = new Served(name, serverClass, service);
         s.start(null);
@@ -111,6 +128,19 @@ final class NativeRig implements AutoCloseable {
     int call(Tcb t, int slot, int label, long value) {
         Utcb.setMr(t.utcb(), 0, value);
         return kernel.call(t, slot, Tag.of(label, 1), Kernel.FOREVER);
+    }
+
+    /** {@code n} echo calls through {@code slot}, each reply checked (MR0 + 1). */
+    void calls(Tcb t, int slot, int n) {
+        var u = t.utcb();
+        for (int i = 0; i < n; i++) {
+            Utcb.setMr(u, 0, i);
+            int st = kernel.call(t, slot, Tag.of(1, 1), Kernel.FOREVER);
+            if (st != isola.kernel.Status.OK || Utcb.mr(u, 0) != i + 1) {
+                throw new IllegalStateException("call " + i + " through slot " + slot + ": "
+                        + isola.kernel.Status.name(st) + ", MR0 " + Utcb.mr(u, 0));
+            }
+        }
     }
 
     static long mr0(Tcb t) {

@@ -43,10 +43,6 @@ public final class KernelEntry {
         kernel = k;
     }
 
-    static Kernel kernel() {
-        return kernel;
-    }
-
     interface SyscallPointer extends CFunctionPointer {
         @InvokeCFunctionPointer
         long invoke(IsolateThread kernelThread, long tcb, int op, long a, long b, long c, long d);

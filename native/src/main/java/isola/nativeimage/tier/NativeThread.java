@@ -46,7 +46,10 @@ final class NativeThread {
             if (n.utcb == t.utcb()) {
                 return n;
             }
-            release(t); // state left by the thread that had this Tcb before
+            // State left by the thread that had this Tcb before and did not end through the
+            // machine: it cannot be detached from here (only a thread can detach itself).
+            ServerIsolate.forgetAll(n);
+            free(n);
         }
         int i = used.nextClearBit(0);
         if (i >= MAX) {
@@ -66,8 +69,12 @@ final class NativeThread {
         if (t.tier instanceof NativeThread n) {
             t.tier = null;
             ServerIsolate.detachAll(n);
-            used.clear(n.index);
-            ObjectHandles.getGlobal().destroy(org.graalvm.word.WordFactory.signed(n.handle));
+            free(n);
         }
+    }
+
+    private static void free(NativeThread n) {
+        used.clear(n.index);
+        ObjectHandles.getGlobal().destroy(org.graalvm.word.WordFactory.signed(n.handle));
     }
 }

@@ -72,16 +72,10 @@ public final class NativeTier implements IsolationTier {
 
     /** A server running in its own isolate. */
     public static final class NativeServer {
-        private final Domain domain;
         private final ServerIsolate isolate;
 
-        NativeServer(Domain domain, ServerIsolate isolate) {
-            this.domain = domain;
+        NativeServer(ServerIsolate isolate) {
             this.isolate = isolate;
-        }
-
-        public Domain domain() {
-            return domain;
         }
 
         /** The isolate's name and address, as ps shows it. */
@@ -96,11 +90,11 @@ public final class NativeTier implements IsolationTier {
 
         /**
          * Closes the isolate and tears it down once no thread is inside it (waiting at most
-         * {@code timeoutNs}): "done", or "busy" if a thread stayed inside (the isolate is then
-         * left in place, closed).
+         * {@code timeoutNs}); false if a thread stayed inside (the isolate is then left in
+         * place, closed).
          */
-        public String tearDown(long timeoutNs) {
-            return isolate.tearDown(timeoutNs).name().toLowerCase(java.util.Locale.ROOT);
+        public boolean tearDown(long timeoutNs) {
+            return isolate.tearDown(timeoutNs);
         }
     }
 
@@ -250,7 +244,7 @@ public final class NativeTier implements IsolationTier {
                         CurrentIsolate.getCurrentThread().rawValue()));
             }
             if (r == 0) {
-                started.complete(new NativeServer(domain, isolate));
+                started.complete(new NativeServer(isolate));
             } else {
                 IllegalStateException e = new IllegalStateException(domain.name() + " (" + serverClass
                         + ") failed to start in its isolate: " + n.faultText);

@@ -86,15 +86,17 @@ final class ServerIsolate {
         }
     }
 
-    /** How many threads other than {@code self} are attached (through this table). */
-    private int attachedOthers(long self) {
-        int n = 0;
-        for (long t : threads) {
-            if (t != 0 && t != self) {
-                n++;
+    /**
+     * Forgets thread {@code n}'s entries in every live isolate without detaching it: for state
+     * a thread left behind without ending through the machine (its Tcb is being reused). Only a
+     * thread can detach itself; its attachments go with the isolate's teardown.
+     */
+    static void forgetAll(NativeThread n) {
+        for (ServerIsolate s : byIsolate.values()) {
+            synchronized (s) {
+                s.threads[n.index] = 0;
             }
         }
-        return n;
     }
 
     /** The calling OS thread's isolate thread here, attaching it if needed (slow path: start, teardown). */
@@ -125,15 +127,13 @@ final class ServerIsolate {
         depth[n.index]--; // after the crossing returned (no store moves across a call out of Java)
     }
 
-    /** What {@link #tearDown} did. */
-    enum TearDown { DONE, BUSY }
-
     /**
      * Tears the isolate down: its heap and every thread attached to it go. First the isolate is
      * closed: a call entering it from then on returns at once ({@link ServerEntry#CLOSED}).
      * Then it waits until no thread has a call in progress in it, nested calls included, for at
      * most {@code timeoutNs}; if one never leaves (a handler that does not return), the isolate
-     * is left in place: BUSY, tearing it down would pull its heap from under that thread.
+     * is left in place and false returned: tearing it down would pull its heap from under that
+     * thread.
      *
      * <p>Why that is enough: a caller counts its call ({@link #enter}) before it crosses, and the
      * crossing's entry sets the thread's status with a full fence before the isolate reads the
@@ -143,11 +143,12 @@ final class ServerIsolate {
      * <p>GraalVM tears an isolate down only once every other thread has detached from it, and a
      * thread can only detach itself. The threads that entered this one are outside it now and
      * will not enter it again, so they are detached from inside it, on this thread
-     * ({@link ServerEntry#detachOthers}), as GraalVM's own teardown does.
+     * ({@link ServerEntry#detachOthers}), as GraalVM's own teardown does. That includes threads
+     * this table no longer lists ({@link #forgetAll}).
      */
-    synchronized TearDown tearDown(long timeoutNs) {
+    synchronized boolean tearDown(long timeoutNs) {
         if (tornDown) {
-            return TearDown.DONE;
+            return true;
         }
         byIsolate.remove(isolate);
         long self = currentThread();
@@ -156,20 +157,18 @@ final class ServerIsolate {
         for (int i = 0; i < NativeThread.MAX; i++) {
             while (U.getIntVolatile(depth, Unsafe.ARRAY_INT_BASE_OFFSET + (long) i * Unsafe.ARRAY_INT_INDEX_SCALE) != 0) {
                 if (System.nanoTime() - deadline > 0) {
-                    return TearDown.BUSY;
+                    return false;
                 }
                 Thread.onSpinWait();
             }
         }
-        if (attachedOthers(self) > 0) {
-            // The others are outside (counted above) and never enter again (closed, unreachable
-            // from any endpoint): detach them from here, inside the isolate, as its teardown would.
-            ServerEntry.DETACH_OTHERS.getFunctionPointer().invoke(WordFactory.pointer(self));
-            java.util.Arrays.fill(threads, 0);
-        }
+        // The others are outside (counted above) and never enter again (closed, unreachable from
+        // any endpoint): detach them from here, inside the isolate, as its teardown would.
+        ServerEntry.DETACH_OTHERS.getFunctionPointer().invoke(WordFactory.pointer(self));
+        java.util.Arrays.fill(threads, 0);
         tornDown = true;
         Isolates.tearDownIsolate(WordFactory.pointer(self));
-        return TearDown.DONE;
+        return true;
     }
 
     @Override
