@@ -284,9 +284,10 @@ public final class NativeBuild implements Callable<Integer> {
                 Files.createSymbolicLink(lib.resolve(p.getFileName().toString()), p);
             }
         }
-        Linker.gcc(List.of("-shared", "-fPIC", "-O2", "-Wall",
-                "-I", javaHome().resolve("include").toString(), "-I", javaHome().resolve("include/linux").toString(),
-                "-o", helperDir.resolve("libreporterchelper.so").toString(), clib.resolve("reporterchelper.c").toString()));
+        List<String> cc = new ArrayList<>(List.of("-shared", "-fPIC", "-O2", "-Wall"));
+        cc.addAll(Linker.jniIncludes(javaHome()));
+        cc.addAll(List.of("-o", helperDir.resolve("libreporterchelper.so").toString(), clib.resolve("reporterchelper.c").toString()));
+        Linker.gcc(cc);
     }
 
     /**
