@@ -2084,7 +2084,6 @@ public final class Kernel {
         }
     }
 
-    /** Installs an original capability (a root of the derivation tree) into an empty slot. */
     /** Boot interface: empties {@code slot} of {@code d} (nothing if it is empty). */
     public void deleteCap(Domain d, int slot) {
         machine.enter(null);
@@ -2099,6 +2098,7 @@ public final class Kernel {
         }
     }
 
+    /** Installs an original capability (a root of the derivation tree) into an empty slot. */
     public void installCap(Domain d, int slot, KernelObject object, int rights, long badge) {
         machine.enter(null);
         try {
