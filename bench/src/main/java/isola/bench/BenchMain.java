@@ -345,8 +345,10 @@ public final class BenchMain {
     static final String CRASH_NATIVE = "crashToServing";
     static final String ISOLATE_CREATE = "isolateCreate";
     static final String ISOLATE_TEARDOWN = "isolateTeardown";
+    static final String BOOTED_NAMES = "bootedCrashNamesToServing";
+    static final String BOOTED_LOG = "bootedCrashLogToServing";
     static final List<String> ISOLATE_BENCHMARKS = List.of(IN_ISOLATE, ACROSS, EMPTY_CROSSING, CRASH_NATIVE,
-            ISOLATE_CREATE, ISOLATE_TEARDOWN);
+            ISOLATE_CREATE, ISOLATE_TEARDOWN, BOOTED_NAMES, BOOTED_LOG);
     /** Target: a passive call into another isolate, capability check included, in ns. */
     static final double ACROSS_TARGET_NS = 40;
     /** Target: a crashed native-tier server serves again within this many ms. */
@@ -354,8 +356,8 @@ public final class BenchMain {
 
     static final Suite ISOLATES = new Suite("isolates",
             "GraalVM isolate boundaries in the native executable: a passive call into a server's own "
-                    + "isolate vs one inside the kernel's; an empty crossing; crash to serving again; isolate "
-                    + "creation and teardown",
+                    + "isolate vs one inside the kernel's; an empty crossing; crash to serving again (one server, "
+                    + "and names or log in the booted system, through the supervisor); isolate creation and teardown",
             null, ISOLATE_BENCHMARKS, ISOLATE_BENCHMARKS, true, 2, 5, 10,
             "== isola bench isolates: one call (ns) or one isolate (ms) per operation, measured inside the "
                     + "native executable; median, min and max over all measurement iterations of all forks ==",
@@ -365,7 +367,11 @@ public final class BenchMain {
             List.of(new Target("passive call across isolates < " + plain(ACROSS_TARGET_NS) + " ns",
                             m -> m.in(ACROSS, TimeUnit.NANOSECONDS), v -> num(v) + " ns", v -> v < ACROSS_TARGET_NS),
                     new Target("native crash to serving < " + plain(NATIVE_CRASH_TARGET_MS) + " ms",
-                            m -> ms(m, CRASH_NATIVE), v -> num(v) + " ms", v -> v < NATIVE_CRASH_TARGET_MS)),
+                            m -> ms(m, CRASH_NATIVE), v -> num(v) + " ms", v -> v < NATIVE_CRASH_TARGET_MS),
+                    new Target("booted: names crash to serving < " + plain(NATIVE_CRASH_TARGET_MS) + " ms",
+                            m -> ms(m, BOOTED_NAMES), v -> num(v) + " ms", v -> v < NATIVE_CRASH_TARGET_MS),
+                    new Target("booted: log crash to serving < " + plain(NATIVE_CRASH_TARGET_MS) + " ms",
+                            m -> ms(m, BOOTED_LOG), v -> num(v) + " ms", v -> v < NATIVE_CRASH_TARGET_MS)),
             Set.of(),
             "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
 
@@ -698,25 +704,26 @@ public final class BenchMain {
         out.println();
         out.println(suite.heading());
         String fixed = suite.tableUnit();
+        int w = Math.max(20, wanted.stream().mapToInt(String::length).max().orElse(0)); // the name column
         if (fixed != null) {
-            out.printf(Locale.ROOT, "%-20s %12s %12s %12s %8s %6s%n", "benchmark", "median " + fixed, "min", "max",
+            out.printf(Locale.ROOT, "%-" + w + "s %12s %12s %12s %8s %6s%n", "benchmark", "median " + fixed, "min", "max",
                     "iters", "forks");
         } else {
-            out.printf(Locale.ROOT, "%-20s %12s %12s %12s %-6s %8s %6s%n", "benchmark", "median", "min", "max",
+            out.printf(Locale.ROOT, "%-" + w + "s %12s %12s %12s %-6s %8s %6s%n", "benchmark", "median", "min", "max",
                     "unit", "iters", "forks");
         }
         for (String m : wanted) {
             Stats s = stats.get(m);
             if (s == null) {
-                out.printf(Locale.ROOT, "%-20s %12s%n", m, "no result");
+                out.printf(Locale.ROOT, "%-" + w + "s %12s%n", m, "no result");
             } else if (fixed != null) {
                 if (!fixed.equals(s.unit())) {
                     out.printf("(%s reports %s, not %s)%n", m, s.unit(), fixed);
                 }
-                out.printf(Locale.ROOT, "%-20s %12s %12s %12s %8d %6d%n", m, num(s.median()), num(s.min()),
+                out.printf(Locale.ROOT, "%-" + w + "s %12s %12s %12s %8d %6d%n", m, num(s.median()), num(s.min()),
                         num(s.max()), s.iterations(), s.forks());
             } else {
-                out.printf(Locale.ROOT, "%-20s %12s %12s %12s %-6s %8d %6d%n", m, num(s.median()), num(s.min()),
+                out.printf(Locale.ROOT, "%-" + w + "s %12s %12s %12s %-6s %8d %6d%n", m, num(s.median()), num(s.min()),
                         num(s.max()), s.unit(), s.iterations(), s.forks());
             }
         }

@@ -30,7 +30,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *       {@link #jvmStart}, the same {@code java} with the launcher's flags running
  *       {@link PromptMain}, which prints the prompt at once.
  *   <li>{@link #crashNamesToServing} and {@link #crashLogToServing}: in a system booted
- *       in-process ({@link CrashSystem}), a fault injected into the {@code names} (active) or
+ *       in-process ({@link isola.boot.CrashSystem}), a fault injected into the {@code names} (active) or
  *       {@code log} (passive) server, until a client's call is answered correctly by the new
  *       incarnation; the client retries at once on E_RESTARTED or E_SERVER_FAULT. Baselines:
  *       the same loop without a crash ({@link #namesListCall}, {@link #logWriteCall}).
@@ -179,11 +179,11 @@ public class BootBench {
     /** The system booted in-process, with the benchmark thread as a client's kernel thread. */
     @State(Scope.Thread)
     public static class Booted {
-        CrashSystem system;
+        isola.boot.CrashSystem system;
 
         @Setup(Level.Trial)
         public void boot() throws Exception {
-            system = new CrashSystem();
+            system = new isola.boot.CrashSystem();
         }
 
         @Setup(Level.Invocation)

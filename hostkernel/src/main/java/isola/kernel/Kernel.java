@@ -1068,6 +1068,15 @@ public final class Kernel {
         }
     }
 
+    /** The translator of {@code self}'s virtual addresses (its memory accesses), made on first use; only {@code self} uses it. */
+    public Translator translator(Tcb self) {
+        Translator t = self.translator;
+        if (t == null) {
+            t = self.translator = new Translator(this, self);
+        }
+        return t;
+    }
+
     /**
      * The MMU {@code self} uses to reach {@code as} (its domain's, or a passive server's), made
      * once and registered: the kernel reuses an unmapped frame only after every registered MMU
@@ -1545,6 +1554,11 @@ public final class Kernel {
 
     private int passiveFault(Tcb self, Domain server, Throwable cause, int slot) {
         begin(self, OP_FAULT, slot);
+        if (server.state == Domain.DEAD) {
+            // Its domain was killed under the call (a native-tier server's isolate then refuses
+            // it): the call fails as a call the dead server had taken does, not as a new fault.
+            return end(self, fail(self, server.downStatus(), slot));
+        }
         faultDomain(server, self, Domain.FAULT_HANDLER, cause);
         fail(self, E_SERVER_FAULT, slot);
         return end(self, E_SERVER_FAULT);
@@ -2024,6 +2038,7 @@ public final class Kernel {
         t.sliceLeft = t.timeslice;
         t.runner = null;
         t.sdk = null;
+        t.translator = null; // its MMUs went with the thread that had the Tcb before
         return t;
     }
 

@@ -69,6 +69,8 @@ public final class Tcb extends KernelObject {
     public Object runner;
     /** The MMUs this thread has used (one per address space), registered with the kernel. */
     final java.util.ArrayList<isola.kernel.mem.Mmu> mmus = new java.util.ArrayList<>(2);
+    /** Its translator of virtual addresses, made on first use ({@link Kernel#translator}). */
+    Translator translator;
     /** The server SDK's per-thread object (message registers and system calls). */
     public Object sdk;
     /**

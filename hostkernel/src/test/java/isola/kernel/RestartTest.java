@@ -235,4 +235,29 @@ class RestartTest {
         assertTrue(waiting[2] >= bound[0]);
         assertEquals(E_ILLEGAL_OPERATION, oneWay[0], "a passive server takes no one-way message");
     }
+
+    /**
+     * A passive handler that fails because its domain was killed for a restart under the call
+     * (a native-tier server's isolate refuses a call once it is closed): the caller gets
+     * E_RESTARTED, as for any call the dead incarnation had taken, and the dead domain is not
+     * faulted again.
+     */
+    @Test
+    void aPassiveCallWhoseServerIsKilledUnderItFailsWithERestarted() {
+        setUp();
+        Domain server = rig.domain("passive-1");
+        k.rebindEndpoint(service, server);
+        k.bindPassive(service, server, caller -> {
+            k.killForRestart(server);
+            throw new IllegalStateException("its isolate is being torn down");
+        });
+        long[] result = new long[3];
+        rig.spawn(client("c1"), "c1", 5, t -> System.arraycopy(call(t, 1), 0, result, 0, 3));
+        rig.runAll();
+
+        assertEquals(E_RESTARTED, result[0]);
+        assertEquals(Domain.DEAD, server.state());
+        assertEquals(0, server.faultCount(), "not reported as a fault of the dead domain");
+        assertNull(server.lastFault());
+    }
 }

@@ -62,11 +62,17 @@ public final class DirectGate implements KernelGate {
     @Override public String domainName() { return tcb.currentDomain().name(); }
     @Override public String threadName() { return tcb.name(); }
 
+    @Override public long translate(long va, int access) { return kernel.translator(tcb).physical(va, access); }
+    @Override public int contiguous(long va, long pa, int left, int access) { return kernel.translator(tcb).contiguous(va, pa, left, access); }
+    @Override public int pin() { return kernel.translator(tcb).pin(); }
+    @Override public int unpin() { return kernel.translator(tcb).unpin(); }
+
     @Override
     public VirtualMemory memory() {
         VirtualMemory m = memory;
         if (m == null) {
-            m = memory = new VirtualMemory(kernel, tcb);
+            isola.kernel.mem.PhysicalMemory ram = kernel.machine().ram();
+            m = memory = new VirtualMemory(this, ram.slice(0, ram.size()));
         }
         return m;
     }

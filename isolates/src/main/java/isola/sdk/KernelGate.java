@@ -90,6 +90,21 @@ public interface KernelGate {
 
     String threadName();
 
+    /**
+     * Translates an access of kind {@code access} ({@code Mmu.READ}, {@code WRITE}, {@code FETCH})
+     * at {@code va} in the address space the thread runs in now, the pager resolving page
+     * faults: a physical address, or a failure ({@link isola.kernel.Translator#failed}).
+     */
+    long translate(long va, int access);
+
+    /** See {@link isola.kernel.Translator#contiguous}. */
+    int contiguous(long va, long pa, int left, int access);
+
+    /** Opens a view over physical memory: the thread keeps its translations until {@link #unpin}. */
+    int pin();
+
+    int unpin();
+
     /** The thread's view of its domain's address space, created on first use. */
     VirtualMemory memory();
 }

@@ -1,12 +1,9 @@
 package isola.sdk;
 
-import isola.kernel.Kernel;
 import isola.kernel.Status;
-import isola.kernel.Tcb;
-import isola.kernel.mem.AddressSpace;
-import isola.kernel.mem.Words;
+import isola.kernel.Translator;
 import isola.kernel.mem.Mmu;
-import isola.kernel.mem.PhysicalMemory;
+import isola.kernel.mem.Words;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -18,42 +15,45 @@ import java.lang.foreign.ValueLayout;
  * E_NOT_MAPPED, which, uncaught, is a fault of the domain like any other.
  *
  * <p>Word accesses must be naturally aligned (so they never straddle two pages); byte ranges may
- * start and end anywhere. One per {@link Sys}: not thread-safe, like the thread it serves. Its
- * MMUs are registered with the kernel, which reuses a frame unmapped meanwhile only after this
- * thread has translated again or waits in a system call: an access in flight never lands in a
- * frame that went to someone else.
+ * start and end anywhere. One per {@link Sys}: not thread-safe, like the thread it serves.
+ * Translation is the kernel's ({@link Translator}, reached through the thread's
+ * {@link KernelGate}): its MMUs are registered with the kernel, which reuses a frame unmapped
+ * meanwhile only after this thread has translated again or waits in a system call, so an
+ * access in flight never lands in a frame that went to someone else. The same code runs in
+ * every tier; in the native tier each translation is a call into the kernel's isolate.
  */
 public final class VirtualMemory {
-    private final Kernel kernel;
-    private final Tcb tcb;
-    private final PhysicalMemory ram;
-    private AddressSpace space;
-    private Mmu mmu;
+    private final KernelGate gate;
+    private final MemorySegment ram;
 
-    VirtualMemory(Kernel kernel, Tcb tcb) {
-        this.kernel = kernel;
-        this.tcb = tcb;
-        this.ram = kernel.machine().ram();
+    /**
+     * The view of the thread whose gate is {@code gate}; {@code ram} is physical memory, which
+     * the physical addresses the gate's translations answer index. Each gate makes its own
+     * ({@link KernelGate#memory}): physical memory is not the server's to hand out.
+     */
+    public VirtualMemory(KernelGate gate, MemorySegment ram) {
+        this.gate = gate;
+        this.ram = ram;
     }
 
     public long getLong(long va) {
         aligned(va, 8);
-        return ram.read64(physical(va, Mmu.READ));
+        return Words.get(ram, physical(va, Mmu.READ));
     }
 
     public void putLong(long va, long value) {
         aligned(va, 8);
-        ram.write64(physical(va, Mmu.WRITE), value);
+        Words.set(ram, physical(va, Mmu.WRITE), value);
     }
 
     public int getInt(long va) {
         aligned(va, 4);
-        return Words.getInt(ram.slice(physical(va, Mmu.READ), 4), 0);
+        return Words.getInt(ram, physical(va, Mmu.READ));
     }
 
     public void putInt(long va, int value) {
         aligned(va, 4);
-        Words.setInt(ram.slice(physical(va, Mmu.WRITE), 4), 0, value);
+        Words.setInt(ram, physical(va, Mmu.WRITE), value);
     }
 
     /**
@@ -65,7 +65,7 @@ public final class VirtualMemory {
         for (int done = 0; done < length; ) {
             long pa = physical(va + done, Mmu.READ);
             int n = run(va + done, pa, length - done, Mmu.READ);
-            MemorySegment.copy(ram.slice(pa, n), ValueLayout.JAVA_BYTE, 0, dst, offset + done, n);
+            MemorySegment.copy(ram.asSlice(pa, n), ValueLayout.JAVA_BYTE, 0, dst, offset + done, n);
             done += n;
         }
     }
@@ -76,7 +76,7 @@ public final class VirtualMemory {
         for (int done = 0; done < length; ) {
             long pa = physical(va + done, Mmu.WRITE);
             int n = run(va + done, pa, length - done, Mmu.WRITE);
-            MemorySegment.copy(src, offset + done, ram.slice(pa, n), ValueLayout.JAVA_BYTE, 0, n);
+            MemorySegment.copy(src, offset + done, ram.asSlice(pa, n), ValueLayout.JAVA_BYTE, 0, n);
             done += n;
         }
     }
@@ -113,8 +113,10 @@ public final class VirtualMemory {
         if (length < 0 || va + length < va) {
             throw new IllegalArgumentException("range of " + length + " bytes at 0x" + Long.toHexString(va));
         }
-        Mmu pinned = mmu();
-        pinned.pin();
+        int st = gate.pin();
+        if (st != Status.OK) {
+            throw new IsolaException(st, Status.describe(st, "memory view", va));
+        }
         try (java.lang.foreign.Arena scope = java.lang.foreign.Arena.ofConfined()) {
             // every page first, so a fault the pager cannot resolve leaves the range untouched
             for (long page = va & ~0xFFFL; page < va + length; page += 4096) {
@@ -122,16 +124,13 @@ public final class VirtualMemory {
             }
             for (long done = 0; done < length; ) {
                 long pa = physical(va + done, access);
-                if (mmu() != pinned) {
-                    throw new IllegalStateException("the address space changed during a view of it");
-                }
                 int n = run(va + done, pa, (int) Math.min(length - done, 1 << 30), access);
-                MemorySegment segment = ram.slice(pa, n).reinterpret(scope, null);
+                MemorySegment segment = ram.asSlice(pa, n).reinterpret(scope, null);
                 visitor.accept(access == Mmu.WRITE ? segment : segment.asReadOnly(), done);
                 done += n;
             }
         } finally {
-            pinned.unpin();
+            gate.unpin();
         }
     }
 
@@ -140,50 +139,33 @@ public final class VirtualMemory {
      * each other in physical memory and allow {@code access}; at least up to the page's end.
      */
     private int run(long va, long pa, int left, int access) {
-        int n = (int) Math.min(left, 4096 - (va & 0xFFF));
-        while (n < left) {
-            long next = mmu().translate(va + n, access);
-            if (next != pa + n) {
-                break; // a fault, or not contiguous: the next copy starts there
-            }
-            n += (int) Math.min(left - n, 4096);
-        }
-        return n;
+        return left <= 4096 - (va & 0xFFF) ? left : gate.contiguous(va, pa, left, access);
     }
 
     /** The physical address of an access, after the pager has resolved any page faults. */
     private long physical(long va, int access) {
-        long pa = mmu().translate(va, access);
-        while (Mmu.isFault(pa)) {
-            if (pa == Mmu.GENERAL_PROTECTION) {
-                throw new IsolaException(Status.E_NOT_CANONICAL, Status.describe(Status.E_NOT_CANONICAL, "memory access", va));
-            }
-            int code = Mmu.errorCode(pa);
-            int st = kernel.pageFault(tcb, va, code);
-            if (st != Status.OK) {
-                String what = (access == Mmu.WRITE ? "write" : access == Mmu.FETCH ? "fetch" : "read") + " at 0x" + Long.toHexString(va);
-                if ((code & Mmu.PF_P) != 0 && st == Status.E_NOT_MAPPED) {
-                    throw new IsolaException(Status.E_NO_RIGHTS, what + ": E_NO_RIGHTS: the page is mapped without "
-                            + (access == Mmu.WRITE ? "write" : access == Mmu.FETCH ? "execute" : "user") + " access");
-                }
-                throw new IsolaException(st, Status.describe(st, what, va));
-            }
-            pa = mmu().translate(va, access);
+        long pa = gate.translate(va, access);
+        if (Translator.failed(pa)) {
+            throw failure(pa, va, access);
         }
         return pa;
     }
 
-    /** The MMU for the address space the thread runs in now (a passive call switches it). */
-    private Mmu mmu() {
-        AddressSpace as = tcb.currentDomain().addressSpace();
-        if (as != space) {
-            if (as == null) {
-                throw new IsolaException(Status.E_DEAD_DOMAIN, "memory access: the domain is dead");
-            }
-            space = as;
-            mmu = kernel.mmu(tcb, as);
+    private static IsolaException failure(long result, long va, int access) {
+        int st = Translator.status(result);
+        int code = Translator.errorCode(result);
+        String what = (access == Mmu.WRITE ? "write" : access == Mmu.FETCH ? "fetch" : "read") + " at 0x" + Long.toHexString(va);
+        if (st == Status.E_NOT_CANONICAL || st == Status.E_DEAD_DOMAIN) {
+            return new IsolaException(st, Status.describe(st, "memory access", va));
         }
-        return mmu;
+        if (st == Status.E_ILLEGAL_OPERATION) {
+            return new IsolaException(st, what + ": the address space changed during a view of it");
+        }
+        if ((code & Mmu.PF_P) != 0 && st == Status.E_NOT_MAPPED) {
+            return new IsolaException(Status.E_NO_RIGHTS, what + ": E_NO_RIGHTS: the page is mapped without "
+                    + (access == Mmu.WRITE ? "write" : access == Mmu.FETCH ? "execute" : "user") + " access");
+        }
+        return new IsolaException(st, Status.describe(st, what, va));
     }
 
     private static void aligned(long va, int size) {

@@ -23,7 +23,10 @@ import picocli.CommandLine.Option;
 final class IsolateBench implements Callable<Integer> {
     /** Benchmarks, in the order they run. */
     static final String IN_ISOLATE = "callInIsolate", ACROSS = "callAcrossIsolates", EMPTY = "emptyCrossing",
-            CRASH = "crashToServing", CREATE = "isolateCreate", TEARDOWN = "isolateTeardown";
+            CRASH = "crashToServing", CREATE = "isolateCreate", TEARDOWN = "isolateTeardown",
+            BOOTED_NAMES = "bootedCrashNamesToServing", BOOTED_LOG = "bootedCrashLogToServing";
+    /** Pause after each booted crash, so the next measures a settled system (as bench boot does). */
+    static final long SETTLE_MS = 200;
 
     @Option(names = "--warmup", defaultValue = "5", description = "warm-up iterations (default: ${DEFAULT-VALUE})")
     int warmup;
@@ -36,6 +39,10 @@ final class IsolateBench implements Callable<Integer> {
 
     @Option(names = "--isolates", defaultValue = "10", description = "isolates created per iteration (default: ${DEFAULT-VALUE})")
     int isolates;
+
+    @Option(names = "--image", paramLabel = "FILE", defaultValue = "bootstrap/target/isola.img",
+            description = "the image the booted-system benchmarks boot (default: ${DEFAULT-VALUE})")
+    java.nio.file.Path image;
 
     @Option(names = "--include", defaultValue = ".*", description = "regular expression over benchmark names")
     String include;
@@ -67,7 +74,38 @@ final class IsolateBench implements Callable<Integer> {
             if (wanted(CREATE) || wanted(TEARDOWN)) {
                 createAndTearDown();
             }
-            return 0;
+        }
+        if (wanted(BOOTED_NAMES) || wanted(BOOTED_LOG)) {
+            bootedCrashes();
+        }
+        return 0;
+    }
+
+    /**
+     * Crash to serving again through the whole system: the default image booted in this
+     * executable, every server in its own isolate, and a fault injected into names (an active
+     * server) or log (a passive one). The supervisor gets the fault, kills the domain, starts the
+     * next incarnation in the isolate it prepared ahead and tears the old one down; the time runs
+     * from the fault to the first call the new incarnation answers completely (names lists every
+     * boot service, log takes a write).
+     */
+    private void bootedCrashes() throws Exception {
+        try (isola.boot.CrashSystem system = new isola.boot.CrashSystem(image, NativeTier::new)) {
+            for (String server : java.util.List.of("names", "log")) {
+                String benchmark = server.equals("names") ? BOOTED_NAMES : BOOTED_LOG;
+                if (!wanted(benchmark)) {
+                    continue;
+                }
+                for (int i = 0; i < warmup + iterations; i++) {
+                    long t0 = System.nanoTime();
+                    system.crashAndAwaitServing(server);
+                    long ns = System.nanoTime() - t0;
+                    if (i >= warmup) {
+                        out.printf("RESULT %s %d %d %d ms/op%n", benchmark, i - warmup, 1, ns);
+                    }
+                    Thread.sleep(SETTLE_MS);
+                }
+            }
         }
     }
 

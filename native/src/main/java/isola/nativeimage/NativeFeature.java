@@ -13,7 +13,7 @@ import org.graalvm.nativeimage.hosted.RuntimeReflection;
 public final class NativeFeature implements Feature {
     /** Server classes compiled into the executable: the only ones the native tier can start. */
     static final Class<?>[] SERVERS = {EchoServer.class, isola.nativeimage.tier.CrashServer.class,
-            isola.nativeimage.tier.ActiveEchoServer.class};
+            isola.nativeimage.tier.ActiveEchoServer.class, isola.nativeimage.tier.MemoryServer.class};
 
     @Override
     public void afterRegistration(AfterRegistrationAccess access) {
@@ -22,15 +22,6 @@ public final class NativeFeature implements Feature {
 
     @Override
     public void beforeAnalysis(BeforeAnalysisAccess access) {
-        // The host log's logger factory, which Log4j instantiates by name (see NativeLogging).
-        try {
-            Class<?> f = Class.forName("org.apache.logging.log4j.simple.SimpleLoggerContextFactory", false,
-                    access.getApplicationClassLoader());
-            RuntimeReflection.register(f);
-            RuntimeReflection.register(f.getDeclaredConstructors());
-        } catch (ClassNotFoundException e) {
-            throw new IllegalStateException("log4j-api's SimpleLoggerContextFactory is not on the image class path", e);
-        }
         java.util.List<Class<?>> servers = new java.util.ArrayList<>(java.util.List.of(SERVERS));
         servers.addAll(isola.boot.image.DefaultImage.servers().values()); // the default image's
         for (Class<?> c : servers) {

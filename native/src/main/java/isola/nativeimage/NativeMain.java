@@ -1,6 +1,5 @@
 package isola.nativeimage;
 
-import isola.kernel.KernelConfig;
 import isola.nativeimage.tier.EchoServer;
 import isola.nativeimage.tier.NativeTier;
 import java.util.concurrent.Callable;
@@ -32,19 +31,12 @@ public final class NativeMain implements Callable<Integer> {
     @Command(name = "boot", mixinStandardHelpOptions = true,
             description = "Boot the image into the shell, each server in its own isolate. With stdin not a terminal, run the commands it reads.")
     static final class BootCommand implements Callable<Integer> {
-        @Option(names = "--image", paramLabel = "FILE", defaultValue = "bootstrap/target/isola.img",
-                description = "boot image (default: ${DEFAULT-VALUE})")
-        java.nio.file.Path image;
+        @CommandLine.Mixin
+        isola.boot.BootOptions options;
 
         @Override
         public Integer call() {
-            boolean terminal = System.console() != null && System.console().isTerminal();
-            try {
-                return isola.boot.Boot.run(image, System.in, System.out, terminal, KernelConfig.DEFAULT, NativeTier::new);
-            } catch (isola.boot.Boot.BootException e) {
-                System.err.println("isola boot: " + e.getMessage());
-                return 2;
-            }
+            return options.boot(NativeTier::new);
         }
     }
 
@@ -90,7 +82,7 @@ public final class NativeMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        isola.nativeimage.tier.NativeLogging.useSimpleLogger();
+        isola.nativeimage.tier.NativeLogging.configure();
         System.exit(new CommandLine(new NativeMain()).execute(args));
     }
 }

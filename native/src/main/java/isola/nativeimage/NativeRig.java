@@ -34,13 +34,15 @@ final class NativeRig implements AutoCloseable {
         final String service;
         final Endpoint endpoint;
         final int clientSlot;
+        private final Layout layout;
         Domain domain;
         NativeTier.NativeServer server;
 
-        private Served(String name, String serverClass, String service) {
+        private Served(String name, String serverClass, String service, Layout layout) {
             this.name = name;
             this.serverClass = serverClass;
             this.service = service;
+            this.layout = layout;
             this.endpoint = kernel.createEndpoint(client);
             kernel.installCap(client, 0, endpoint, Rights.ALL, 0);
             this.clientSlot = nextClientSlot++;
@@ -50,20 +52,21 @@ final class NativeRig implements AutoCloseable {
 
         /** Starts the server's first or next incarnation in {@code standby} (null: a new isolate) on the endpoint. */
         void start(NativeTier.Standby standby) throws ExecutionException, InterruptedException {
-            Domain d = kernel.createDomain(name, 16, 16);
-            kernel.installCap(d, 1, endpoint, Rights.ALL, 0);
+            Domain d = kernel.createDomain(name, layout.slots, layout.quota);
+            kernel.installCap(d, layout.slot, endpoint, Rights.ALL, 0);
+            layout.setUp.accept(d);
             kernel.rebindEndpoint(endpoint, d);
             var started = standby == null
-                    ? tier.start(d, serverClass, Map.of(service, 1), PRIORITY)
-                    : tier.start(standby, d, serverClass, Map.of(service, 1), PRIORITY);
+                    ? tier.start(d, serverClass, Map.of(service, layout.slot), PRIORITY)
+                    : tier.start(standby, d, serverClass, Map.of(service, layout.slot), PRIORITY);
             server = started.get();
             domain = d;
         }
 
         /**
          * Restarts it as a supervisor would: the crashed domain is killed (callers wait for the
-         * next incarnation), the next one starts on the same endpoint, then the old isolate is
-         * torn down. Returns the old incarnation's server, already torn down.
+         * next incarnation) and the next one starts on the same endpoint. Returns the old
+         * incarnation's server, whose isolate the caller tears down.
          */
         NativeTier.NativeServer restart(NativeTier.Standby standby) throws ExecutionException, InterruptedException {
             NativeTier.NativeServer old = server;
@@ -90,32 +93,56 @@ final class NativeRig implements AutoCloseable {
         return slot;
     }
 
+    /**
+     * A server domain's shape: the slot of the endpoint it serves, its slot count and frame
+     * quota, and what to do to each new domain of it before the server starts (give it a pager).
+     */
+    record Layout(int slot, int slots, int quota, java.util.function.Consumer<Domain> setUp) {
+        static final Layout SMALL = new Layout(1, 16, 16, d -> {});
+    }
+
     Served serve(String name, String serverClass, String service) throws ExecutionException, InterruptedException {
-        Served s = new Served(name, serverClass, service);
+        return serve(name, serverClass, service, Layout.SMALL);
+    }
+
+    Served serve(String name, String serverClass, String service, Layout layout) throws ExecutionException, InterruptedException {
+        Served s = new Served(name, serverClass, service, layout);
         s.start(null);
         return s;
     }
 
     /** Runs {@code body} on a new kernel thread of the client domain and waits for it. */
     void onClientThread(String name, ClientBody body) throws Exception {
+        startOnClientThread(name, body).join();
+    }
+
+    /** Starts {@code body} on a new kernel thread of the client domain. */
+    Running startOnClientThread(String name, ClientBody body) {
         Tcb t = kernel.createThread(client, name, PRIORITY);
-        Exception[] failure = new Exception[1];
-        Error[] error = new Error[1];
-        Thread runner = machine.spawn(t, () -> {
+        Running r = new Running();
+        r.thread = machine.spawn(t, () -> {
             try {
                 body.run(t);
-            } catch (Exception e) {
-                failure[0] = e;
-            } catch (Error e) {
-                error[0] = e;
+            } catch (Throwable e) {
+                r.failure = e;
             }
         });
-        runner.join();
-        if (error[0] != null) {
-            throw error[0];
-        }
-        if (failure[0] != null) {
-            throw failure[0];
+        return r;
+    }
+
+    /** A client thread's run: {@link #join} waits for it and throws what it threw. */
+    static final class Running {
+        private Thread thread;
+        private volatile Throwable failure;
+
+        void join() throws Exception {
+            thread.join();
+            if (failure instanceof Exception e) {
+                throw e;
+            }
+            if (failure instanceof Error e) {
+                throw e;
+            }
         }
     }
 
@@ -124,10 +151,12 @@ final class NativeRig implements AutoCloseable {
         void run(Tcb self) throws Exception;
     }
 
-    /** One call with {@code label} and MR0 = {@code value} through {@code slot}; returns the status. */
-    int call(Tcb t, int slot, int label, long value) {
-        Utcb.setMr(t.utcb(), 0, value);
-        return kernel.call(t, slot, Tag.of(label, 1), Kernel.FOREVER);
+    /** One call with {@code label} and {@code mrs} in MR0.. through {@code slot}; returns the status. */
+    int call(Tcb t, int slot, int label, long... mrs) {
+        for (int i = 0; i < mrs.length; i++) {
+            Utcb.setMr(t.utcb(), i, mrs[i]);
+        }
+        return kernel.call(t, slot, Tag.of(label, mrs.length), Kernel.FOREVER);
     }
 
     /** {@code n} echo calls through {@code slot}, each reply checked (MR0 + 1). */
@@ -145,6 +174,11 @@ final class NativeRig implements AutoCloseable {
 
     static long mr0(Tcb t) {
         return Utcb.mr(t.utcb(), 0);
+    }
+
+    /** The label of the reply {@code t} got. */
+    static int label(Tcb t) {
+        return Tag.label(Utcb.tag(t.utcb()));
     }
 
     @Override

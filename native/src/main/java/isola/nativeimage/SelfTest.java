@@ -6,10 +6,13 @@ import isola.kernel.Tcb;
 import isola.nativeimage.tier.ActiveEchoServer;
 import isola.nativeimage.tier.CrashServer;
 import isola.nativeimage.tier.EchoServer;
+import isola.nativeimage.tier.MemoryServer;
 import isola.nativeimage.tier.NativeTier;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import isola.system.pager.PagerServer;
 import picocli.CommandLine.Command;
 
 /**
@@ -38,6 +41,8 @@ final class SelfTest implements Callable<Integer> {
             NativeRig.Served echo = rig.serve("echo", EchoServer.class.getName(), EchoServer.SERVICE);
             NativeRig.Served crash = rig.serve("crash", CrashServer.class.getName(), CrashServer.SERVICE);
             NativeRig.Served active = rig.serve("active", ActiveEchoServer.class.getName(), ActiveEchoServer.SERVICE);
+            NativeRig.Served pager = rig.serve("pager", PagerServer.class.getName(), "pager",
+                    new NativeRig.Layout(PagerServer.ENDPOINT, 128, 16, d -> rig.kernel.setFrameQuota(d, 1024)));
             rig.onClientThread("selftest", t -> {
                 int st = rig.call(t, echo.clientSlot, 0, 41);
                 check("call into another isolate", st == Status.OK && NativeRig.mr0(t) == 42,
@@ -57,6 +62,8 @@ final class SelfTest implements Callable<Integer> {
                 restarted(rig, t, crash, "after running out of memory");
                 contained(rig, t, crash, echo, CrashServer.RECURSE, "StackOverflowError", "stack overflow");
                 restarted(rig, t, crash, "after a stack overflow");
+                callsRacingRestarts(rig, crash);
+                memory(rig, t, pager);
             });
         }
         System.out.println(failures.isEmpty() ? "selftest: all passed" : "selftest: failed: " + failures);
@@ -88,5 +95,76 @@ final class SelfTest implements Callable<Integer> {
                 Status.name(st) + ", MR0 " + NativeRig.mr0(t));
         check("restart " + when + ": the old isolate is torn down", old.tearDown(1_000_000_000L),
                 "a thread stayed inside it for 1 s");
+        check("restart " + when + ": a caller still holding the old isolate's entry is refused", old.refusesCalls(t),
+                "it would enter the torn-down isolate");
+    }
+
+    /**
+     * A client calls the server in a loop while it is restarted again and again, each old
+     * isolate torn down at once: every call is answered by some incarnation, or fails with
+     * E_RESTARTED if the one it entered was killed under it; none faults or crashes.
+     */
+    private void callsRacingRestarts(NativeRig rig, NativeRig.Served crash) throws Exception {
+        final int restarts = 20;
+        AtomicBoolean stop = new AtomicBoolean();
+        long[] answered = new long[1], restarted = new long[1];
+        String[] other = new String[1];
+        NativeRig.Running racer = rig.startOnClientThread("racer", t -> {
+            while (!stop.get() && other[0] == null) {
+                int st = rig.call(t, crash.clientSlot, CrashServer.ECHO, 5);
+                if (st == Status.OK && NativeRig.mr0(t) == 6) {
+                    answered[0]++;
+                } else if (st == Status.E_RESTARTED) {
+                    restarted[0]++;
+                } else {
+                    other[0] = Status.name(st) + ", MR0 " + NativeRig.mr0(t);
+                }
+            }
+        });
+        boolean tornDown = true;
+        for (int i = 0; i < restarts && other[0] == null; i++) {
+            tornDown &= crash.restart(null).tearDown(1_000_000_000L);
+        }
+        stop.set(true);
+        racer.join();
+        check("calls racing " + restarts + " restarts are answered or get E_RESTARTED", other[0] == null && answered[0] > 0,
+                "a call got " + other[0] + " (" + answered[0] + " answered)");
+        check("each old isolate is torn down while calls race", tornDown, "a thread stayed inside one for 1 s");
+        System.out.println("     (" + answered[0] + " calls answered, " + restarted[0] + " got E_RESTARTED)");
+    }
+
+    /**
+     * A server in its isolate reads and writes its address space through VirtualMemory: its
+     * pages fault in from a pager in another isolate (each fault a nested call: server isolate,
+     * kernel, pager isolate), zero-copy views span pages, and a bad address is an error reply.
+     */
+    private void memory(NativeRig rig, Tcb t, NativeRig.Served pager) throws Exception {
+        final int pagerSlot = 32; // the pager's slot for its client's domain (init's FIRST_PAGER_CLIENT)
+        NativeRig.Served mem = rig.serve("memory", MemoryServer.class.getName(), MemoryServer.SERVICE,
+                new NativeRig.Layout(1, 16, 16, d -> {
+                    rig.kernel.deleteCap(pager.domain, pagerSlot);
+                    rig.kernel.installCap(pager.domain, pagerSlot, d, isola.kernel.Rights.CONTROL, 0);
+                    rig.kernel.setPager(d, pager.endpoint, pagerSlot);
+                }));
+        int st = rig.call(t, mem.clientSlot, MemoryServer.PUT, 3, 0x1234_5678_9ABCL);
+        int put = NativeRig.label(t);
+        st = st == Status.OK ? rig.call(t, mem.clientSlot, MemoryServer.GET, 3) : st;
+        check("memory: a server in an isolate writes and reads a page its pager (another isolate) maps",
+                st == Status.OK && put == 0 && NativeRig.label(t) == 0 && NativeRig.mr0(t) == 0x1234_5678_9ABCL,
+                Status.name(st) + ", labels " + put + "/" + NativeRig.label(t) + ", MR0 0x" + Long.toHexString(NativeRig.mr0(t)));
+        st = rig.call(t, mem.clientSlot, MemoryServer.GET, 7);
+        check("memory: a fresh page is zeroed", st == Status.OK && NativeRig.label(t) == 0 && NativeRig.mr0(t) == 0,
+                Status.name(st) + ", label " + NativeRig.label(t) + ", MR0 " + NativeRig.mr0(t));
+        int length = 3 * 4096 + 5;
+        st = rig.call(t, mem.clientSlot, MemoryServer.FILL, 10, 100, length, 7);
+        check("memory: zero-copy views over several pages, read back by copy",
+                st == Status.OK && NativeRig.label(t) == 0 && NativeRig.mr0(t) == 7L * length,
+                Status.name(st) + ", label " + NativeRig.label(t) + ", MR0 " + NativeRig.mr0(t));
+        st = rig.call(t, mem.clientSlot, MemoryServer.GET, 1L << 40);
+        check("memory: a non-canonical address is an error reply (E_NOT_CANONICAL), not a crash",
+                st == Status.OK && NativeRig.label(t) == isola.sdk.Replies.ERROR && NativeRig.mr0(t) == Status.E_NOT_CANONICAL,
+                Status.name(st) + ", label " + NativeRig.label(t) + ", MR0 " + NativeRig.mr0(t));
+        check("memory: the pager's isolate paid for the pages", pager.domain.framesUsed() >= 5,
+                pager.domain.framesUsed() + " frames");
     }
 }

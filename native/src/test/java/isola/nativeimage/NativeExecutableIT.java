@@ -78,9 +78,16 @@ class NativeExecutableIT {
     void theDefaultImageBootsWithAnIsolatePerServer() throws Exception {
         Path image = Path.of("..", "bootstrap", "target", "isola.img").toAbsolutePath().normalize();
         assertTrue(Files.exists(image), image + " was not built");
-        Run r = runWithInput("ps\nnames\nkill names\nnames\necho booted\nshutdown\n", "boot", "--image", image.toString());
+        Path hostLog = Path.of("target", "isola.log"); // the log server's isolate writes it, relative to the working directory
+        Files.deleteIfExists(hostLog);
+        Run r = runWithInput("ps\nnames\nkill names\nnames\nmem\necho booted\nshutdown\n", "boot", "--image", image.toString(),
+                "--mem", "64M");
         assertEquals(0, r.exit(), r.output());
         String out = r.output();
+        assertTrue(out.contains("frames: 16384 total (64 MiB)"), "--mem 64M:\n" + out);
+        assertTrue(Files.exists(hostLog), "the host log " + hostLog.toAbsolutePath() + " was not written");
+        String log = Files.readString(hostLog);
+        assertTrue(log.contains("(names) killed, to be restarted"), "the host log has the kernel's records:\n" + log);
         assertTrue(out.contains("ISOLATION"), out);
         for (String server : new String[] {"log", "names", "console", "shell"}) {
             assertTrue(out.lines().anyMatch(l -> l.contains(" " + server + " ") && l.contains("isolate " + server + "@0x")),
@@ -89,6 +96,13 @@ class NativeExecutableIT {
         assertTrue(out.lines().anyMatch(l -> l.contains(" init ") && l.endsWith("kernel")), out);
         assertEquals(2, out.lines().filter(l -> l.equals("supervisor")).count(), "names listed twice, before and after its restart:\n" + out);
         assertTrue(out.contains("booted"), out);
+    }
+
+    @Test
+    void aBadMemorySizeIsAnErrorNamingIt() throws Exception {
+        Run r = run("boot", "--mem", "3M");
+        assertEquals(2, r.exit(), r.output());
+        assertTrue(r.output().contains("memory size '3M' is outside 4M..4G"), r.output());
     }
 
     @Test

@@ -85,6 +85,34 @@ public final class DefaultImage {
         }
     }
 
+    /**
+     * Writes to {@code out} the image {@code from} with its manifest replaced by what
+     * {@code change} makes of it; every other entry is copied as it is.
+     */
+    public static Path rewriteManifest(Path from, Path out, java.util.function.UnaryOperator<String> change) throws IOException {
+        isola.kernel.initrd.Initrd image;
+        try {
+            image = isola.kernel.initrd.Initrd.parse(from.toString(), Files.readAllBytes(from));
+        } catch (isola.kernel.initrd.InitrdException e) {
+            throw new IOException(from + ": not a boot image: " + e.getMessage(), e);
+        }
+        if (image.find(MANIFEST) == null) {
+            throw new IOException(from + ": the image has no " + MANIFEST);
+        }
+        List<ImageWriter.ImageEntry> entries = new ArrayList<>();
+        for (isola.kernel.initrd.Initrd.Entry e : image.entries()) {
+            if (!e.isFile()) {
+                continue;
+            }
+            byte[] data = e.path().equals(MANIFEST)
+                    ? change.apply(new String(e.data(), java.nio.charset.StandardCharsets.UTF_8)).getBytes(java.nio.charset.StandardCharsets.UTF_8)
+                    : e.data();
+            entries.add(new ImageWriter.ImageEntry(e.path(), data));
+        }
+        ImageWriter.write(out, entries);
+        return out;
+    }
+
     public static void main(String[] args) throws IOException {
         Path out = Path.of(args.length > 0 ? args[0] : "bootstrap/target/isola.img");
         build(out, defaultManifest());

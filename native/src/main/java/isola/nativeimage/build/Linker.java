@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code svmhelpers.c}: the C functions the image imports that a distribution ships in
  *       its static helper libraries (CPU features, locale, time zone, signals, ...);
+ *   <li>{@code isola.c}: the C that Isola's own Java code calls ({@code @CFunction});
  *   <li>the JDK's shared libraries whose JNI functions the image calls (libjava, libnio, libnet,
  *       libzip, and any other found with {@code nm}), copied next to the executable (it finds
  *       them through {@code $ORIGIN}), with a generated {@code JNI_OnLoad_<lib>} for each the
@@ -48,15 +49,12 @@ final class Linker {
             Files.copy(jdkLibrary(lib), out.resolve(libraryFile(lib)), StandardCopyOption.REPLACE_EXISTING);
         }
         buildLibjvm(libraries);
-        Path helpers = work.resolve("svmhelpers.o");
-        List<String> cc = new ArrayList<>(List.of("-c", "-O2", "-Wall", "-Wextra", "-fPIC"));
-        cc.addAll(jniIncludes(javaHome));
-        cc.addAll(List.of("-I", clib.resolve("include").toString(), "-o", helpers.toString(), clib.resolve("svmhelpers.c").toString()));
-        gcc(cc);
+        Path helpers = compile("svmhelpers.c");
+        Path own = compile("isola.c");
         // --no-as-needed: the image reaches some libraries only through JNI_OnLoad_<lib> lookups.
         Path onLoad = jniOnLoads(builtIn);
         List<String> cmd = new ArrayList<>(List.of("-no-pie", "-o", executable.toString(), object.toString(),
-                helpers.toString(), onLoad.toString(), "-L" + out, "-Wl,--no-as-needed"));
+                helpers.toString(), own.toString(), onLoad.toString(), "-L" + out, "-Wl,--no-as-needed"));
         for (String lib : libraries) {
             cmd.add("-l" + lib);
         }
@@ -66,6 +64,16 @@ final class Linker {
         cmd.addAll(List.of("-ljvm", "-ldl", "-lpthread", "-lrt", "-rdynamic", "-Wl,-rpath,$ORIGIN",
                 "-Wl,--disable-new-dtags", "-Wl,-rpath-link," + out, "-Wl,-z,noexecstack"));
         gcc(cmd);
+    }
+
+    /** Compiles {@code source} of the project's C (with jni.h and our headers on the path) to an object in the work directory. */
+    private Path compile(String source) throws IOException, InterruptedException {
+        Path object = work.resolve(source.replace(".c", ".o"));
+        List<String> cc = new ArrayList<>(List.of("-c", "-O2", "-Wall", "-Wextra", "-fPIC"));
+        cc.addAll(jniIncludes(javaHome));
+        cc.addAll(List.of("-I", clib.resolve("include").toString(), "-o", object.toString(), clib.resolve(source).toString()));
+        gcc(cc);
+        return object;
     }
 
     /**

@@ -5,6 +5,7 @@ import static isola.nativeimage.tier.KernelEntry.*;
 import isola.sdk.Handler;
 import isola.sdk.KernelGate;
 import isola.sdk.VirtualMemory;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import org.graalvm.nativeimage.CurrentIsolate;
 import org.graalvm.nativeimage.StackValue;
@@ -20,6 +21,9 @@ final class IsolateGate implements KernelGate {
     private static final int NAME_BYTES = 256;
     private final long kernelThread;
     private final long tcb;
+    private VirtualMemory memory;
+    /** Physical memory in this isolate (each isolate has its own statics). */
+    private static MemorySegment ram;
 
     IsolateGate(long kernelThread, long tcb) {
         this.kernelThread = kernelThread;
@@ -83,10 +87,27 @@ final class IsolateGate implements KernelGate {
     @Override public String domainName() { return string(DOMAIN_NAME); }
     @Override public String threadName() { return string(THREAD_NAME); }
 
+    @Override public long translate(long va, int access) { return sys(TRANSLATE, va, access, 0, 0); }
+    @Override public int contiguous(long va, long pa, int left, int access) { return (int) sys(CONTIGUOUS, va, pa, left, access); }
+    @Override public int pin() { return (int) sys(PIN, 0, 0, 0, 0); }
+    @Override public int unpin() { return (int) sys(UNPIN, 0, 0, 0, 0); }
+
+    /**
+     * The thread's view of its address space. Translation stays in the kernel's isolate (the
+     * MMUs and the TLB bookkeeping live in its heap); the accesses themselves are made here, to
+     * physical memory, which the kernel mapped into this process once for every isolate.
+     */
     @Override
     public VirtualMemory memory() {
-        // The MMU and the kernel's TLB bookkeeping live in the kernel isolate's heap.
-        throw new UnsupportedOperationException("VirtualMemory is not available to servers in the native tier yet");
+        VirtualMemory m = memory;
+        if (m == null) {
+            MemorySegment r = ram;
+            if (r == null) {
+                r = ram = MemorySegment.ofAddress(sys(RAM, 0, 0, 0, 0)).reinterpret(sys(RAM, 1, 0, 0, 0));
+            }
+            m = memory = new VirtualMemory(this, r);
+        }
+        return m;
     }
 
     private String string(int op) {

@@ -24,8 +24,10 @@ final class IsolatePassiveEntry implements PassiveEntry {
     @Override
     public long enter(Tcb caller) {
         NativeThread n = NativeThread.of(caller);
-        long thread = isolate.threadFor(n);
-        isolate.enter(n);
+        long thread = isolate.enter(n);
+        if (thread == 0) {
+            throw new ServerIsolateFault(isolate.name + ": its isolate is being torn down");
+        }
         long r;
         try {
             r = ServerEntry.PASSIVE.getFunctionPointer().invoke(WordFactory.pointer(thread), handler, n.index, n.handle,
@@ -38,9 +40,6 @@ final class IsolatePassiveEntry implements PassiveEntry {
         }
         if (r == ServerEntry.KILLED) {
             throw KilledError.INSTANCE;
-        }
-        if (r == ServerEntry.CLOSED) {
-            throw new ServerIsolateFault(isolate.name + ": its isolate is being torn down");
         }
         throw new ServerIsolateFault(isolate.name + ": passive handler failed: " + n.faultText);
     }

@@ -32,7 +32,7 @@ public final class KernelEntry {
             IRQ_BIND = 20, IRQ_ACK = 21, IRQ_MASK = 22, IRQ_PRIORITY = 23, FRAME_ALLOC = 24, TABLE_ALLOC = 25,
             TABLE_LINK = 26, TABLE_UNLINK = 27, MAP = 28, UNMAP = 29, PROTECT = 30, DOMAIN_KILL = 31, SERVE = 32,
             SERVE_PASSIVE = 33, SLOT_COUNT = 34, ERROR_ARG = 35, DOMAIN_NAME = 36, THREAD_NAME = 37, FAULT_TEXT = 38,
-            SPAWN = 39;
+            SPAWN = 39, TRANSLATE = 40, CONTIGUOUS = 41, PIN = 42, UNPIN = 43, RAM = 44;
 
     /** The kernel this isolate runs and its native tier; set once at boot, before any server isolate exists. */
     private static volatile Kernel kernel;
@@ -106,6 +106,12 @@ public final class KernelEntry {
             case THREAD_NAME -> putString(t.name(), a, b);
             // a: the name's address, b: its length << 32 | the priority, c: the body's number, d: the isolate.
             case SPAWN -> tier.spawn(ServerIsolate.of(d), t.currentDomain(), getString(a, (int) (b >>> 32)), (int) b, (int) c);
+            case TRANSLATE -> k.translator(t).physical(a, (int) b);
+            case CONTIGUOUS -> k.translator(t).contiguous(a, b, (int) c, (int) d);
+            case PIN -> k.translator(t).pin();
+            case UNPIN -> k.translator(t).unpin();
+            // Physical memory, mapped in this process: a = 0 its address, else its size.
+            case RAM -> a == 0 ? k.machine().ram().slice(0, 0).address() : k.machine().ram().size();
             case FAULT_TEXT -> {
                 NativeThread.of(t).faultText = getString(a, (int) b);
                 yield Status.OK;

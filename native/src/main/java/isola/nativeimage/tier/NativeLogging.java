@@ -1,15 +1,16 @@
 package isola.nativeimage.tier;
 
 /**
- * The host log in the native executable: Log4j 2's core finds its plugins and configuration
- * reflectively, which a native image does not allow without metadata this build does not have,
- * so every isolate uses the Log4j API's simple logger instead (errors to stderr). The host log
- * file (target/isola.log) is therefore written only by the JVM launcher.
+ * The host log in the native executable: Log4j 2's core, as on the JVM (log4j-core ships the
+ * reachability metadata for its plugins, and {@code log4j2.xml} is a resource of the image), so
+ * the log server writes {@code target/isola.log} here too. Each isolate has its own system
+ * properties, so each sets them before Log4j's first use: JMX is off, since a native isolate has
+ * no platform MBean server to register Log4j's beans with.
  */
 public final class NativeLogging {
     private NativeLogging() {}
 
-    public static void useSimpleLogger() {
-        System.setProperty("log4j2.loggerContextFactory", "org.apache.logging.log4j.simple.SimpleLoggerContextFactory");
+    public static void configure() {
+        System.setProperty("log4j2.disableJmx", "true");
     }
 }

@@ -61,8 +61,10 @@ public final class NativeTier implements IsolationTier {
      * Passive calls do the same inline, without the lambda ({@link IsolatePassiveEntry}).
      */
     private static long inIsolate(ServerIsolate isolate, NativeThread n, java.util.function.LongUnaryOperator entry) {
-        long thread = isolate.threadFor(n);
-        isolate.enter(n);
+        long thread = isolate.enter(n);
+        if (thread == 0) {
+            return ServerEntry.CLOSED;
+        }
         try {
             return entry.applyAsLong(thread);
         } finally {
@@ -95,6 +97,20 @@ public final class NativeTier implements IsolationTier {
          */
         public boolean tearDown(long timeoutNs) {
             return isolate.tearDown(timeoutNs);
+        }
+
+        /**
+         * Whether a call into the isolate from {@code caller}'s thread would be refused now (it
+         * is closed), as it is for a caller that still holds the isolate's entry from before
+         * the server was killed.
+         */
+        public boolean refusesCalls(Tcb caller) {
+            NativeThread n = NativeThread.of(caller);
+            if (isolate.enter(n) == 0) {
+                return true;
+            }
+            isolate.leave(n);
+            return false;
         }
     }
 
@@ -213,7 +229,9 @@ public final class NativeTier implements IsolationTier {
     /**
      * What the server's isolate is told at start ({@link ServerRuntime#start} reads it): lines
      * of name, class, then "e service slot", "s service slot", "k keepSlot", "v key value"
-     * (Base64), "c key slot" (key in Base64), "m address size" for the kept memory.
+     * (Base64), "c key slot" (key in Base64), "m address size" for the kept memory, "t 1" if the
+     * console device is a terminal. The console device is the process's own stdin and stdout
+     * in every isolate: streams a caller attached to HostConsole live in the kernel's heap.
      */
     private static String spec(Domain domain, String serverClass, StartInfo info) {
         var b64 = java.util.Base64.getEncoder();
@@ -227,6 +245,7 @@ public final class NativeTier implements IsolationTier {
                 .append(' ').append(slot));
         java.lang.foreign.MemorySegment m = info.kept().memory();
         spec.append("\nm ").append(m.address()).append(' ').append(m.byteSize());
+        spec.append("\nt ").append(isola.sdk.HostConsole.isTerminal() ? 1 : 0);
         return spec.toString();
     }
 
@@ -247,7 +266,7 @@ public final class NativeTier implements IsolationTier {
                 started.complete(new NativeServer(isolate));
             } else {
                 IllegalStateException e = new IllegalStateException(domain.name() + " (" + serverClass
-                        + ") failed to start in its isolate: " + n.faultText);
+                        + ") failed to start in its isolate: " + (r == ServerEntry.CLOSED ? "the isolate was torn down" : n.faultText));
                 started.completeExceptionally(e);
                 throw e; // a fault of the domain, as in the vm tier
             }

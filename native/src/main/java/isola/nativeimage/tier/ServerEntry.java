@@ -16,7 +16,10 @@ import org.graalvm.nativeimage.c.function.InvokeCFunctionPointer;
 final class ServerEntry {
     private ServerEntry() {}
 
-    /** Results of {@link #passive} that are not a reply tag: a fault, the domain killed, the isolate closed. */
+    /**
+     * Results of an entry that are not a reply tag: a fault, the domain killed; and, from the
+     * kernel's side, the isolate closed (the call was refused before it crossed).
+     */
     static final long FAULTED = -1, KILLED = -2, CLOSED = -3;
 
     interface PassivePointer extends CFunctionPointer {
@@ -29,7 +32,7 @@ final class ServerEntry {
         long invoke(IsolateThread server, long spec, int specLength, int thread, long tcb, long utcb, long kernelThread);
     }
 
-    interface ClosePointer extends CFunctionPointer {
+    interface DetachPointer extends CFunctionPointer {
         @InvokeCFunctionPointer
         void invoke(IsolateThread server);
     }
@@ -51,9 +54,6 @@ final class ServerEntry {
     /** Runs thread body number {@code body} on the kernel thread {@code tcb}: 0 when it returns. */
     @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
     static long run(IsolateThread self, int body, int thread, long tcb, long utcb, long kernelThread) {
-        if (ServerRuntime.closed) {
-            return CLOSED;
-        }
         try {
             ServerRuntime.body(body).run(ServerRuntime.sys(thread, tcb, utcb, kernelThread));
             return 0;
@@ -61,9 +61,6 @@ final class ServerEntry {
             return failed(e, kernelThread, tcb);
         }
     }
-
-    static final CEntryPointLiteral<ClosePointer> CLOSE = CEntryPointLiteral.create(ServerEntry.class, "close",
-            IsolateThread.class);
 
     /** What an entry returns for {@code e}: KILLED for the kill signal, else FAULTED, its text reported to the kernel first. */
     private static long failed(Throwable e, long kernelThread, long tcb) {
@@ -74,13 +71,7 @@ final class ServerEntry {
         return FAULTED;
     }
 
-    /** Closes the isolate: every call that enters it from now on returns CLOSED (it is about to be torn down). */
-    @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
-    static void close(IsolateThread self) {
-        ServerRuntime.closed = true;
-    }
-
-    static final CEntryPointLiteral<ClosePointer> DETACH_OTHERS = CEntryPointLiteral.create(ServerEntry.class,
+    static final CEntryPointLiteral<DetachPointer> DETACH_OTHERS = CEntryPointLiteral.create(ServerEntry.class,
             "detachOthers", IsolateThread.class);
 
     /**
@@ -106,9 +97,6 @@ final class ServerEntry {
     /** Runs handler number {@code handler} for the kernel thread {@code tcb}, whose registers are at {@code utcb}. */
     @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
     static long passive(IsolateThread self, int handler, int thread, long tcb, long utcb, long kernelThread) {
-        if (ServerRuntime.closed) {
-            return CLOSED;
-        }
         try {
             return ServerRuntime.handler(handler).handle(ServerRuntime.sys(thread, tcb, utcb, kernelThread));
         } catch (Throwable e) {
@@ -122,9 +110,6 @@ final class ServerEntry {
      */
     @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
     static long start(IsolateThread self, long spec, int specLength, int thread, long tcb, long utcb, long kernelThread) {
-        if (ServerRuntime.closed) {
-            return CLOSED;
-        }
         try {
             ServerRuntime.start(KernelEntry.getString(spec, specLength), thread, tcb, utcb, kernelThread);
             return 0;

@@ -27,6 +27,8 @@ final class ServerIsolate {
      * on any stack (see {@link #tearDown}).
      */
     private final int[] depth = new int[NativeThread.MAX];
+    /** Set when teardown begins: no call may enter from then on (see {@link #enter}). */
+    private volatile boolean closed;
     private volatile boolean tornDown;
 
     private ServerIsolate(String name, long isolate) {
@@ -56,13 +58,6 @@ final class ServerIsolate {
             throw new IllegalArgumentException("no server isolate at 0x" + Long.toHexString(isolate));
         }
         return s;
-    }
-
-    /** This OS thread's isolate thread in this isolate, attaching it on first entry. */
-    @AlwaysInline("on every passive call into a server isolate")
-    long threadFor(NativeThread n) {
-        long t = threads[n.index];
-        return t != 0 ? t : attach(n);
     }
 
     private long attach(NativeThread n) {
@@ -99,46 +94,69 @@ final class ServerIsolate {
         }
     }
 
-    /** The calling OS thread's isolate thread here, attaching it if needed (slow path: start, teardown). */
-    long currentThread() {
-        return Isolates.attachCurrentThread(WordFactory.pointer(isolate)).rawValue();
-    }
-
     /** Calls an empty entry point in this isolate {@code n} times from the calling thread (benchmark floor). */
     long crossEmpty(NativeThread thread, int n) {
         var nop = ServerEntry.NOP.getFunctionPointer();
-        org.graalvm.nativeimage.IsolateThread t = WordFactory.pointer(threadFor(thread));
+        long t = enter(thread);
+        if (t == 0) {
+            throw new IllegalStateException(this + " is closed");
+        }
         long x = 0;
-        for (int i = 0; i < n; i++) {
-            x = nop.invoke(t, x);
+        try {
+            for (int i = 0; i < n; i++) {
+                x = nop.invoke(WordFactory.pointer(t), x);
+            }
+        } finally {
+            leave(thread);
         }
         return x;
     }
 
-    /** Marks the start of a call of thread {@code n} into this isolate (before the crossing). */
+    /**
+     * Starts a call of thread {@code n} into this isolate: counts it, then answers the thread's
+     * isolate thread here (attaching it on its first entry), or 0 if the isolate is closed (the
+     * call must not cross; it is not counted then). Every entry from the kernel's side goes
+     * through here and {@link #leave}.
+     *
+     * <p>The count is a plain store and the closed flag a plain load: no locked instruction on
+     * the passive call's path. The fence between them only keeps the compiler from swapping them
+     * (it emits nothing on x86); the CPU may still let the load pass the store, which
+     * {@link #tearDown}'s process-wide fence makes harmless (see there).
+     */
     @AlwaysInline("on every passive call into a server isolate")
-    void enter(NativeThread n) {
-        depth[n.index]++; // plain: the crossing that follows is a full fence
+    long enter(NativeThread n) {
+        int i = n.index;
+        depth[i]++;
+        U.loadFence();
+        if (closed) {
+            depth[i]--;
+            return 0;
+        }
+        long t = threads[i];
+        return t != 0 ? t : attach(n);
     }
 
-    /** Marks its end (after the crossing returned). */
+    /** Ends a call that {@link #enter} let in (after the crossing returned). */
     @AlwaysInline("on every passive call into a server isolate")
     void leave(NativeThread n) {
-        depth[n.index]--; // after the crossing returned (no store moves across a call out of Java)
+        depth[n.index]--; // TSO: visible only after every access the call made in the isolate
     }
 
     /**
-     * Tears the isolate down: its heap and every thread attached to it go. First the isolate is
-     * closed: a call entering it from then on returns at once ({@link ServerEntry#CLOSED}).
-     * Then it waits until no thread has a call in progress in it, nested calls included, for at
-     * most {@code timeoutNs}; if one never leaves (a handler that does not return), the isolate
-     * is left in place and false returned: tearing it down would pull its heap from under that
-     * thread.
+     * Tears the isolate down: its heap and every thread attached to it go. First it is closed,
+     * so a call entering it from then on is refused before it crosses ({@link #enter} answers
+     * 0). Then it waits until no thread has a call in progress in it, nested calls included, for
+     * at most {@code timeoutNs}; if one never leaves (a handler that does not return), the
+     * isolate is left in place, closed, and false returned: tearing it down would pull its heap
+     * from under that thread.
      *
-     * <p>Why that is enough: a caller counts its call ({@link #enter}) before it crosses, and the
-     * crossing's entry sets the thread's status with a full fence before the isolate reads the
-     * closed flag; teardown sets the flag (its crossing ends with a full fence) before it reads
-     * the counts. So either teardown sees the call, or the call sees the flag.
+     * <p>Why no call can slip in: a caller stores its count, then loads the flag; this thread
+     * stores the flag, then runs a fence on every CPU of the process ({@link ProcessFence}, an
+     * asymmetric Dekker handshake as in Linux's membarrier(2)), then loads the counts. A caller
+     * whose load came before its CPU's fence had its count visible by then, so it is seen here;
+     * one whose load came after sees the flag. That holds also for a caller that read this
+     * isolate's passive entry long ago (before the server was killed) and was preempted until
+     * now: it is refused, never let into a torn-down isolate.
      *
      * <p>GraalVM tears an isolate down only once every other thread has detached from it, and a
      * thread can only detach itself. The threads that entered this one are outside it now and
@@ -151,8 +169,8 @@ final class ServerIsolate {
             return true;
         }
         byIsolate.remove(isolate);
-        long self = currentThread();
-        ServerEntry.CLOSE.getFunctionPointer().invoke(WordFactory.pointer(self));
+        closed = true;
+        ProcessFence.run();
         long deadline = System.nanoTime() + timeoutNs;
         for (int i = 0; i < NativeThread.MAX; i++) {
             while (U.getIntVolatile(depth, Unsafe.ARRAY_INT_BASE_OFFSET + (long) i * Unsafe.ARRAY_INT_INDEX_SCALE) != 0) {
@@ -162,8 +180,9 @@ final class ServerIsolate {
                 Thread.onSpinWait();
             }
         }
-        // The others are outside (counted above) and never enter again (closed, unreachable from
-        // any endpoint): detach them from here, inside the isolate, as its teardown would.
+        // The others are outside (counted above) and never enter again (closed): detach them
+        // from here, inside the isolate, as its teardown would.
+        long self = Isolates.attachCurrentThread(WordFactory.pointer(isolate)).rawValue();
         ServerEntry.DETACH_OTHERS.getFunctionPointer().invoke(WordFactory.pointer(self));
         java.util.Arrays.fill(threads, 0);
         tornDown = true;

@@ -17,11 +17,8 @@ final class ServerRuntime {
     private ServerRuntime() {}
 
     static {
-        NativeLogging.useSimpleLogger(); // each isolate has its own system properties
+        NativeLogging.configure(); // each isolate has its own system properties
     }
-
-    /** Set once the kernel is tearing this isolate down: nothing may start in it any more. */
-    static volatile boolean closed;
 
     private static final int MAX_HANDLERS = 64;
     private static final Handler[] handlers = new Handler[MAX_HANDLERS];
@@ -103,6 +100,7 @@ final class ServerRuntime {
                     long size = Long.parseLong(f[2]);
                     memory = size == 0 ? MemorySegment.NULL : MemorySegment.ofAddress(Long.parseLong(f[1])).reinterpret(size);
                 }
+                case "t" -> isola.sdk.HostConsole.attach(System.in, System.out, f[1].equals("1"));
                 default -> throw new IllegalArgumentException("bad start line: " + lines[i]);
             }
         }

@@ -1,6 +1,5 @@
-package isola.bench;
+package isola.boot;
 
-import isola.boot.Boot;
 import isola.boot.image.DefaultImage;
 import isola.kernel.Domain;
 import isola.kernel.Kernel;
@@ -24,17 +23,22 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * The default system booted in-process ({@link Boot#start}) from the default image, with the
+ * What the crash-to-serving benchmarks measure on (JMH's {@code bench boot} in the {@code vm}
+ * tier, the native executable's {@code bench} in the native tier): the default system booted
+ * in-process ({@link Boot#start}) from the default image, with the
  * {@code names} and {@code log} servers restarted on every crash without backoff, and a host-side
  * client domain holding a {@code names} capability in slot {@link #NAMES} and a {@code log}
  * capability in slot {@link #LOG}; the benchmark driver's JVM thread is its kernel thread. The
  * console's stdin is a pipe kept open (the shell waits on it) and its output is discarded.
  */
-final class CrashSystem implements AutoCloseable {
+public final class CrashSystem implements AutoCloseable {
     static final int NAMES = 0;
     static final int LOG = 1;
     static final long NAMES_BADGE = 0xBE_0001;
     static final long LOG_BADGE = 0xBE_0002;
+    /** Slot of its {@code proc} capability, through which {@link #close} shuts the system down. */
+    static final int PROC = 2;
+    static final long PROC_BADGE = 0xBE_0003;
     /** The services a fully booted (or fully recovered) names server lists, sorted. */
     static final List<String> BOOT_SERVICES = List.of("console", "log", "names", "proc", "supervisor");
     /** Servers the benchmarks crash: restarted on every crash, without backoff. */
@@ -46,25 +50,44 @@ final class CrashSystem implements AutoCloseable {
     static final long RECOVERY_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
     private static final long BOOT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
     /** Result of one attempt when the server answered, but not everything (names lost registrations). */
-    static final int INCOMPLETE = 1;
+    public static final int INCOMPLETE = 1;
 
-    final Boot boot;
-    final Kernel kernel;
-    final Tcb tcb;
-    final Sys sys;
+    public final Boot boot;
+    public final Kernel kernel;
+    public final Tcb tcb;
+    public final Sys sys;
     private final OutputStream keepOpen;
     private final Path image;
     private final String[] listing = new String[BOOT_SERVICES.size() + 1];
 
-    /** Boots and waits until names lists every boot service and log takes a write. */
-    CrashSystem() throws IOException, InterruptedException {
+    /**
+     * Boots the default image, built from this JVM's classes, with every server in the
+     * {@code vm} tier, and waits until names lists every boot service and log takes a write.
+     */
+    public CrashSystem() throws IOException, InterruptedException {
+        this(null, isola.vm.VmTier::new);
+    }
+
+    /**
+     * As {@link #CrashSystem()}, but boots {@code from} (an image with the default servers; null:
+     * the default image, built here), its manifest changed as {@link #manifest} says, with every
+     * server in a domain of the tier {@code tier} makes. The native executable passes the image
+     * the build made, since it has no class files to pack jars from.
+     */
+    public CrashSystem(Path from, java.util.function.Function<isola.kernel.hosted.HostedMachine, isola.tier.IsolationTier> tier)
+            throws IOException, InterruptedException {
         image = Files.createTempFile("isola-bench-", ".img");
-        DefaultImage.build(image, manifest(DefaultImage.defaultManifest()));
+        if (from == null) {
+            DefaultImage.build(image, manifest(DefaultImage.defaultManifest()));
+        } else {
+            DefaultImage.rewriteManifest(from, image, CrashSystem::manifest);
+        }
         PipedOutputStream pipe = new PipedOutputStream();
         keepOpen = pipe;
         Boot b;
         try {
-            b = Boot.start(image, new PipedInputStream(pipe), new PrintStream(OutputStream.nullOutputStream()), false);
+            b = Boot.start(image, new PipedInputStream(pipe), new PrintStream(OutputStream.nullOutputStream()), false,
+                    isola.kernel.KernelConfig.DEFAULT, tier);
         } catch (RuntimeException e) {
             Files.deleteIfExists(image);
             throw e;
@@ -77,6 +100,7 @@ final class CrashSystem implements AutoCloseable {
             Domain client = kernel.createDomain("bench-client", 16, 16);
             b.init().grantService("names", client, NAMES, NAMES_BADGE);
             b.init().grantService("log", client, LOG, LOG_BADGE);
+            b.init().grantService("proc", client, PROC, PROC_BADGE);
             tcb = kernel.createThread(client, "bench", 100);
             b.machine().attach(tcb);
             sys = Sys.of(kernel, tcb);
@@ -94,7 +118,7 @@ final class CrashSystem implements AutoCloseable {
      * {@code backoff = 0ms} for every server in {@link #CRASHED} (replacing any restart keys the
      * section had).
      */
-    static String manifest(String defaults) {
+    public static String manifest(String defaults) {
         StringBuilder b = new StringBuilder();
         String section = null;
         for (String line : (Iterable<String>) defaults.lines()::iterator) {
@@ -134,7 +158,7 @@ final class CrashSystem implements AutoCloseable {
     }
 
     /** Rebinds the kernel thread to the calling JVM thread (JMH may move the benchmark between threads). */
-    void rebindToCurrentThread() {
+    public void rebindToCurrentThread() {
         Thread me = Thread.currentThread();
         if (tcb.runner != me) {
             tcb.runner = me;
@@ -142,12 +166,12 @@ final class CrashSystem implements AutoCloseable {
     }
 
     /** The current incarnation's domain of {@code server}. */
-    Domain domainOf(String server) {
+    public Domain domainOf(String server) {
         return boot.init().serverDomain(server);
     }
 
     /** Crashes {@code server} and returns once its new incarnation serves; the number of attempts. */
-    int crashAndAwaitServing(String server) {
+    public int crashAndAwaitServing(String server) {
         Domain old = domainOf(server);
         kernel.injectFault(old, "bench crash");
         return awaitServing(server, old);
@@ -159,7 +183,7 @@ final class CrashSystem implements AutoCloseable {
      * that the restart interrupts (E_RESTARTED, E_SERVER_FAULT), or a names listing not complete
      * yet, is retried at once; any other failure throws. Returns the number of attempts.
      */
-    int awaitServing(String server, Domain old) {
+    public int awaitServing(String server, Domain old) {
         boolean names = server.equals("names");
         long start = System.nanoTime();
         for (int attempt = 1;; attempt++) {
@@ -183,7 +207,7 @@ final class CrashSystem implements AutoCloseable {
      * {@link #BOOT_SERVICES}, {@link #INCOMPLETE} if it lists fewer (a restarted names server
      * that lost its state would), else the failing call's status.
      */
-    int listNames() {
+    public int listNames() {
         long cursor = 0;
         int n = 0;
         while (cursor >= 0) {
@@ -218,7 +242,7 @@ final class CrashSystem implements AutoCloseable {
     }
 
     /** One debug-level log write (kept in the log's ring; below the host log's level). */
-    int writeLog() {
+    public int writeLog() {
         sys.mr(0, Log.DEBUG);
         int len = sys.putString(1, "bench");
         int st = sys.call(LOG, Tag.of(Log.WRITE, len), Sys.FOREVER);
@@ -233,11 +257,23 @@ final class CrashSystem implements AutoCloseable {
         return st == INCOMPLETE ? "incomplete listing" : Status.name(st);
     }
 
-    /** Lets the system shut down (end of the console's input), waits a little for it, and closes it. */
+    /**
+     * Shuts the system down as the shell's {@code shutdown} does (a {@code proc} call: in the
+     * native tier the console reads the process's own stdin, not this object's pipe), waits a
+     * little for it, and closes it.
+     */
     @Override
     public void close() {
         try {
             keepOpen.close();
+            if (sys != null) {
+                rebindToCurrentThread();
+                try {
+                    isola.sdk.Proc.shutdown(sys, PROC, 0);
+                } catch (isola.sdk.IsolaException e) {
+                    System.err.println("isola bench: " + e.getMessage());
+                }
+            }
             if (boot != null) {
                 try {
                     CompletableFuture.supplyAsync(boot::awaitExit).get(10, TimeUnit.SECONDS);
