@@ -54,13 +54,6 @@ public class BootBench {
     static final Map<String, String> ENV = Map.of("ISOLA_NO_BUILD", "1");
     static final long PROMPT_TIMEOUT_MS = 60_000;
     static final long EXIT_TIMEOUT_MS = 60_000;
-    /**
-     * Pause after each crash benchmark invocation, unmeasured, so that each crash hits a system
-     * at rest: the supervisor's follow-up work is done, init has prepared the server's next
-     * incarnation ({@code Init.STANDBY_DELAY_MS} after the restart, then a few milliseconds of
-     * work), and klogd and the host log have caught up.
-     */
-    static final long SETTLE_MS = 200;
 
     /** The repository root, from {@code -Disola.root}; it must hold the launcher. */
     static Path root() {
@@ -193,7 +186,7 @@ public class BootBench {
 
         @TearDown(Level.Invocation)
         public void settle() throws InterruptedException {
-            Thread.sleep(SETTLE_MS);
+            Thread.sleep(isola.boot.CrashSystem.SETTLE_MS);
         }
 
         @TearDown(Level.Trial)

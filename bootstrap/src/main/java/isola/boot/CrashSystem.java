@@ -51,6 +51,13 @@ public final class CrashSystem implements AutoCloseable {
     private static final long BOOT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
     /** Result of one attempt when the server answered, but not everything (names lost registrations). */
     public static final int INCOMPLETE = 1;
+    /**
+     * How long a benchmark pauses after each crash, unmeasured, so that each crash hits a system
+     * at rest: the supervisor's follow-up work is done, init has prepared the server's next
+     * incarnation ({@code Init.STANDBY_DELAY_MS} after the restart, then a few milliseconds of
+     * work), and klogd and the host log have caught up.
+     */
+    public static final long SETTLE_MS = 200;
 
     public final Boot boot;
     public final Kernel kernel;

@@ -25,8 +25,6 @@ final class IsolateBench implements Callable<Integer> {
     static final String IN_ISOLATE = "callInIsolate", ACROSS = "callAcrossIsolates", EMPTY = "emptyCrossing",
             CRASH = "crashToServing", CREATE = "isolateCreate", TEARDOWN = "isolateTeardown",
             BOOTED_NAMES = "bootedCrashNamesToServing", BOOTED_LOG = "bootedCrashLogToServing";
-    /** Pause after each booted crash, so the next measures a settled system (as bench boot does). */
-    static final long SETTLE_MS = 200;
 
     @Option(names = "--warmup", defaultValue = "5", description = "warm-up iterations (default: ${DEFAULT-VALUE})")
     int warmup;
@@ -101,9 +99,9 @@ final class IsolateBench implements Callable<Integer> {
                     system.crashAndAwaitServing(server);
                     long ns = System.nanoTime() - t0;
                     if (i >= warmup) {
-                        out.printf("RESULT %s %d %d %d ms/op%n", benchmark, i - warmup, 1, ns);
+                        result(benchmark, i - warmup, 1, ns, "ms/op");
                     }
-                    Thread.sleep(SETTLE_MS);
+                    Thread.sleep(isola.boot.CrashSystem.SETTLE_MS);
                 }
             }
         }
@@ -134,9 +132,14 @@ final class IsolateBench implements Callable<Integer> {
                 throw new IllegalStateException("the crashed isolate was not torn down: a thread stayed inside it for 1 s");
             }
             if (i >= warmup) {
-                out.printf("RESULT %s %d %d %d ms/op%n", CRASH, i - warmup, 1, ns);
+                result(CRASH, i - warmup, 1, ns, "ms/op");
             }
         }
+    }
+
+    /** One measurement iteration's line: what NativeHarness parses (see the class comment). */
+    private void result(String benchmark, int iteration, int ops, long ns, String unit) {
+        out.printf("RESULT %s %d %d %d %s%n", benchmark, iteration, ops, ns, unit);
     }
 
     private boolean wanted(String benchmark) {
@@ -156,7 +159,7 @@ final class IsolateBench implements Callable<Integer> {
             long t0 = System.nanoTime();
             body.run();
             long ns = System.nanoTime() - t0;
-            out.printf("RESULT %s %d %d %d %s%n", benchmark, i, ops, ns, unit);
+            result(benchmark, i, ops, ns, unit);
         }
     }
 
@@ -172,10 +175,10 @@ final class IsolateBench implements Callable<Integer> {
             if (i >= warmup) {
                 int it = i - warmup;
                 if (wanted(CREATE)) {
-                    out.printf("RESULT %s %d %d %d ms/op%n", CREATE, it, isolates, create);
+                    result(CREATE, it, isolates, create, "ms/op");
                 }
                 if (wanted(TEARDOWN)) {
-                    out.printf("RESULT %s %d %d %d ms/op%n", TEARDOWN, it, isolates, teardown);
+                    result(TEARDOWN, it, isolates, teardown, "ms/op");
                 }
             }
         }

@@ -113,21 +113,13 @@ final class IsolateGate implements KernelGate {
     private String string(int op) {
         CCharPointer buf = StackValue.get(NAME_BYTES);
         int n = (int) sys(op, buf.rawValue(), NAME_BYTES, 0, 0);
-        byte[] b = new byte[n];
-        for (int i = 0; i < n; i++) {
-            b[i] = buf.read(i);
-        }
-        return new String(b, StandardCharsets.UTF_8);
+        return KernelEntry.getString(buf.rawValue(), n);
     }
 
     /** Hands the text of a handler's failure to the kernel, which names it in the fault it reports. */
     static void reportFault(long kernelThread, long tcb, Throwable e) {
-        byte[] text = String.valueOf(e).getBytes(StandardCharsets.UTF_8);
-        int n = Math.min(text.length, 1024);
         CCharPointer buf = StackValue.get(1024);
-        for (int i = 0; i < n; i++) {
-            buf.write(i, text[i]);
-        }
+        long n = KernelEntry.putString(String.valueOf(e), buf.rawValue(), 1024);
         SYSCALL.getFunctionPointer().invoke(WordFactory.pointer(kernelThread), tcb, FAULT_TEXT, buf.rawValue(), n, 0, 0);
     }
 }

@@ -120,8 +120,11 @@ public final class KernelEntry {
         };
     }
 
-    /** Writes {@code s} as UTF-8 into the caller's buffer at {@code address} (cut to {@code capacity}); returns the length. */
-    private static long putString(String s, long address, long capacity) {
+    /**
+     * Writes {@code s} as UTF-8 into the buffer at {@code address} (cut to {@code capacity});
+     * returns the length. With {@link #getString}, how text crosses between isolates, both ways.
+     */
+    static long putString(String s, long address, long capacity) {
         byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
         int n = (int) Math.min(bytes.length, capacity);
         CCharPointer p = WordFactory.pointer(address);
