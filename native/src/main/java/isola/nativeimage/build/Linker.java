@@ -14,8 +14,9 @@ import java.util.concurrent.TimeUnit;
  * Links the builder's relocatable object into an executable with gcc, as a GraalVM
  * distribution's own link step would, from parts this project has:
  * <ul>
- *   <li>{@code svmhelpers.c}: the C functions the image imports that a distribution ships in
- *       its static helper libraries (CPU features, locale, time zone, signals, ...);
+ *   <li>{@code svmhelpers.c} and {@code cpufeatures.c}: the C functions the image imports that a
+ *       distribution ships in its static helper libraries (CPU features, locale, time zone,
+ *       signals, ...);
  *   <li>{@code isola.c}: the C that Isola's own Java code calls ({@code @CFunction});
  *   <li>the JDK's shared libraries whose JNI functions the image calls (libjava, libnio, libnet,
  *       libzip, and any other found with {@code nm}), copied next to the executable (it finds
@@ -50,11 +51,12 @@ final class Linker {
         }
         buildLibjvm(libraries);
         Path helpers = compile("svmhelpers.c");
+        Path cpu = compile("cpufeatures.c");
         Path own = compile("isola.c");
         // --no-as-needed: the image reaches some libraries only through JNI_OnLoad_<lib> lookups.
         Path onLoad = jniOnLoads(builtIn);
         List<String> cmd = new ArrayList<>(List.of("-no-pie", "-o", executable.toString(), object.toString(),
-                helpers.toString(), own.toString(), onLoad.toString(), "-L" + out, "-Wl,--no-as-needed"));
+                helpers.toString(), cpu.toString(), own.toString(), onLoad.toString(), "-L" + out, "-Wl,--no-as-needed"));
         for (String lib : libraries) {
             cmd.add("-l" + lib);
         }
@@ -241,7 +243,7 @@ final class Linker {
     }
 
     /** The symbol names (last column) nm prints. */
-    private static TreeSet<String> symbols(List<String> nm) throws IOException, InterruptedException {
+    static TreeSet<String> symbols(List<String> nm) throws IOException, InterruptedException {
         TreeSet<String> names = new TreeSet<>();
         for (String line : run(nm).split("\n")) {
             String[] f = line.strip().split("\\s+");

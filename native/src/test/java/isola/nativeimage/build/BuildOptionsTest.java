@@ -60,7 +60,7 @@ class BuildOptionsTest {
         try (var s = Files.list(graal)) {
             jars = s.filter(p -> p.toString().endsWith(".jar")).toList();
         }
-        List<String> args = NativeBuild.exportsAndOpens(jars);
+        List<String> args = ImageBuilder.exportsAndOpens(jars);
         assertTrue(args.stream().anyMatch(a -> a.startsWith("--add-exports=java.base/jdk.internal.misc=")), "jdk.internal.misc");
         assertTrue(args.stream().anyMatch(a -> a.startsWith("--add-exports=jdk.internal.vm.ci/jdk.vm.ci.meta=")), "jdk.vm.ci.meta");
         assertTrue(args.stream().noneMatch(a -> a.contains("jdk.incubator.") || a.contains("jdk.hotspot.agent")), "unresolved modules");

@@ -1,0 +1,538 @@
+/*
+ * Threads for the Java kernel on one CPU: pthread_create, mutexes, condition variables, sleeps
+ * and joins over a round-robin scheduler with preemptive time slices. The PIT's tick (IRQ 0,
+ * programmed by the Java kernel) wakes sleepers and ends a thread's slice; the interrupt path
+ * then switches threads on the interrupted thread's own stack (entry.S), so a preempted
+ * thread resumes exactly where it was, Java or not.
+ *
+ * Mutexes hand ownership to the first waiter on unlock (FIFO, no barging), so a thread that
+ * waits is served in turn under contention. Everything runs with interrupts disabled while it
+ * changes scheduler state: one CPU, so that is the lock.
+ *
+ * pthread types are the glibc sizes the image was compiled against (mutex 40 bytes, cond 48,
+ * attr 56); the structures below fit inside them, and an all-zero one (the static initializer)
+ * is an unlocked mutex or an empty condition variable.
+ */
+#include "runtime.h"
+
+#define EINVAL 22
+#define EBUSY 16
+#define EDEADLK 35
+#define ESRCH 3
+#define ETIMEDOUT 110
+#define EAGAIN 11
+
+enum { READY = 1, RUNNING, BLOCKED, DONE };
+
+typedef struct queue { struct thread *head, *tail; } queue;
+
+typedef struct thread {
+    uint64_t rsp;               /* saved by isola_switch */
+    struct thread *next;        /* run queue or one wait queue */
+    struct thread *sleep_next;  /* the sleepers list, while it has a deadline */
+    struct thread *all_next;
+    int id, state, err, detached, timed_out;
+    uint64_t wake_at;           /* isola_nanotime deadline, 0 for none */
+    void *(*start)(void *);
+    void *arg, *result;
+    uint64_t stack_lo, stack_hi, stack_map; /* stack_map: the mmap'd range (0: the boot stack) */
+    struct thread *joiner;
+    queue *waiting;             /* the condition variable's queue a timed wait is on */
+    uint64_t switches;
+} thread;
+
+typedef struct { int locked; int pad; thread *owner; queue waiters; } mutex;          /* <= 40 bytes */
+typedef struct { queue waiters; int clock; } cond;                                     /* <= 48 */
+typedef struct { uint64_t stacksize; uint64_t guard; int detach; } attr;               /* <= 56 */
+_Static_assert(sizeof(mutex) <= 40, "pthread_mutex_t is 40 bytes");
+_Static_assert(sizeof(cond) <= 48, "pthread_cond_t is 48 bytes");
+_Static_assert(sizeof(attr) <= 56, "pthread_attr_t is 56 bytes");
+
+static thread boot_thread;
+static thread *current = &boot_thread;
+static queue run_queue;
+static thread *sleepers;
+static thread *all_threads;
+static thread *reap;             /* a finished detached thread whose stack another must free */
+static int next_id = 1;
+static int in_scheduler;
+static uint64_t ticks, slice_start_tick;
+static int timer_running;
+#define SLICE_TICKS 10          /* 10 ms at the kernel's 1 kHz tick */
+#define MAX_STACK (1024 * 1024)
+
+static uint64_t context_switches, preemptions;
+long isola_context_switches(void) { return (long)context_switches; }
+long isola_preemptions(void) { return (long)preemptions; }
+long isola_ticks(void) { return (long)ticks; }
+
+static void enqueue(queue *q, thread *t) {
+    t->next = 0;
+    if (q->tail)
+        q->tail->next = t;
+    else
+        q->head = t;
+    q->tail = t;
+}
+
+static thread *dequeue(queue *q) {
+    thread *t = q->head;
+    if (t) {
+        q->head = t->next;
+        if (!q->head)
+            q->tail = 0;
+        t->next = 0;
+    }
+    return t;
+}
+
+static int remove_from(queue *q, thread *t) {
+    thread *prev = 0;
+    for (thread *c = q->head; c; prev = c, c = c->next) {
+        if (c == t) {
+            if (prev)
+                prev->next = c->next;
+            else
+                q->head = c->next;
+            if (q->tail == c)
+                q->tail = prev;
+            c->next = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void sleep_until(thread *t, uint64_t deadline) {
+    t->wake_at = deadline;
+    t->timed_out = 0;
+    t->sleep_next = sleepers;
+    sleepers = t;
+}
+
+static void unsleep(thread *t) {
+    if (!t->wake_at)
+        return;
+    for (thread **p = &sleepers; *p; p = &(*p)->sleep_next) {
+        if (*p == t) {
+            *p = t->sleep_next;
+            break;
+        }
+    }
+    t->wake_at = 0;
+}
+
+static void make_ready(thread *t) {
+    unsleep(t);
+    t->state = READY;
+    enqueue(&run_queue, t);
+}
+
+/* Sleepers whose deadline passed become ready; the wait queue they were on (if any) is left to the waker. */
+static queue *timed_queue_of(thread *t);
+static void wake_sleepers(uint64_t now) {
+    thread **p = &sleepers;
+    while (*p) {
+        thread *t = *p;
+        if (t->wake_at <= now) {
+            *p = t->sleep_next;
+            t->wake_at = 0;
+            t->timed_out = 1;
+            queue *q = timed_queue_of(t);
+            if (q)
+                remove_from(q, t);
+            t->state = READY;
+            enqueue(&run_queue, t);
+        } else {
+            p = &t->sleep_next;
+        }
+    }
+}
+
+/*
+ * Runs the next ready thread; the caller has interrupts off and has put current wherever it
+ * belongs (run queue, wait queue, or nowhere if done). With nothing ready it idles: halts until
+ * an interrupt, or, before the kernel starts the timer, polls the clock for sleepers.
+ */
+static void schedule(void) {
+    in_scheduler = 1;
+    thread *next;
+    while (!(next = dequeue(&run_queue))) {
+        if (timer_running) {
+            __asm__ volatile("sti; hlt; cli" : : : "memory");
+        } else {
+            __asm__ volatile("pause");
+        }
+        wake_sleepers(isola_nanotime());
+        if (!sleepers && !run_queue.head && !timer_running && current->state != READY)
+            isola_panic("every thread is blocked and no timer runs: deadlock (thread %d waits)", current->id);
+    }
+    in_scheduler = 0;
+    slice_start_tick = ticks;
+    thread *prev = current;
+    next->state = RUNNING;
+    if (next == prev)
+        return;
+    current = next;
+    context_switches++;
+    next->switches++;
+    isola_switch(&prev->rsp, next->rsp);
+    /* back on prev's stack: free a finished detached thread's stack, now that nothing runs on it */
+    if (reap && reap != current) {
+        thread *r = reap;
+        reap = 0;
+        munmap((void *)r->stack_map, r->stack_hi - r->stack_map);
+        free(r);
+    }
+}
+
+/* Blocks the current thread (already queued where its waker looks) until made ready. */
+static void block(void) {
+    current->state = BLOCKED;
+    schedule();
+}
+
+int isola_timer_tick(void) {
+    ticks++;
+    timer_running = 1;
+    if (sleepers)
+        wake_sleepers(isola_nanotime());
+    return !in_scheduler && run_queue.head && ticks - slice_start_tick >= SLICE_TICKS;
+}
+
+/* From the interrupt path, on the interrupted thread's stack, interrupts off. */
+void isola_preempt(void) {
+    if (in_scheduler || !run_queue.head)
+        return;
+    preemptions++;
+    current->state = READY;
+    enqueue(&run_queue, current);
+    schedule();
+}
+
+void isola_threads_init(uint64_t bottom, uint64_t top) {
+    boot_thread.id = next_id++;
+    boot_thread.state = RUNNING;
+    boot_thread.stack_lo = bottom;
+    boot_thread.stack_hi = top;
+    all_threads = &boot_thread;
+}
+
+int *isola_thread_errno(void) { return &current->err; }
+int isola_thread_id(void) { return current->id; }
+
+/* ---- interrupt lines for the Java kernel's interrupt thread ---- */
+
+static uint32_t irq_pending;
+static queue irq_waiters;
+
+void isola_irq_raise(uint32_t line) {
+    irq_pending |= 1u << line;
+    thread *t = dequeue(&irq_waiters);
+    if (t)
+        make_ready(t);
+}
+
+/* Blocks until an interrupt line was raised; returns and clears the pending lines (bit n: line n). */
+int isola_irq_wait(void) {
+    uint64_t f = isola_irq_save();
+    while (!irq_pending) {
+        enqueue(&irq_waiters, current);
+        block();
+    }
+    uint32_t lines = irq_pending;
+    irq_pending = 0;
+    isola_irq_restore(f);
+    return (int)lines;
+}
+
+/* ---- pthreads ---- */
+
+typedef unsigned long pthread_t;
+struct timespec { long tv_sec, tv_nsec; };
+
+static void thread_exit(void *result) __attribute__((noreturn));
+
+void isola_thread_entry(thread *t) {
+    __asm__ volatile("sti");
+    thread_exit(t->start(t->arg));
+}
+
+int pthread_attr_init(attr *a) {
+    a->stacksize = 0;
+    a->guard = 0;
+    a->detach = 0;
+    return 0;
+}
+int pthread_attr_destroy(attr *a) { (void)a; return 0; }
+int pthread_attr_setstacksize(attr *a, uint64_t size) { a->stacksize = size; return 0; }
+int pthread_attr_setdetachstate(attr *a, int detach) { a->detach = detach; return 0; }
+int pthread_attr_getguardsize(const attr *a, uint64_t *guard) { *guard = a->guard; return 0; }
+int pthread_attr_getstack(const attr *a, void **addr, uint64_t *size) {
+    /* Only attributes from pthread_getattr_np describe a stack: it stores lo in guard's place. */
+    const uint64_t *w = (const uint64_t *)a;
+    *addr = (void *)w[3];
+    *size = w[0];
+    return 0;
+}
+
+int pthread_getattr_np(pthread_t id, attr *a) {
+    thread *t = (thread *)id;
+    uint64_t *w = (uint64_t *)a;
+    w[0] = t->stack_hi - t->stack_lo; /* stacksize */
+    w[1] = 0;                         /* guard size: the guard page is below stack_lo */
+    w[2] = 0;
+    w[3] = t->stack_lo;
+    return 0;
+}
+
+pthread_t pthread_self(void) { return (pthread_t)current; }
+int pthread_setname_np(pthread_t t, const char *name) { (void)t; (void)name; return 0; }
+
+int pthread_create(pthread_t *out, const attr *a, void *(*start)(void *), void *arg) {
+    uint64_t size = a && a->stacksize ? a->stacksize : MAX_STACK;
+    if (size > MAX_STACK)
+        size = MAX_STACK; /* SVM reads the real bounds back through pthread_getattr_np */
+    size = (size + 4095) & ~4095ull;
+    thread *t = malloc(sizeof(thread));
+    if (!t)
+        return EAGAIN;
+    memset(t, 0, sizeof *t);
+    /* The stack, with an inaccessible guard page below it: an overflow faults instead of corrupting. */
+    char *map = mmap(0, size + 4096, 3, 0x20, -1, 0);
+    if (map == (void *)-1) {
+        free(t);
+        return EAGAIN;
+    }
+    mprotect(map, 4096, 0);
+    t->stack_map = (uint64_t)map;
+    t->stack_lo = (uint64_t)map + 4096;
+    t->stack_hi = t->stack_lo + size;
+    t->start = start;
+    t->arg = arg;
+    t->detached = a && a->detach;
+    /* The initial frame isola_switch pops: mxcsr/fcw, r15..rbp (r12 = t), then the trampoline. */
+    uint64_t *sp = (uint64_t *)t->stack_hi;
+    *--sp = 0;                                  /* alignment: the trampoline's call sees rsp % 16 == 0 */
+    *--sp = (uint64_t)isola_thread_trampoline;
+    *--sp = 0;                                  /* rbp */
+    *--sp = 0;                                  /* rbx */
+    *--sp = (uint64_t)t;                        /* r12 */
+    *--sp = 0;                                  /* r13 */
+    *--sp = 0;                                  /* r14 */
+    *--sp = 0;                                  /* r15 */
+    *--sp = 0x037F00001F80ull;                  /* mxcsr 0x1F80, x87 control word 0x037F */
+    t->rsp = (uint64_t)sp;
+    uint64_t f = isola_irq_save();
+    t->id = next_id++;
+    t->all_next = all_threads;
+    all_threads = t;
+    make_ready(t);
+    isola_irq_restore(f);
+    *out = (pthread_t)t;
+    return 0;
+}
+
+static void thread_exit(void *result) {
+    isola_irq_save();
+    thread *t = current;
+    t->result = result;
+    t->state = DONE;
+    for (thread **p = &all_threads; *p; p = &(*p)->all_next) {
+        if (*p == t) {
+            *p = t->all_next;
+            break;
+        }
+    }
+    if (t->joiner)
+        make_ready(t->joiner);
+    if (t->detached)
+        reap = t;
+    schedule();
+    isola_panic("a finished thread was scheduled again");
+}
+
+int pthread_join(pthread_t id, void **result) {
+    thread *t = (thread *)id;
+    if (t == current)
+        return EDEADLK;
+    uint64_t f = isola_irq_save();
+    while (t->state != DONE) {
+        t->joiner = current;
+        block();
+    }
+    isola_irq_restore(f);
+    if (result)
+        *result = t->result;
+    munmap((void *)t->stack_map, t->stack_hi - t->stack_map);
+    free(t);
+    return 0;
+}
+
+int sched_yield(void) {
+    uint64_t f = isola_irq_save();
+    if (run_queue.head) {
+        current->state = READY;
+        enqueue(&run_queue, current);
+        schedule();
+    }
+    isola_irq_restore(f);
+    return 0;
+}
+
+static uint64_t timespec_ns(const struct timespec *ts) {
+    return (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec;
+}
+
+int nanosleep(const struct timespec *req, struct timespec *rem) {
+    if (req->tv_sec < 0 || req->tv_nsec < 0 || req->tv_nsec >= 1000000000) {
+        *isola_thread_errno() = EINVAL;
+        return -1;
+    }
+    uint64_t f = isola_irq_save();
+    sleep_until(current, isola_nanotime() + timespec_ns(req));
+    block();
+    isola_irq_restore(f);
+    if (rem)
+        rem->tv_sec = rem->tv_nsec = 0;
+    return 0;
+}
+
+/* ---- mutexes ---- */
+
+int pthread_mutex_init(mutex *m, const void *a) {
+    (void)a;
+    memset(m, 0, sizeof *m);
+    return 0;
+}
+int pthread_mutex_destroy(mutex *m) { return m->locked ? EBUSY : 0; }
+
+int pthread_mutex_lock(mutex *m) {
+    uint64_t f = isola_irq_save();
+    if (!m->locked) {
+        m->locked = 1;
+        m->owner = current;
+    } else {
+        if (m->owner == current)
+            isola_panic("thread %d locks a mutex it already holds", current->id);
+        enqueue(&m->waiters, current);
+        block(); /* the unlocker made us the owner */
+    }
+    isola_irq_restore(f);
+    return 0;
+}
+
+int pthread_mutex_trylock(mutex *m) {
+    uint64_t f = isola_irq_save();
+    int r = EBUSY;
+    if (!m->locked) {
+        m->locked = 1;
+        m->owner = current;
+        r = 0;
+    }
+    isola_irq_restore(f);
+    return r;
+}
+
+static void unlock(mutex *m) {
+    thread *w = dequeue(&m->waiters);
+    if (w) {
+        m->owner = w; /* handed over: it stays locked */
+        make_ready(w);
+    } else {
+        m->locked = 0;
+        m->owner = 0;
+    }
+}
+
+int pthread_mutex_unlock(mutex *m) {
+    uint64_t f = isola_irq_save();
+    if (!m->locked || m->owner != current) {
+        isola_irq_restore(f);
+        return 1; /* EPERM */
+    }
+    unlock(m);
+    isola_irq_restore(f);
+    return 0;
+}
+
+/* ---- condition variables ---- */
+
+int pthread_condattr_init(int *a) { *a = 0; return 0; }
+int pthread_condattr_destroy(int *a) { (void)a; return 0; }
+int pthread_condattr_setclock(int *a, int clock) { *a = clock; return 0; }
+int pthread_cond_init(cond *c, const int *a) {
+    memset(c, 0, sizeof *c);
+    c->clock = a ? *a : 0;
+    return 0;
+}
+int pthread_cond_destroy(cond *c) { return c->waiters.head ? EBUSY : 0; }
+
+/* The wait queue a timed waiter is on, so a timeout can take it off. */
+static queue *timed_queue_of(thread *t) {
+    queue *q = t->waiting;
+    t->waiting = 0;
+    return q;
+}
+
+static int wait(cond *c, mutex *m, uint64_t deadline) {
+    uint64_t f = isola_irq_save();
+    if (!m->locked || m->owner != current) {
+        isola_irq_restore(f);
+        return 1; /* EPERM */
+    }
+    enqueue(&c->waiters, current);
+    if (deadline) {
+        current->waiting = &c->waiters;
+        sleep_until(current, deadline);
+    }
+    unlock(m);
+    block();
+    current->waiting = 0;
+    int timed_out = current->timed_out; /* wake_sleepers took it off c's queue */
+    current->timed_out = 0;
+    /* relock */
+    if (!m->locked) {
+        m->locked = 1;
+        m->owner = current;
+    } else {
+        enqueue(&m->waiters, current);
+        block();
+    }
+    isola_irq_restore(f);
+    return timed_out ? ETIMEDOUT : 0;
+}
+
+int pthread_cond_wait(cond *c, mutex *m) { return wait(c, m, 0); }
+
+int pthread_cond_timedwait(cond *c, mutex *m, const struct timespec *abstime) {
+    uint64_t ns = timespec_ns(abstime);
+    if (c->clock == 0) { /* CLOCK_REALTIME: the deadline is wall-clock time */
+        struct timespec now;
+        extern int clock_gettime(int, struct timespec *);
+        clock_gettime(0, &now);
+        uint64_t wall = timespec_ns(&now);
+        ns = ns <= wall ? isola_nanotime() : isola_nanotime() + (ns - wall);
+    }
+    if (ns == 0)
+        ns = 1;
+    return wait(c, m, ns);
+}
+
+int pthread_cond_signal(cond *c) {
+    uint64_t f = isola_irq_save();
+    thread *t = dequeue(&c->waiters);
+    if (t)
+        make_ready(t);
+    isola_irq_restore(f);
+    return 0;
+}
+
+int pthread_cond_broadcast(cond *c) {
+    uint64_t f = isola_irq_save();
+    thread *t;
+    while ((t = dequeue(&c->waiters)))
+        make_ready(t);
+    isola_irq_restore(f);
+    return 0;
+}

@@ -1,0 +1,143 @@
+package isola.nativeimage.build;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Builds the bare-metal kernel image (./isola image): the Native Image builder compiles
+ * {@code isola.baremetal.BareMetalMain} with hostkernel (and nothing else) for x86-64 with SSE2
+ * only, with the options in {@code baremetal/baremetal-image.options}; then {@code ld} links
+ * the object with the boot stub, the freestanding runtime and the link script in
+ * {@code baremetal/src/main/c}, and {@code objcopy} makes the 32-bit ELF that QEMU's
+ * {@code -kernel} (Multiboot 1) loads.
+ *
+ * <p>Every function the image imports that the runtime does not define is generated as one that
+ * panics naming itself, so a path the kernel was not expected to take says so on the serial
+ * port instead of jumping to address 0. The list is printed at link time.
+ *
+ * <p>Output: {@code baremetal/target/image/isola-kernel.elf} (and the 64-bit
+ * {@code isola-kernel.elf64} with symbols, for gdb). Skipped if no input changed since the last
+ * build; {@code --force} builds anyway.
+ */
+@Command(name = "image", mixinStandardHelpOptions = true,
+        description = "Build Isola's bare-metal kernel image (baremetal/target/image/isola-kernel.elf).")
+public final class BareMetalBuild implements Callable<Integer> {
+    static final String MAIN_CLASS = "isola.baremetal.BareMetalMain";
+    static final String NAME = "isola-kernel";
+    /** Freestanding C for a kernel: no libc, no red zone (interrupts push onto the stack), no SSE (the interrupt stubs do not save it). */
+    static final List<String> CFLAGS = List.of("-c", "-O2", "-Wall", "-Wextra", "-ffreestanding", "-fno-pie", "-fno-pic",
+            "-mno-red-zone", "-mgeneral-regs-only", "-fno-stack-protector", "-fno-asynchronous-unwind-tables",
+            "-fno-builtin", "-mcmodel=small", "-g");
+
+    @Option(names = "--project", paramLabel = "DIR", description = "the Isola checkout (default: ${DEFAULT-VALUE})",
+            defaultValue = ".")
+    Path project;
+
+    @Option(names = "--force", description = "build even if no input changed")
+    boolean force;
+
+    @Option(names = "--relink", description = "skip the builder: link the object the last build wrote again (for work on the runtime)")
+    boolean relink;
+
+    @Option(names = "--timeout", paramLabel = "MINUTES", description = "give up on the builder after this long (default: ${DEFAULT-VALUE})",
+            defaultValue = "30")
+    long timeoutMinutes;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new BareMetalBuild()).execute(args));
+    }
+
+    /** The image a build writes, under {@code project}. */
+    public static Path image(Path project) {
+        return project.resolve("baremetal/target/image").resolve(NAME + ".elf");
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        project = project.toAbsolutePath().normalize();
+        Path module = project.resolve("baremetal");
+        Path target = module.resolve("target");
+        Path out = target.resolve("image");
+        Path csrc = module.resolve("src/main/c");
+        ImageBuilder builder = new ImageBuilder(project, module, NAME, MAIN_CLASS, module.resolve("baremetal-image.options"),
+                out, target, timeoutMinutes);
+        try {
+            Path image = image(project);
+            Path stamp = target.resolve("image-inputs.sha256");
+            String digest = builder.digest(List.of(csrc, builder.clib().resolve("cpufeatures.c"), builder.clib().resolve("include")));
+            if (!force && Files.exists(image) && Files.exists(stamp) && Files.readString(stamp).strip().equals(digest)) {
+                System.out.println("isola image: " + project.relativize(image) + " is up to date");
+                return 0;
+            }
+            Files.deleteIfExists(stamp);
+            Files.deleteIfExists(image);
+            long t0 = System.nanoTime();
+            Path object = relink ? builder.lastObject() : builder.build(List.of());
+            long t1 = System.nanoTime();
+            link(object, csrc, builder.clib(), target.resolve("link"), image);
+            if (!relink) {
+                Files.writeString(stamp, digest + "\n");
+            }
+            System.out.printf("isola image: built %s (%d KiB; builder %d s)%n", project.relativize(image),
+                    Files.size(image) >> 10, TimeUnit.NANOSECONDS.toSeconds(t1 - t0));
+            return 0;
+        } catch (NativeBuild.BuildException e) {
+            System.err.println("isola image: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private static void link(Path object, Path csrc, Path clib, Path work, Path image) throws IOException, InterruptedException {
+        NativeBuild.deleteTree(work);
+        Files.createDirectories(work);
+        List<Path> objects = new ArrayList<>();
+        objects.add(compile(csrc.resolve("boot.S"), clib, work));
+        objects.add(compile(csrc.resolve("entry.S"), clib, work));
+        objects.add(compile(csrc.resolve("runtime.c"), clib, work));
+        objects.add(compile(csrc.resolve("threads.c"), clib, work));
+        objects.add(compile(csrc.resolve("interrupts.c"), clib, work));
+        objects.add(compile(clib.resolve("cpufeatures.c"), clib, work));
+
+        // What the image imports that the runtime does not define: a function that panics naming it.
+        List<String> nm = new ArrayList<>(List.of("nm", "-u", object.toString()));
+        TreeSet<String> imported = Linker.symbols(nm);
+        List<String> nmDefined = new ArrayList<>(List.of("nm", "--defined-only"));
+        objects.forEach(o -> nmDefined.add(o.toString()));
+        imported.removeAll(Linker.symbols(nmDefined));
+        StringBuilder c = new StringBuilder("/* Generated by BareMetalBuild: what the image imports and the runtime does not provide. */\n"
+                + "void isola_unimplemented(const char *name) __attribute__((noreturn));\n");
+        for (String name : imported) {
+            c.append("void ").append(name).append("(void) { isola_unimplemented(\"").append(name).append("\"); }\n");
+        }
+        Path missing = work.resolve("unimplemented.c");
+        Files.writeString(missing, c);
+        objects.add(compile(missing, clib, work));
+        System.out.println("isola image: " + imported.size() + " imported functions panic if called: " + String.join(" ", imported));
+
+        Path elf64 = image.resolveSibling(NAME + ".elf64");
+        List<String> ld = new ArrayList<>(List.of("ld", "-n", "-nostdlib", "-z", "max-page-size=4096", "-z", "noexecstack",
+                "-T", csrc.resolve("kernel.ld").toString(), "-o", elf64.toString(), object.toString()));
+        objects.forEach(o -> ld.add(o.toString()));
+        Linker.run(ld);
+        // QEMU's -kernel loads Multiboot 1 kernels only as 32-bit ELF; the 64-bit code inside is unchanged.
+        Linker.run(List.of("objcopy", "-O", "elf32-i386", elf64.toString(), image.toString()));
+    }
+
+    private static Path compile(Path source, Path clib, Path work) throws IOException, InterruptedException {
+        String name = source.getFileName().toString();
+        Path object = work.resolve(name.substring(0, name.lastIndexOf('.')) + ".o");
+        List<String> cc = new ArrayList<>(CFLAGS);
+        cc.addAll(List.of("-I", clib.resolve("include").toString(), "-o", object.toString(), source.toString()));
+        Linker.gcc(cc);
+        return object;
+    }
+}
