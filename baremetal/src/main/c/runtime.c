@@ -505,10 +505,18 @@ static void frame_free(uint64_t pa) {
 
 /*
  * The Java kernel takes RAM over: from now on the pool holds only frames it gives. Returns the
- * first address the boot pool never handed out; everything from there up is the kernel's.
+ * first address the boot pool never handed out; everything from there up is the kernel's. A
+ * cushion of boot frames moves to the free list first, for the heap to grow into while the
+ * kernel builds its allocator (which allocates) and before it first tops the pool up.
  */
+#define HANDOVER_CUSHION 1024 /* frames: 4 MiB */
 long isola_frames_handover(void) {
     uint64_t f = isola_irq_save();
+    for (int i = 0; i < HANDOVER_CUSHION && bump_next + FRAME <= bump_end; i++) {
+        frames_in_use++;
+        frame_free(bump_next);
+        bump_next += FRAME;
+    }
     handed_over = 1;
     uint64_t first = bump_next;
     isola_irq_restore(f);
@@ -662,27 +670,35 @@ int munmap(void *addr, size_t len) {
 }
 
 /*
- * The image heap's read-only part, which SVM protects in place at start-up. The boot page
- * tables map the kernel image with 2 MiB pages, so the request is recorded here and the Java
- * kernel applies it when it builds its own tables with 4 KiB pages (isola_readonly_range).
+ * The image heap's read-only parts, which SVM protects in place at start-up. The boot page
+ * tables map the kernel image with 2 MiB pages, so requests are recorded here, one bit per
+ * page of the image, and the Java kernel applies them when it builds its own tables with
+ * 4 KiB pages (isola_readonly).
  */
-static uint64_t readonly_start, readonly_end;
-long isola_readonly_start(void) { return (long)readonly_start; }
-long isola_readonly_end(void) { return (long)readonly_end; }
+#define IMAGE_PAGES_MAX (256 * 256) /* a kernel image of up to 256 MiB */
+static uint8_t readonly_pages[IMAGE_PAGES_MAX / 8];
+
+/* 1 if the kernel image's page at va was made read-only. */
+int isola_readonly(long va) {
+    uint64_t page = ((uint64_t)va - (uint64_t)isola_kernel_start) / FRAME;
+    return (uint64_t)va >= (uint64_t)isola_kernel_start && page < IMAGE_PAGES_MAX
+           && (readonly_pages[page / 8] >> (page % 8) & 1);
+}
 
 int mprotect(void *addr, size_t len, int prot) {
     uint64_t va = (uint64_t)addr, size = (len + FRAME - 1) & ~(FRAME - 1);
-    if (va >= (uint64_t)isola_kernel_start && va + size <= (uint64_t)isola_kernel_end && !(va & (FRAME - 1))) {
-        if (prot == PROT_READ) {
-            readonly_start = va;
-            readonly_end = va + size;
-            return 0;
+    if (va >= (uint64_t)isola_kernel_start && va + size <= (uint64_t)isola_kernel_end && !(va & (FRAME - 1))
+        && (prot == PROT_READ || prot == (PROT_READ | PROT_WRITE))) {
+        for (uint64_t a = va; a < va + size; a += FRAME) {
+            uint64_t page = (a - (uint64_t)isola_kernel_start) / FRAME;
+            if (page >= IMAGE_PAGES_MAX)
+                break;
+            if (prot == PROT_READ)
+                readonly_pages[page / 8] |= (uint8_t)(1 << (page % 8));
+            else
+                readonly_pages[page / 8] &= (uint8_t)~(1 << (page % 8));
         }
-        if (prot == (PROT_READ | PROT_WRITE)) {
-            if (va <= readonly_start && va + size >= readonly_end)
-                readonly_start = readonly_end = 0;
-            return 0;
-        }
+        return 0;
     }
     if ((va & (FRAME - 1)) || !in_window(va, size)) {
         *__errno_location() = EINVAL;
@@ -867,3 +883,22 @@ int fprintfSD(void *stream, const char *format, char *arg0, int arg1) {
     isola_print(format, arg0, arg1);
     return 0;
 }
+
+int isola_demand_range(long va, long len);
+
+/* Reserves len bytes of the heap window and registers them for demand paging; 0 if it cannot. */
+long isola_demand_reserve(long len) {
+    void *va = mmap(0, (size_t)len, PROT_NONE, MAP_ANONYMOUS, -1, 0);
+    if (va == MAP_FAILED)
+        return 0;
+    if (isola_demand_range((long)va, len) != 0) {
+        munmap(va, (size_t)len);
+        return 0;
+    }
+    return (long)va;
+}
+
+extern char isola_text_end[];
+long isola_kernel_image_start(void) { return (long)isola_kernel_start; }
+long isola_kernel_text_end(void) { return (long)isola_text_end; }
+long isola_kernel_image_end(void) { return (long)isola_kernel_end; }

@@ -1,6 +1,5 @@
 package isola.baremetal;
 
-import isola.kernel.initrd.Initrd;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
@@ -9,6 +8,10 @@ import java.nio.charset.StandardCharsets;
  * stack and calls {@link #main}. It brings the machine up, runs the self-tests, prints the
  * summary line and powers QEMU off with a pass or fail status. Anything thrown is a panic: the
  * message and stack trace go to the serial port and QEMU exits with the fail status.
+ *
+ * <p>The command line (QEMU's {@code -append}) may hold {@code panic=java} or
+ * {@code panic=fault}: a deliberate exception, or a deliberate access to unmapped memory, after
+ * the bring-up (for the tests of the panic path).
  */
 public final class BareMetalMain {
     /** isa-debug-exit codes: QEMU exits with (code << 1) | 1, so 33 for a pass, 35 for a failure. */
@@ -17,25 +20,27 @@ public final class BareMetalMain {
     private BareMetalMain() {}
 
     public static void main(String[] args) {
+        long start = System.nanoTime();
         PrintStream console = new PrintStream(new Uart(Uart.COM1), true, StandardCharsets.US_ASCII);
         System.setOut(console);
         System.setErr(console);
         try {
             console.println("isola: bare-metal kernel (Java, Native Image) on x86-64");
-            BootInfo boot = BootInfo.parse(Physical.READER, Cpu.bootMagic(), Cpu.bootInfo());
-            long ram = 0;
-            for (BootInfo.Region r : boot.available()) {
-                console.println("isola: RAM 0x" + Long.toHexString(r.start()) + "-0x" + Long.toHexString(r.end()));
-                ram += r.end() - r.start();
+            BareMetalKernel k = new BareMetalKernel(console);
+            String cmdline = " " + k.boot.commandLine() + " ";
+            if (cmdline.contains(" panic=java ")) {
+                throw new IllegalStateException("deliberate exception in kernel code (panic=java on the command line)");
             }
-            console.println("isola: " + (ram >> 20) + " MiB available, " + boot.modules().size() + " module(s), command line \""
-                    + boot.commandLine() + "\"");
-            for (BootInfo.Module m : boot.modules()) {
-                Initrd image = Initrd.parse(m.name(), Physical.read(m.start(), (int) m.size()));
-                console.println("isola: RAM disk " + m.name() + ": " + image.entries().size() + " entries");
+            if (cmdline.contains(" panic=fault ")) {
+                console.println("isola: reading unmapped address 0x8 (panic=fault on the command line)");
+                Physical.U.getLong(8L);
             }
-            console.println("isola: summary: passed");
-            Cpu.poweroff(EXIT_PASS);
+            SelfTests tests = new SelfTests(k, console);
+            tests.runAll();
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            console.println("isola: summary: " + tests.passed + " passed, " + tests.failed + " failed; " + ms
+                    + " ms from the kernel's start");
+            Cpu.poweroff(tests.failed == 0 ? EXIT_PASS : EXIT_FAIL);
         } catch (Throwable t) {
             panic(console, t);
         }

@@ -28,8 +28,19 @@ public final class ConcurrentMachine extends HostedMachine {
     ConcurrentMachine(KernelConfig config, long spinNanos) {
         super(config);
         this.spinNanos = spinNanos;
-        timer = Thread.ofPlatform().name("isola-timer").daemon(true).unstarted(this::timerLoop);
+        timer = startTimer();
+    }
+
+    ConcurrentMachine(KernelConfig config, isola.kernel.mem.PhysicalMemory ram, long spinNanos) {
+        super(config, ram);
+        this.spinNanos = spinNanos;
+        timer = startTimer();
+    }
+
+    private Thread startTimer() {
+        Thread timer = Thread.ofPlatform().name("isola-timer").daemon(true).unstarted(this::timerLoop);
         timer.start();
+        return timer;
     }
 
     @Override

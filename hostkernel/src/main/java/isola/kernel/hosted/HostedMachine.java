@@ -39,7 +39,11 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
     private final isola.kernel.mem.PhysicalMemory ram;
 
     protected HostedMachine(KernelConfig config) {
-        this.ram = isola.kernel.mem.PhysicalMemory.hosted(config.memoryBytes());
+        this(config, isola.kernel.mem.PhysicalMemory.hosted(config.memoryBytes()));
+    }
+
+    protected HostedMachine(KernelConfig config, isola.kernel.mem.PhysicalMemory ram) {
+        this.ram = ram;
         this.kernel = new Kernel(this, config);
     }
 
@@ -50,6 +54,16 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
 
     public static ConcurrentMachine concurrent(KernelConfig config) {
         return new ConcurrentMachine(config);
+    }
+
+    /**
+     * A concurrent machine over {@code ram} given by the caller rather than a shared-memory
+     * file: the bare-metal kernel runs the core on its own Java threads over a partition of real
+     * RAM. {@code spinNanos}: how long a waiter spins before it parks (0 on one CPU, where the
+     * waker cannot run while the waiter spins).
+     */
+    public static ConcurrentMachine concurrent(KernelConfig config, isola.kernel.mem.PhysicalMemory ram, long spinNanos) {
+        return new ConcurrentMachine(config, ram, spinNanos);
     }
 
     public static DeterministicMachine deterministic(KernelConfig config) {

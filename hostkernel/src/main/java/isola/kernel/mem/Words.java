@@ -12,7 +12,8 @@ import java.lang.invoke.VarHandle;
  * <p>Why one place: on HotSpot these are the FFM API's VarHandles, intrinsified to plain loads
  * and stores. A native image built from the Maven Central jars has no FFM support for VarHandle
  * access, so the native build substitutes this class with raw address accesses
- * ({@code isola.nativeimage.Target_isola_kernel_mem_Words}), bounds checks kept.
+ * ({@code isola.kernel.mem.nativeimage.Target_isola_kernel_mem_Words}, in both images), bounds
+ * checks kept.
  */
 public final class Words {
     private Words() {}

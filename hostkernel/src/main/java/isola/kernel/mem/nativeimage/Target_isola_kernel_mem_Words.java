@@ -1,4 +1,4 @@
-package isola.nativeimage;
+package isola.kernel.mem.nativeimage;
 
 import com.oracle.svm.core.AlwaysInline;
 import com.oracle.svm.core.SubstrateUtil;
