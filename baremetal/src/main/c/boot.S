@@ -32,6 +32,8 @@ boot_magic:     .skip 4
 boot_info:      .skip 4
 
         .section .rodata
+too_little_memory:
+        .asciz "\r\nisola: PANIC: too little memory: the kernel image does not fit in RAM (boot with more, e.g. -m 128M)\r\n"
         .align 16
 gdt64:
         .quad 0                         /* null */
@@ -49,7 +51,26 @@ isola_gdt_pointer:
 _start:
         cli
         cld
-        movl %eax, boot_magic
+        /* Before touching .bss (the stack, the tables): does the image fit in RAM? A loader puts
+           an image past the end of RAM without complaint, and the first store there faults. */
+        cmpl $0x2BADB002, %eax
+        jne 1f                          /* not Multiboot: the Java kernel names the magic */
+        testl $1, (%ebx)
+        jz 1f                           /* no memory size: the runtime reports it */
+        cmpl $isola_kernel_kib, 8(%ebx) /* mem_upper: KiB of RAM above 1 MiB */
+        jae 1f
+        movl $too_little_memory, %esi
+        movw $0x3F8, %dx
+0:      lodsb
+        testb %al, %al
+        jz 9f
+        outb %al, %dx
+        jmp 0b
+9:      movw $0xF4, %dx
+        movl $0x11, %eax                /* isa-debug-exit: the failure status */
+        outl %eax, %dx
+        hlt
+1:      movl %eax, boot_magic
         movl %ebx, boot_info
         movl $isola_boot_stack_top, %esp
 

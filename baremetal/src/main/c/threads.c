@@ -58,7 +58,7 @@ static int next_id = 1;
 static int in_scheduler;
 static uint64_t ticks, slice_start_tick;
 static int timer_running;
-#define SLICE_TICKS 10          /* 10 ms at the kernel's 1 kHz tick */
+#define SLICE_TICKS 5           /* 5 ms at the kernel's 1 kHz tick */
 #define MAX_STACK (1024 * 1024)
 
 static uint64_t context_switches, preemptions;

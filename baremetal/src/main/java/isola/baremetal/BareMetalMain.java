@@ -11,7 +11,8 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>The command line (QEMU's {@code -append}) may hold {@code panic=java} or
  * {@code panic=fault}: a deliberate exception, or a deliberate access to unmapped memory, after
- * the bring-up (for the tests of the panic path).
+ * the bring-up (for the tests of the panic path); and {@code bench} (with
+ * {@code bench.warmup=N bench.iterations=N}): the benchmarks after the self-tests.
  */
 public final class BareMetalMain {
     /** isa-debug-exit codes: QEMU exits with (code << 1) | 1, so 33 for a pass, 35 for a failure. */
@@ -25,7 +26,8 @@ public final class BareMetalMain {
         System.setOut(console);
         System.setErr(console);
         try {
-            console.println("isola: bare-metal kernel (Java, Native Image) on x86-64");
+            console.println("isola: bare-metal kernel (Java, Native Image) on x86-64; Java started "
+                    + start / 1_000_000 + " ms after the boot stub");
             BareMetalKernel k = new BareMetalKernel(console);
             String cmdline = " " + k.boot.commandLine() + " ";
             if (cmdline.contains(" panic=java ")) {
@@ -33,16 +35,33 @@ public final class BareMetalMain {
             }
             if (cmdline.contains(" panic=fault ")) {
                 console.println("isola: reading unmapped address 0x8 (panic=fault on the command line)");
-                Physical.U.getLong(8L);
+                console.println("isola: read 0x" + Long.toHexString(Physical.U.getLongVolatile(null, 8L)) + " (not reached)");
             }
             SelfTests tests = new SelfTests(k, console);
             tests.runAll();
             long ms = (System.nanoTime() - start) / 1_000_000;
             console.println("isola: summary: " + tests.passed + " passed, " + tests.failed + " failed; " + ms
                     + " ms from the kernel's start");
+            if (cmdline.contains(" bench ")) {
+                new BareMetalBench(console, option(cmdline, "bench.warmup", 3), option(cmdline, "bench.iterations", 10)).runAll();
+            }
             Cpu.poweroff(tests.failed == 0 ? EXIT_PASS : EXIT_FAIL);
         } catch (Throwable t) {
             panic(console, t);
+        }
+    }
+
+    /** {@code name=N} from the command line, or {@code otherwise}. */
+    static int option(String cmdline, String name, int otherwise) {
+        int at = cmdline.indexOf(" " + name + "=");
+        if (at < 0) {
+            return otherwise;
+        }
+        int from = at + name.length() + 2, to = cmdline.indexOf(' ', from);
+        try {
+            return Integer.parseInt(cmdline.substring(from, to));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("command line: " + name + "=" + cmdline.substring(from, to) + " is not a number");
         }
     }
 

@@ -139,27 +139,52 @@ final class SelfTests {
                 + Nucleus.tscHz() / 1_000_000 + " MHz";
     }
 
-    /** Several threads contend on a monitor and a ReentrantLock without yielding: only preemption interleaves them. */
+    /**
+     * Several threads contend on a monitor and a ReentrantLock, holding each across some work and
+     * never yielding: only the timer's preemption interleaves them, so a thread is often
+     * preempted holding a lock and the others block on it.
+     */
     private String threadsContend() throws InterruptedException {
-        final int threads = 4, rounds = 20_000;
-        final long[] counter = {0};
+        final int threads = 4, rounds = 500, work = 5_000;
+        final long[] counter = {0}, locked = {0}, contended = {0}, monitorContended = {0};
         final Object monitor = new Object();
+        final Thread[] monitorOwner = {null}; // written under the monitor, read racily before it: a hint
         final ReentrantLock lock = new ReentrantLock();
-        final long[] locked = {0};
         long preemptions = Nucleus.preemptions(), switches = Nucleus.contextSwitches();
         List<Thread> ts = new ArrayList<>();
         for (int i = 0; i < threads; i++) {
             Thread t = new Thread(() -> {
+                long sink = 0;
                 for (int r = 0; r < rounds; r++) {
+                    boolean busy = monitorOwner[0] != null;
                     synchronized (monitor) {
-                        counter[0]++;
+                        monitorOwner[0] = Thread.currentThread();
+                        if (busy) {
+                            monitorContended[0]++;
+                        }
+                        long c = counter[0];
+                        for (int w = 0; w < work; w++) {
+                            sink += w ^ c; // work while holding the monitor
+                        }
+                        counter[0] = c + 1; // lost if another thread got in between
+                        monitorOwner[0] = null;
                     }
-                    lock.lock();
+                    if (!lock.tryLock()) {
+                        lock.lock();
+                        contended[0]++; // counted under the lock
+                    }
                     try {
-                        locked[0]++;
+                        long c = locked[0];
+                        for (int w = 0; w < work; w++) {
+                            sink += w ^ c;
+                        }
+                        locked[0] = c + 1;
                     } finally {
                         lock.unlock();
                     }
+                }
+                if (sink == 42) {
+                    System.out.print(""); // keeps the work from being optimized away
                 }
             }, "contender-" + i);
             ts.add(t);
@@ -169,11 +194,12 @@ final class SelfTests {
             t.join();
         }
         long p = Nucleus.preemptions() - preemptions, s = Nucleus.contextSwitches() - switches;
-        check(counter[0] == (long) threads * rounds, "synchronized counter " + counter[0]);
-        check(locked[0] == (long) threads * rounds, "ReentrantLock counter " + locked[0]);
+        check(counter[0] == (long) threads * rounds, "synchronized counter " + counter[0] + ", expected " + threads * rounds);
+        check(locked[0] == (long) threads * rounds, "ReentrantLock counter " + locked[0] + ", expected " + threads * rounds);
         check(p > 0, "no thread was preempted");
-        return threads + " threads x " + rounds + " increments under a monitor and a ReentrantLock; " + p
-                + " preemptions, " + s + " context switches";
+        check(contended[0] + monitorContended[0] > 0, "no thread ever found the monitor or the ReentrantLock held");
+        return threads + " threads x " + rounds + " rounds holding a monitor and a ReentrantLock; " + p + " preemptions, "
+                + monitorContended[0] + " + " + contended[0] + " contended acquisitions, " + s + " context switches";
     }
 
     private String waitNotify() throws InterruptedException {
@@ -271,24 +297,34 @@ final class SelfTests {
         }
     }
 
-    /** Allocates several times the RAM: only a collector that gives memory back to the frame pool survives it. */
+    /**
+     * Allocates twice the heap's limit while keeping a small window live: only a collector whose
+     * memory goes back to the frame pool and is mapped again gets through.
+     */
     private String gcReusesMemory() {
-        long ram = k.memory.frames.totalFrames() * PhysicalMemory.FRAME;
+        long limit = Runtime.getRuntime().maxMemory();
         long chunk = 64 * 1024, total = 0;
         byte[][] window = new byte[32][];
+        int[] index = new int[window.length];
         long peakInUse = 0;
-        for (int i = 0; total < 3 * ram; i++) {
+        for (int i = 0; total < 2 * limit; i++) {
             byte[] b = new byte[(int) chunk];
             b[i % b.length] = (byte) i;
             window[i % window.length] = b;
+            index[i % window.length] = i;
             total += chunk;
-            if ((i & 255) == 0) {
+            if ((i & 63) == 0) {
                 peakInUse = Math.max(peakInUse, Nucleus.framesInUse());
             }
         }
-        long inUse = Nucleus.framesInUse();
-        check(peakInUse * PhysicalMemory.FRAME < ram, "the heap grew to " + (peakInUse * PhysicalMemory.FRAME >> 20) + " MiB");
-        return (total >> 20) + " MiB allocated on " + (ram >> 20) + " MiB of RAM; heap peak " + (peakInUse * PhysicalMemory.FRAME >> 20)
-                + " MiB, now " + (inUse * PhysicalMemory.FRAME >> 20) + " MiB (window " + window.length + ")";
+        for (int j = 0; j < window.length; j++) { // the live arrays survived the collections intact
+            check(window[j][index[j] % (int) chunk] == (byte) index[j], "live array " + index[j] + " lost its contents");
+        }
+        long peak = peakInUse * PhysicalMemory.FRAME;
+        check(total > limit, "allocated " + total + " bytes, not more than the heap limit " + limit);
+        long ram = k.memory.frames.totalFrames() * PhysicalMemory.FRAME;
+        check(peak < ram, "the heap's frames grew to " + (peak >> 20) + " MiB of " + (ram >> 20) + " MiB");
+        return (total >> 20) + " MiB allocated under a " + (limit >> 20) + " MiB heap limit; frames mapped for the heap peaked at "
+                + (peak >> 20) + " MiB";
     }
 }

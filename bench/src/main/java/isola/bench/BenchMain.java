@@ -95,8 +95,9 @@ public final class BenchMain {
         SUITES.values().forEach(x -> s.printf("  %-8s %s%n", x.name(), x.description()));
         s.println();
         s.println("options:");
-        s.println("  --forks N         forked JVMs (isolates: runs of the executable) per benchmark");
-        s.println("                    (default: ipc 2, boot 1, mem 2, isolates 2)");
+        s.println("  --forks N         forked JVMs (isolates: runs of the executable; baremetal: QEMU");
+        s.println("                    boots) per benchmark (default: ipc 2, boot 1, mem 2, isolates 2,");
+        s.println("                    baremetal 3)");
         s.println("  --warmup N        warm-up iterations per fork (default: ipc 5; boot per benchmark:");
         s.println("                    3 launcher starts, 10 crashes)");
         s.println("  --iterations N    measurement iterations per fork (default: ipc 10; boot per");
@@ -117,6 +118,9 @@ public final class BenchMain {
         s.println();
         s.println("isolates runs inside the native executable (native/target/bin/isola, built by ./isola");
         s.println("native); each fork is one run of it, and --time does not apply.");
+        s.println();
+        s.println("baremetal boots the kernel image (baremetal/target/image/isola-kernel.elf, built by");
+        s.println("./isola image) in QEMU with bench on its command line; each fork is one boot.");
         s.println();
         s.println("quick runs: ./isola bench ipc --forks 1 --warmup 2 --iterations 3 --time 1");
         s.println("            ./isola bench boot --warmup 2 --iterations 5");
@@ -185,7 +189,13 @@ public final class BenchMain {
             return Double.isNaN(ns) ? null : s.median() * ns / unit.toNanos(1);
         }
 
+        /** a's median over b's: in one time unit, or directly if both count the same thing (cycles/op). */
         Double ratio(String a, String b) {
+            Stats sa = stats.get(a), sb = stats.get(b);
+            if (sa != null && sb != null && sa.unit() != null && sa.unit().equals(sb.unit())
+                    && Double.isNaN(nanosPerUnit(sa.unit()))) {
+                return div(sa.median(), sb.median());
+            }
             return div(in(a, TimeUnit.NANOSECONDS), in(b, TimeUnit.NANOSECONDS));
         }
     }
@@ -375,6 +385,36 @@ public final class BenchMain {
             Set.of(),
             "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
 
+    // ---- baremetal (harness: the kernel in QEMU) ----
+
+    static final String BOOT_TO_SUMMARY = NativeHarness.BOOT_TO_SUMMARY;
+    static final String TSC_READ = "tscRead";
+    static final String TIMER_INTERRUPT = "timerInterrupt";
+    static final String CONTEXT_SWITCH = "contextSwitch";
+    static final String LOCK_UNCONTENDED = "lockUncontended";
+    static final String LOCK_HANDOFF = "lockHandoff";
+    static final String PAGE_FAULT = "pageFault";
+    static final List<String> BAREMETAL_BENCHMARKS = List.of(BOOT_TO_SUMMARY, TSC_READ, TIMER_INTERRUPT, CONTEXT_SWITCH,
+            LOCK_UNCONTENDED, LOCK_HANDOFF, PAGE_FAULT);
+    /** Target: QEMU start to the kernel's summary line, wall time under TCG. */
+    static final double BOOT_TARGET_MS = 1000;
+
+    static final Suite BAREMETAL = new Suite("baremetal",
+            "the kernel on x86-64 in QEMU (TCG): QEMU start to the summary line (wall), and in TSC cycles on "
+                    + "bare metal: a timer interrupt's entry to exit, a thread switch, uncontended and contended lock "
+                    + "hand-off, a demand page fault's round trip",
+            null, BAREMETAL_BENCHMARKS, BAREMETAL_BENCHMARKS, true, 3, 3, 10,
+            "== isola bench baremetal: wall ms per boot, or TSC cycles per operation under QEMU TCG (emulated cycles: "
+                    + "compare within this run only); median, min and max over all iterations of all boots ==",
+            null,
+            List.of(new Ratio("contended lock hand-off / thread switch", LOCK_HANDOFF, CONTEXT_SWITCH, "x"),
+                    new Ratio("page fault / thread switch", PAGE_FAULT, CONTEXT_SWITCH, "x"),
+                    new Ratio("uncontended lock / TSC read", LOCK_UNCONTENDED, TSC_READ, "x")),
+            List.of(new Target("QEMU start to summary line < " + plain(BOOT_TARGET_MS) + " ms",
+                    m -> ms(m, BOOT_TO_SUMMARY), v -> num(v) + " ms", v -> v < BOOT_TARGET_MS)),
+            Set.of(),
+            "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
+
     /** Known suites, in the order the usage lists them. */
     static final Map<String, Suite> SUITES = new LinkedHashMap<>();
 
@@ -383,6 +423,7 @@ public final class BenchMain {
         SUITES.put(BOOT.name(), BOOT);
         SUITES.put(MEM.name(), MEM);
         SUITES.put(ISOLATES.name(), ISOLATES);
+        SUITES.put(BAREMETAL.name(), BAREMETAL);
     }
 
     // =====================================================================================

@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 
 /** Isola's hosted command line (the {@code ./isola} launcher runs it). */
 @Command(name = "isola", mixinStandardHelpOptions = true, description = "Isola, a microkernel OS in Java",
-        subcommands = {Main.BootCommand.class, Main.ImageCommand.class})
+        subcommands = {Main.BootCommand.class, Main.ImageCommand.class, Main.QemuCommand.class})
 public final class Main implements Callable<Integer> {
     @Override
     public Integer call() {
@@ -44,6 +44,32 @@ public final class Main implements Callable<Integer> {
             isola.boot.image.DefaultImage.build(out, text);
             System.out.println("wrote " + out);
             return 0;
+        }
+    }
+
+    @Command(name = "qemu", mixinStandardHelpOptions = true,
+            description = "Boot the bare-metal kernel image in QEMU; exit 0 if it passed, 1 if it failed or panicked, "
+                    + "2 if it gave no status (or the image or RAM disk is missing).")
+    static final class QemuCommand implements Callable<Integer> {
+        @CommandLine.Mixin
+        Qemu qemu;
+
+        @Override
+        public Integer call() throws Exception {
+            try {
+                System.err.println("isola qemu: " + String.join(" ", qemu.command()));
+                if (qemu.gdb) {
+                    System.err.println("isola qemu: halted for gdb on :1234; in another terminal: gdb "
+                            + qemu.image.resolveSibling("isola-kernel.elf64") + " -ex 'target remote :1234'");
+                }
+                Qemu.Result r = qemu.run(System.out::println);
+                System.err.println("isola qemu: " + r.why() + " (" + r.totalNanos() / 1_000_000 + " ms"
+                        + (r.summaryNanos() >= 0 ? ", summary line after " + r.summaryNanos() / 1_000_000 + " ms" : "") + ")");
+                return r.status();
+            } catch (Qemu.BootException e) {
+                System.err.println("isola qemu: " + e.getMessage());
+                return Qemu.NO_STATUS;
+            }
         }
     }
 
