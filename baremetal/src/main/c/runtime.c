@@ -902,3 +902,18 @@ extern char isola_text_end[];
 long isola_kernel_image_start(void) { return (long)isola_kernel_start; }
 long isola_kernel_text_end(void) { return (long)isola_text_end; }
 long isola_kernel_image_end(void) { return (long)isola_kernel_end; }
+
+/* Unmaps a demand range isola_demand_reserve returned (its frames back to the pool) and forgets it. */
+int isola_demand_release(long va, long len) {
+    uint64_t f = isola_irq_save();
+    for (int i = 0; i < DEMAND_RANGES; i++) {
+        if (demand[i].start == (uint64_t)va && demand[i].end == (uint64_t)va + (uint64_t)len && len > 0) {
+            demand[i].start = demand[i].end = 0;
+            unmap_range((uint64_t)va, ((uint64_t)len + FRAME - 1) & ~(FRAME - 1));
+            isola_irq_restore(f);
+            return 0;
+        }
+    }
+    isola_irq_restore(f);
+    return -1;
+}

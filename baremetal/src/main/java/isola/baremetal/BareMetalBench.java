@@ -16,8 +16,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       counts these itself; an iteration is the interrupts of 20 ms);
  *   <li>{@code contextSwitch}: one switch between two threads that yield to each other;
  *   <li>{@code lockUncontended}: lock and unlock of a free ReentrantLock;
- *   <li>{@code lockHandoff}: a fair ReentrantLock passing between two threads, each hand-off a
- *       park of the releaser and a switch to the waiter;
+ *   <li>{@code lockHandoff}: a fair ReentrantLock passing between two threads that both want
+ *       it, each hand-off an unpark of the waiter, a park of the releaser and a switch;
  *   <li>{@code pageFault}: a first touch of a demand-paged page: the fault, a zeroed frame
  *       mapped, the access retried.
  * </ul>
@@ -104,6 +104,7 @@ final class BareMetalBench {
         return Cpu.rdtsc() - t0;
     }
 
+    /** Two threads wait on a fair lock the measuring thread holds; once it lets go, every acquisition is a hand-off. */
     private long lockHandoff(int ops, long[] did) throws InterruptedException {
         ReentrantLock lock = new ReentrantLock(true);
         long[] handoffs = {0};
@@ -122,9 +123,14 @@ final class BareMetalBench {
             }
         };
         Thread a = new Thread(body), b = new Thread(body);
-        long t0 = Cpu.rdtsc();
+        lock.lock();
         a.start();
         b.start();
+        while (lock.getQueueLength() < 2) {
+            Thread.yield();
+        }
+        long t0 = Cpu.rdtsc();
+        lock.unlock();
         a.join();
         b.join();
         long t = Cpu.rdtsc() - t0;
@@ -144,6 +150,9 @@ final class BareMetalBench {
         }
         long t = Cpu.rdtsc() - t0;
         did[0] = Nucleus.faultCount() - f0;
+        if (Nucleus.demandRelease(va, ops * PhysicalMemory.FRAME) != 0) {
+            throw new IllegalStateException("demand range 0x" + Long.toHexString(va) + " was not released");
+        }
         return t;
     }
 }

@@ -48,6 +48,10 @@ final class Nucleus {
     @CFunction(value = "isola_demand_reserve", transition = Transition.NO_TRANSITION)
     static native long demandReserve(long bytes);
 
+    /** Unmaps a range {@link #demandReserve} gave (its frames go back to the pool); 0, or -1 if it was not one. */
+    @CFunction(value = "isola_demand_release", transition = Transition.NO_TRANSITION)
+    static native int demandRelease(long va, long bytes);
+
     /** The kernel image's extent and where its code ends. */
     @CFunction(value = "isola_kernel_image_start", transition = Transition.NO_TRANSITION)
     static native long kernelStart();

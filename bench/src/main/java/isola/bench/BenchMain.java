@@ -397,7 +397,7 @@ public final class BenchMain {
     static final List<String> BAREMETAL_BENCHMARKS = List.of(BOOT_TO_SUMMARY, TSC_READ, TIMER_INTERRUPT, CONTEXT_SWITCH,
             LOCK_UNCONTENDED, LOCK_HANDOFF, PAGE_FAULT);
     /** Target: QEMU start to the kernel's summary line, wall time under TCG. */
-    static final double BOOT_TARGET_MS = 1000;
+    static final double QEMU_BOOT_TARGET_MS = 1000;
 
     static final Suite BAREMETAL = new Suite("baremetal",
             "the kernel on x86-64 in QEMU (TCG): QEMU start to the summary line (wall), and in TSC cycles on "
@@ -410,8 +410,8 @@ public final class BenchMain {
             List.of(new Ratio("contended lock hand-off / thread switch", LOCK_HANDOFF, CONTEXT_SWITCH, "x"),
                     new Ratio("page fault / thread switch", PAGE_FAULT, CONTEXT_SWITCH, "x"),
                     new Ratio("uncontended lock / TSC read", LOCK_UNCONTENDED, TSC_READ, "x")),
-            List.of(new Target("QEMU start to summary line < " + plain(BOOT_TARGET_MS) + " ms",
-                    m -> ms(m, BOOT_TO_SUMMARY), v -> num(v) + " ms", v -> v < BOOT_TARGET_MS)),
+            List.of(new Target("QEMU start to summary line < " + plain(QEMU_BOOT_TARGET_MS) + " ms",
+                    m -> ms(m, BOOT_TO_SUMMARY), v -> num(v) + " ms", v -> v < QEMU_BOOT_TARGET_MS)),
             Set.of(),
             "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
 

@@ -15,9 +15,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.infra.IterationParams;
-import org.openjdk.jmh.results.AggregationPolicy;
 import org.openjdk.jmh.results.AverageTimeResult;
-import org.openjdk.jmh.results.ScalarResult;
 import org.openjdk.jmh.results.BenchmarkResult;
 import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.IterationResultMetaData;
@@ -71,7 +69,7 @@ final class NativeHarness {
             long total = Long.parseLong(f[4]);
             IterationResult ir = new IterationResult(bp, bp.getMeasurement(), new IterationResultMetaData(ops, ops));
             ir.addResult(f[5].equals(CYCLES)
-                    ? new ScalarResult(f[1], (double) total / Math.max(1, ops), CYCLES, AggregationPolicy.AVG)
+                    ? new CyclesResult(f[1], (double) total / Math.max(1, ops))
                     : new AverageTimeResult(ResultRole.PRIMARY, f[1], ops, total, unit(f[5])));
             iterations.computeIfAbsent(name, n -> new ArrayList<>()).add(ir);
         };
@@ -94,7 +92,7 @@ final class NativeHarness {
         return results;
     }
 
-    static final String CYCLES = "cycles/op";
+    static final String CYCLES = CyclesResult.UNIT;
 
     private static void runExecutable(Path exe, BenchMain.Options o, String include, java.util.function.Consumer<String> parse)
             throws IOException {
