@@ -57,6 +57,7 @@ public final class Main implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             try {
+                qemu.check();
                 System.err.println("isola qemu: " + String.join(" ", qemu.command()));
                 if (qemu.gdb) {
                     System.err.println("isola qemu: halted for gdb on :1234; in another terminal: gdb "

@@ -10,7 +10,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 /**
  * Builds the bare-metal kernel image (./isola image): the Native Image builder compiles
@@ -38,19 +37,10 @@ public final class BareMetalBuild implements Callable<Integer> {
             "-mno-red-zone", "-mgeneral-regs-only", "-fno-stack-protector", "-fno-asynchronous-unwind-tables",
             "-fno-builtin", "-mcmodel=small", "-g");
 
-    @Option(names = "--project", paramLabel = "DIR", description = "the Isola checkout (default: ${DEFAULT-VALUE})",
-            defaultValue = ".")
-    Path project;
+    @CommandLine.Mixin
+    BuildFlags flags;
 
-    @Option(names = "--force", description = "build even if no input changed")
-    boolean force;
 
-    @Option(names = "--relink", description = "skip the builder: link the object the last build wrote again (for work on the runtime)")
-    boolean relink;
-
-    @Option(names = "--timeout", paramLabel = "MINUTES", description = "give up on the builder after this long (default: ${DEFAULT-VALUE})",
-            defaultValue = "30")
-    long timeoutMinutes;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new BareMetalBuild()).execute(args));
@@ -63,28 +53,28 @@ public final class BareMetalBuild implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        project = project.toAbsolutePath().normalize();
+        Path project = flags.project.toAbsolutePath().normalize();
         Path module = project.resolve("baremetal");
         Path target = module.resolve("target");
         Path out = target.resolve("image");
         Path csrc = module.resolve("src/main/c");
         ImageBuilder builder = new ImageBuilder(project, module, NAME, MAIN_CLASS, module.resolve("baremetal-image.options"),
-                out, target, timeoutMinutes);
+                out, target, flags.timeoutMinutes);
         try {
             Path image = image(project);
             Path stamp = target.resolve("image-inputs.sha256");
             String digest = builder.digest(List.of(csrc, builder.clib().resolve("cpufeatures.c"), builder.clib().resolve("include")));
-            if (!force && Files.exists(image) && Files.exists(stamp) && Files.readString(stamp).strip().equals(digest)) {
+            if (!flags.force && Files.exists(image) && Files.exists(stamp) && Files.readString(stamp).strip().equals(digest)) {
                 System.out.println("isola image: " + project.relativize(image) + " is up to date");
                 return 0;
             }
             Files.deleteIfExists(stamp);
             Files.deleteIfExists(image);
             long t0 = System.nanoTime();
-            Path object = relink ? builder.lastObject() : builder.build(List.of());
+            Path object = flags.relink ? builder.lastObject() : builder.build(List.of());
             long t1 = System.nanoTime();
             link(object, csrc, builder.clib(), target.resolve("link"), image);
-            if (!relink) {
+            if (!flags.relink) {
                 Files.writeString(stamp, digest + "\n");
             }
             System.out.printf("isola image: built %s (%d KiB; builder %d s)%n", project.relativize(image),

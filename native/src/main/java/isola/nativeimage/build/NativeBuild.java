@@ -19,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 /**
  * Builds Isola's native executable from Maven Central artifacts alone (./isola native): runs the
@@ -45,19 +44,10 @@ public final class NativeBuild implements Callable<Integer> {
      */
     static final List<String> JDK_LIBRARIES = List.of("java", "nio", "net", "zip");
 
-    @Option(names = "--project", paramLabel = "DIR", description = "the Isola checkout (default: ${DEFAULT-VALUE})",
-            defaultValue = ".")
-    Path project;
+    @CommandLine.Mixin
+    BuildFlags flags;
 
-    @Option(names = "--force", description = "build even if no input changed")
-    boolean force;
 
-    @Option(names = "--relink", description = "skip the builder: link the object the last build wrote again (for work on the C helpers)")
-    boolean relink;
-
-    @Option(names = "--timeout", paramLabel = "MINUTES", description = "give up on the builder after this long (default: ${DEFAULT-VALUE})",
-            defaultValue = "30")
-    long timeoutMinutes;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new NativeBuild()).execute(args));
@@ -65,17 +55,17 @@ public final class NativeBuild implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        project = project.toAbsolutePath().normalize();
+        Path project = flags.project.toAbsolutePath().normalize();
         Path nativeDir = project.resolve("native");
         Path target = nativeDir.resolve("target");
         Path out = target.resolve("bin");
         ImageBuilder builder = new ImageBuilder(project, nativeDir, NAME, MAIN_CLASS,
-                nativeDir.resolve("native-image.options"), out, target, timeoutMinutes);
+                nativeDir.resolve("native-image.options"), out, target, flags.timeoutMinutes);
         try {
             Path executable = out.resolve(NAME);
             Path stamp = target.resolve("native-inputs.sha256");
             String digest = builder.digest(List.of(builder.clib()));
-            if (!force && Files.isExecutable(executable) && Files.exists(stamp)
+            if (!flags.force && Files.isExecutable(executable) && Files.exists(stamp)
                     && Files.readString(stamp).strip().equals(digest)) {
                 System.out.println("isola native: " + project.relativize(executable) + " is up to date");
                 checkRuns(executable);
@@ -84,13 +74,13 @@ public final class NativeBuild implements Callable<Integer> {
             Files.deleteIfExists(stamp);
             Files.deleteIfExists(executable); // a failed build leaves no stale executable behind
             long t0 = System.nanoTime();
-            Path object = relink ? builder.lastObject()
+            Path object = flags.relink ? builder.lastObject()
                     : builder.build(LibraryMetadata.options(builder.imageClassPath()));
             long t1 = System.nanoTime();
             new Linker(ImageBuilder.javaHome(), builder.clib(), target.resolve("link"), out).link(object, executable);
             long t2 = System.nanoTime();
             checkRuns(executable);
-            if (!relink) { // a relinked object may be from other inputs: the next build builds
+            if (!flags.relink) { // a relinked object may be from other inputs: the next build builds
                 Files.writeString(stamp, digest + "\n");
             }
             System.out.printf("isola native: built %s (builder %d s, link %d s)%n", project.relativize(executable),

@@ -52,6 +52,32 @@ class BuildOptionsTest {
         assertTrue(o.jvm().contains("-XX:+EnableJVMCI"), o.jvm().toString());
     }
 
+    /** Both images' files include the shared builder options; the bare-metal one adds its own. */
+    @Test
+    void theBareMetalOptionsIncludeTheBuildersAndAddTheirOwn() throws Exception {
+        Map<String, String> v = Map.of("graal.version", "25.0.1", "java.home", "/j", "out", "/o", "tmp", "/t", "clib", "/c");
+        BuildOptions o = BuildOptions.read(Path.of("../baremetal/baremetal-image.options"), v);
+        assertTrue(o.jvm().contains("-XX:+EnableJVMCI"), o.jvm().toString());
+        assertTrue(o.image().contains("-H:+ExitAfterRelocatableImageWrite"), o.image().toString());
+        assertTrue(o.image().contains("-H:MicroArchitecture=compatibility"), o.image().toString());
+        assertTrue(o.image().contains("-H:-SpawnIsolates"), o.image().toString());
+        assertTrue(!o.image().contains("-H:Features=isola.nativeimage.NativeFeature"), "the hosted image's feature leaked in");
+    }
+
+    @Test
+    void aMissingIncludeIsAnErrorNamingTheLineAndTheFile(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("a.options"), "jvm: -Xmx1g\ninclude: nowhere.options\n");
+        var e = assertThrows(NativeBuild.BuildException.class, () -> BuildOptions.read(f, Map.of()));
+        assertTrue(e.getMessage().contains("a.options:2") && e.getMessage().contains("nowhere.options"), e.getMessage());
+    }
+
+    @Test
+    void anIncludeCycleIsAnError(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("self.options"), "include: self.options\n");
+        var e = assertThrows(NativeBuild.BuildException.class, () -> BuildOptions.read(f, Map.of()));
+        assertTrue(e.getMessage().contains("cycle"), e.getMessage());
+    }
+
     /** The generated exports cover the JDK internals the builder needs, and no module it does not resolve. */
     @Test
     void exportsReachJdkInternalsOfResolvedModulesOnly() throws Exception {
