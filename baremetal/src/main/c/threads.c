@@ -1,7 +1,8 @@
 /*
  * Threads for the Java kernel on one CPU: pthread_create, mutexes, condition variables, sleeps
  * and joins over a round-robin scheduler with preemptive time slices. The PIT's tick (IRQ 0,
- * programmed by the Java kernel) wakes sleepers and ends a thread's slice; the interrupt path
+ * programmed by the Java kernel) wakes sleepers, and the Java kernel's slice policy
+ * (SchedulerPolicy) says when a thread's slice is over; the interrupt path
  * then switches threads on the interrupted thread's own stack (entry.S), so a preempted
  * thread resumes exactly where it was, Java or not.
  *
@@ -56,10 +57,54 @@ static thread *all_threads;
 static thread *reap;             /* a finished detached thread whose stack another must free */
 static int next_id = 1;
 static int in_scheduler;
-static uint64_t ticks, slice_start_tick;
+static uint64_t ticks;
 static int timer_running;
-#define SLICE_TICKS 5           /* 5 ms at the kernel's 1 kHz tick */
 #define MAX_STACK (1024 * 1024)
+
+/*
+ * The time-slice policy is the Java kernel's (isola.baremetal.SchedulerPolicy): uninterruptible
+ * entry points with no prologue, called here from the timer interrupt and the switch. They get
+ * the image heap's base in r14, as Java code expects; it is read from r14 when the kernel first
+ * calls isola_policy_attach, and until then (the boot, before the timer runs) the policy is not
+ * consulted.
+ */
+static uint64_t java_heap_base;
+int isola_policy_tick(int others_ready);
+void isola_policy_switched(void);
+
+void isola_policy_attach(void) {
+    uint64_t r14;
+    __asm__ volatile("mov %%r14, %0" : "=r"(r14));
+    java_heap_base = r14;
+}
+
+static int policy_tick(int others_ready) {
+    int r;
+    __asm__ volatile("push %%r14\n\t"
+                     "sub $8, %%rsp\n\t"
+                     "mov %[base], %%r14\n\t"
+                     "call isola_policy_tick\n\t"
+                     "add $8, %%rsp\n\t"
+                     "pop %%r14"
+                     : "=a"(r), "+D"(others_ready)
+                     : [base] "m"(java_heap_base)
+                     : "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc");
+    return r;
+}
+
+static void policy_switched(void) {
+    if (!java_heap_base)
+        return;
+    __asm__ volatile("push %%r14\n\t"
+                     "sub $8, %%rsp\n\t"
+                     "mov %[base], %%r14\n\t"
+                     "call isola_policy_switched\n\t"
+                     "add $8, %%rsp\n\t"
+                     "pop %%r14"
+                     :
+                     : [base] "m"(java_heap_base)
+                     : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
+}
 
 static uint64_t context_switches, preemptions;
 long isola_context_switches(void) { return (long)context_switches; }
@@ -168,7 +213,7 @@ static void schedule(void) {
             isola_panic("every thread is blocked and no timer runs: deadlock (thread %d waits)", current->id);
     }
     in_scheduler = 0;
-    slice_start_tick = ticks;
+    policy_switched();
     thread *prev = current;
     next->state = RUNNING;
     if (next == prev)
@@ -197,7 +242,9 @@ int isola_timer_tick(void) {
     timer_running = 1;
     if (sleepers)
         wake_sleepers(isola_nanotime());
-    return !in_scheduler && run_queue.head && ticks - slice_start_tick >= SLICE_TICKS;
+    if (!java_heap_base)
+        return 0;
+    return policy_tick(!in_scheduler && run_queue.head != 0);
 }
 
 /* From the interrupt path, on the interrupted thread's stack, interrupts off. */

@@ -22,6 +22,7 @@ public final class BareMetalMain {
 
     public static void main(String[] args) {
         long start = System.nanoTime();
+        Nucleus.policyAttach();
         PrintStream console = new PrintStream(new Uart(Uart.COM1), true, StandardCharsets.US_ASCII);
         System.setOut(console);
         System.setErr(console);

@@ -98,6 +98,10 @@ final class Nucleus {
 
     // ---- threads and time ----
 
+    /** From now on the runtime consults the kernel's slice policy (SchedulerPolicy); call from Java, early. */
+    @CFunction(value = "isola_policy_attach", transition = Transition.NO_TRANSITION)
+    static native void policyAttach();
+
     @CFunction(value = "isola_ticks", transition = Transition.NO_TRANSITION)
     static native long ticks();
 
