@@ -145,3 +145,20 @@ isola_isr_stubs:
         .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
         .quad isr\v
         .endr
+
+        .text
+/*
+ * long isola_call_java(void *fn, long a, long b): calls the scheduler policy's entry fn(a, b)
+ * (uninterruptible Java with no prologue) with r14 = the image heap's base, as Java code
+ * expects it; the caller may be C that used r14 for itself, or an interrupt of such C.
+ */
+        .globl isola_call_java
+isola_call_java:
+        pushq %r14                      /* also aligns the stack for the call */
+        movq isola_java_heap_base(%rip), %r14
+        movq %rdi, %rax
+        movq %rsi, %rdi
+        movq %rdx, %rsi
+        call *%rax
+        popq %r14
+        ret

@@ -1,8 +1,9 @@
 /*
  * Threads for the Java kernel on one CPU: pthread_create, mutexes, condition variables, sleeps
- * and joins over a round-robin scheduler with preemptive time slices. The PIT's tick (IRQ 0,
- * programmed by the Java kernel) wakes sleepers, and the Java kernel's slice policy
- * (SchedulerPolicy) says when a thread's slice is over; the interrupt path
+ * and joins, scheduled round robin with preemptive time slices. The policy is the Java
+ * kernel's (SchedulerPolicy: the run queue, the sleepers, the slice); this is the mechanism:
+ * contexts, the switch, and the wait queues of mutexes and condition variables. The PIT's tick
+ * (IRQ 0, programmed by the Java kernel) wakes sleepers and ends slices; the interrupt path
  * then switches threads on the interrupted thread's own stack (entry.S), so a preempted
  * thread resumes exactly where it was, Java or not.
  *
@@ -29,11 +30,9 @@ typedef struct queue { struct thread *head, *tail; } queue;
 
 typedef struct thread {
     uint64_t rsp;               /* saved by isola_switch */
-    struct thread *next;        /* run queue or one wait queue */
-    struct thread *sleep_next;  /* the sleepers list, while it has a deadline */
+    struct thread *next;        /* one wait queue (a mutex's or a condition variable's) */
     struct thread *all_next;
-    int id, state, err, detached, timed_out;
-    uint64_t wake_at;           /* isola_nanotime deadline, 0 for none */
+    int id, state, err, detached, timed_out; /* id: the policy's name for the thread */
     void *(*start)(void *);
     void *arg, *result;
     uint64_t stack_lo, stack_hi, stack_map; /* stack_map: the mmap'd range (0: the boot stack) */
@@ -51,65 +50,64 @@ _Static_assert(sizeof(attr) <= 56, "pthread_attr_t is 56 bytes");
 
 static thread boot_thread;
 static thread *current = &boot_thread;
-static queue run_queue;
-static thread *sleepers;
 static thread *all_threads;
 static thread *reap;             /* a finished detached thread whose stack another must free */
-static int next_id = 1;
 static int in_scheduler;
 static uint64_t ticks;
 static int timer_running;
 #define MAX_STACK (1024 * 1024)
 
 /*
- * The time-slice policy is the Java kernel's (isola.baremetal.SchedulerPolicy): uninterruptible
- * entry points with no prologue, called here from the timer interrupt and the switch. They get
- * the image heap's base in r14, as Java code expects; it is read from r14 when the kernel first
- * calls isola_policy_attach, and until then (the boot, before the timer runs) the policy is not
- * consulted.
+ * The scheduling policy is the Java kernel's (isola.baremetal.SchedulerPolicy): the run queue,
+ * the sleepers' deadlines and the time slice. Its entries are uninterruptible Java with no
+ * prologue, called through isola_call_java (entry.S) with the image heap's base in r14. That
+ * base is read from r14 when the kernel first calls isola_policy_attach; before that (the boot,
+ * one thread, no timer) nothing is queued, and a thread that would block is a panic.
  */
-static uint64_t java_heap_base;
-int isola_policy_tick(int others_ready);
+uint64_t isola_java_heap_base;
+long isola_call_java(void *fn, long a, long b);
+int isola_policy_enqueue(int id);
+int isola_policy_next(void);
+int isola_policy_ready(void);
+void isola_policy_sleep(int id, long deadline);
+int isola_policy_unsleep(int id);
+int isola_policy_expired(long now);
+int isola_policy_sleeping(void);
+int isola_policy_tick(int switch_allowed);
 void isola_policy_switched(void);
-
-void isola_policy_attach(void) {
-    uint64_t r14;
-    __asm__ volatile("mov %%r14, %0" : "=r"(r14));
-    java_heap_base = r14;
-}
-
-static int policy_tick(int others_ready) {
-    int r;
-    __asm__ volatile("push %%r14\n\t"
-                     "sub $8, %%rsp\n\t"
-                     "mov %[base], %%r14\n\t"
-                     "call isola_policy_tick\n\t"
-                     "add $8, %%rsp\n\t"
-                     "pop %%r14"
-                     : "=a"(r), "+D"(others_ready)
-                     : [base] "m"(java_heap_base)
-                     : "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc");
-    return r;
-}
-
-static void policy_switched(void) {
-    if (!java_heap_base)
-        return;
-    __asm__ volatile("push %%r14\n\t"
-                     "sub $8, %%rsp\n\t"
-                     "mov %[base], %%r14\n\t"
-                     "call isola_policy_switched\n\t"
-                     "add $8, %%rsp\n\t"
-                     "pop %%r14"
-                     :
-                     : [base] "m"(java_heap_base)
-                     : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
-}
 
 static uint64_t context_switches, preemptions;
 long isola_context_switches(void) { return (long)context_switches; }
 long isola_preemptions(void) { return (long)preemptions; }
 long isola_ticks(void) { return (long)ticks; }
+
+#define MAX_THREADS 512 /* SchedulerPolicy.MAX_THREADS */
+static thread *by_id[MAX_THREADS];
+
+void isola_policy_attach(void) {
+    uint64_t r14;
+    __asm__ volatile("mov %%r14, %0" : "=r"(r14));
+    isola_java_heap_base = r14;
+}
+
+static long policy(void *fn, long a, long b) {
+    if (!isola_java_heap_base)
+        isola_panic("the scheduler was needed before the Java kernel attached its policy (thread %d)", current->id);
+    return isola_call_java(fn, a, b);
+}
+
+static int ready_count(void) { return (int)policy((void *)isola_policy_ready, 0, 0); }
+
+/* A free id for t (0 if all MAX_THREADS - 1 are taken). */
+static int alloc_id(thread *t) {
+    for (int i = 1; i < MAX_THREADS; i++) {
+        if (!by_id[i]) {
+            by_id[i] = t;
+            return i;
+        }
+    }
+    return 0;
+}
 
 static void enqueue(queue *q, thread *t) {
     t->next = 0;
@@ -149,48 +147,32 @@ static int remove_from(queue *q, thread *t) {
 }
 
 static void sleep_until(thread *t, uint64_t deadline) {
-    t->wake_at = deadline;
     t->timed_out = 0;
-    t->sleep_next = sleepers;
-    sleepers = t;
+    policy((void *)isola_policy_sleep, t->id, (long)deadline);
 }
 
 static void unsleep(thread *t) {
-    if (!t->wake_at)
-        return;
-    for (thread **p = &sleepers; *p; p = &(*p)->sleep_next) {
-        if (*p == t) {
-            *p = t->sleep_next;
-            break;
-        }
-    }
-    t->wake_at = 0;
+    policy((void *)isola_policy_unsleep, t->id, 0);
 }
 
 static void make_ready(thread *t) {
     unsleep(t);
     t->state = READY;
-    enqueue(&run_queue, t);
+    policy((void *)isola_policy_enqueue, t->id, 0);
 }
 
-/* Sleepers whose deadline passed become ready; the wait queue they were on (if any) is left to the waker. */
+/* Sleepers whose deadline passed become ready, taken off the wait queue a timed wait left them on. */
 static queue *timed_queue_of(thread *t);
 static void wake_sleepers(uint64_t now) {
-    thread **p = &sleepers;
-    while (*p) {
-        thread *t = *p;
-        if (t->wake_at <= now) {
-            *p = t->sleep_next;
-            t->wake_at = 0;
-            t->timed_out = 1;
-            queue *q = timed_queue_of(t);
-            if (q)
-                remove_from(q, t);
-            t->state = READY;
-            enqueue(&run_queue, t);
-        } else {
-            p = &t->sleep_next;
-        }
+    int id;
+    while ((id = (int)policy((void *)isola_policy_expired, (long)now, 0)) != 0) {
+        thread *t = by_id[id];
+        t->timed_out = 1;
+        queue *q = timed_queue_of(t);
+        if (q)
+            remove_from(q, t);
+        t->state = READY;
+        policy((void *)isola_policy_enqueue, id, 0);
     }
 }
 
@@ -202,18 +184,20 @@ static void wake_sleepers(uint64_t now) {
 static void schedule(void) {
     in_scheduler = 1;
     thread *next;
-    while (!(next = dequeue(&run_queue))) {
+    int id;
+    while (!(id = (int)policy((void *)isola_policy_next, 0, 0))) {
         if (timer_running) {
             __asm__ volatile("sti; hlt; cli" : : : "memory");
         } else {
             __asm__ volatile("pause");
         }
         wake_sleepers(isola_nanotime());
-        if (!sleepers && !run_queue.head && !timer_running && current->state != READY)
+        if (!timer_running && !policy((void *)isola_policy_sleeping, 0, 0) && !ready_count())
             isola_panic("every thread is blocked and no timer runs: deadlock (thread %d waits)", current->id);
     }
+    next = by_id[id];
     in_scheduler = 0;
-    policy_switched();
+    policy((void *)isola_policy_switched, 0, 0);
     thread *prev = current;
     next->state = RUNNING;
     if (next == prev)
@@ -227,6 +211,7 @@ static void schedule(void) {
         thread *r = reap;
         reap = 0;
         munmap((void *)r->stack_map, r->stack_hi - r->stack_map);
+        by_id[r->id] = 0;
         free(r);
     }
 }
@@ -240,25 +225,23 @@ static void block(void) {
 int isola_timer_tick(void) {
     ticks++;
     timer_running = 1;
-    if (sleepers)
-        wake_sleepers(isola_nanotime());
-    if (!java_heap_base)
+    if (!isola_java_heap_base)
         return 0;
-    return policy_tick(!in_scheduler && run_queue.head != 0);
+    wake_sleepers(isola_nanotime());
+    return (int)policy((void *)isola_policy_tick, !in_scheduler, 0);
 }
 
 /* From the interrupt path, on the interrupted thread's stack, interrupts off. */
 void isola_preempt(void) {
-    if (in_scheduler || !run_queue.head)
+    if (in_scheduler || !ready_count())
         return;
     preemptions++;
-    current->state = READY;
-    enqueue(&run_queue, current);
+    make_ready(current);
     schedule();
 }
 
 void isola_threads_init(uint64_t bottom, uint64_t top) {
-    boot_thread.id = next_id++;
+    boot_thread.id = alloc_id(&boot_thread);
     boot_thread.state = RUNNING;
     boot_thread.stack_lo = bottom;
     boot_thread.stack_hi = top;
@@ -371,7 +354,13 @@ int pthread_create(pthread_t *out, const attr *a, void *(*start)(void *), void *
     *--sp = 0x037F00001F80ull;                  /* mxcsr 0x1F80, x87 control word 0x037F */
     t->rsp = (uint64_t)sp;
     uint64_t f = isola_irq_save();
-    t->id = next_id++;
+    t->id = alloc_id(t);
+    if (!t->id) {
+        isola_irq_restore(f);
+        munmap(map, size + 4096);
+        free(t);
+        return EAGAIN;
+    }
     t->all_next = all_threads;
     all_threads = t;
     make_ready(t);
@@ -412,15 +401,19 @@ int pthread_join(pthread_t id, void **result) {
     if (result)
         *result = t->result;
     munmap((void *)t->stack_map, t->stack_hi - t->stack_map);
+    f = isola_irq_save();
+    by_id[t->id] = 0;
+    isola_irq_restore(f);
     free(t);
     return 0;
 }
 
 int sched_yield(void) {
+    if (!isola_java_heap_base)
+        return 0; /* the boot: no other thread */
     uint64_t f = isola_irq_save();
-    if (run_queue.head) {
-        current->state = READY;
-        enqueue(&run_queue, current);
+    if (ready_count()) {
+        make_ready(current);
         schedule();
     }
     isola_irq_restore(f);

@@ -139,7 +139,7 @@ final class SelfTests {
         long policyTicks = SchedulerPolicy.ticks(), runtimeTicks = Nucleus.ticks(); // a tick may fall between the reads
         check(runtimeTicks - policyTicks >= 0 && runtimeTicks - policyTicks <= 1, "the slice policy saw " + policyTicks
                 + " ticks, the runtime counted " + runtimeTicks);
-        return dt + " ticks in " + elapsedMs + " ms (IRQ 0 at vector 32), each through the Java slice policy; " + dj
+        return dt + " ticks in " + elapsedMs + " ms (IRQ 0 at vector 32), each through the Java scheduler policy; " + dj
                 + " taken by the interrupt thread; TSC "
                 + Nucleus.tscHz() / 1_000_000 + " MHz";
     }
