@@ -64,7 +64,11 @@ void isola_lidt(long base, int limit) {
     __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 
-void isola_enable_interrupts(void) { __asm__ volatile("sti" : : : "memory"); }
+int isola_interrupts_enabled;
+void isola_enable_interrupts(void) {
+    isola_interrupts_enabled = 1;
+    __asm__ volatile("sti" : : : "memory");
+}
 
 /* ---- counters the kernel's self-tests and benchmarks read ---- */
 
@@ -89,6 +93,11 @@ static const char *const names[32] = {
 };
 
 static void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static uint8_t inb(uint16_t port) {
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
 
 static void __attribute__((noreturn)) exception_panic(frame *f, uint64_t cr2) {
     isola_print("\nisola: PANIC: CPU exception %lu (%s) in kernel code at rip 0x%lx, error code 0x%lx",
@@ -119,6 +128,16 @@ int isola_interrupt(frame *f) {
         exception_panic(f, cr2);
     }
     uint32_t line = (uint32_t)f->vector - 32;
+    if (line == 7 || line == 15) {
+        /* A spurious interrupt (a line that dropped before the CPU took it) is not in service: no EOI for it. */
+        uint16_t pic = line == 7 ? 0x20 : 0xA0;
+        outb(pic, 0x0B); /* OCW3: read the in-service register */
+        if (!(inb(pic) & 0x80)) {
+            if (line == 15)
+                outb(0x20, 0x20); /* the master did take the cascade line */
+            return 0;
+        }
+    }
     if (line >= 8)
         outb(0xA0, 0x20); /* EOI to the slave PIC, then the master */
     outb(0x20, 0x20);

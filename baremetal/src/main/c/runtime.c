@@ -588,7 +588,11 @@ static uint64_t *pte_of(uint64_t va, int create) {
 static void unmap_range(uint64_t va, uint64_t len) {
     for (uint64_t a = va; a < va + len; a += FRAME) {
         uint64_t *pte = pte_of(a, 0);
-        if (pte && *pte) {
+        if (!pte) { /* no page table here: skip to the next 2 MiB */
+            a = (a | ((1ull << 21) - 1)) + 1 - FRAME;
+            continue;
+        }
+        if (*pte) {
             frame_free(*pte & PTE_ADDR);
             *pte = 0;
             isola_invlpg((long)a);

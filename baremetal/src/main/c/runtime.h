@@ -35,6 +35,8 @@ int isola_thread_id(void);
 /* Called by the interrupt path: a timer tick (wakes sleepers, ends time slices). Returns 1 if the interrupted thread should yield. */
 int isola_timer_tick(void);
 void isola_preempt(void);
+/* Set once the Java kernel enabled interrupts (its IDT, PIC and PIT are set up): the idle loop halts. */
+extern int isola_interrupts_enabled;
 /* Wakes the thread waiting in isola_irq_wait for lines in mask (from interrupt context). */
 void isola_irq_raise(uint32_t line);
 

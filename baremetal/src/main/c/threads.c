@@ -51,10 +51,9 @@ _Static_assert(sizeof(attr) <= 56, "pthread_attr_t is 56 bytes");
 static thread boot_thread;
 static thread *current = &boot_thread;
 static thread *all_threads;
-static thread *reap;             /* a finished detached thread whose stack another must free */
+static thread *reap;             /* finished detached threads (linked through next) whose stacks another must free */
 static int in_scheduler;
 static uint64_t ticks;
-static int timer_running;
 #define MAX_STACK (1024 * 1024)
 
 /*
@@ -176,24 +175,26 @@ static void wake_sleepers(uint64_t now) {
     }
 }
 
+static void reap_finished(void);
+
 /*
  * Runs the next ready thread; the caller has interrupts off and has put current wherever it
  * belongs (run queue, wait queue, or nowhere if done). With nothing ready it idles: halts until
- * an interrupt, or, before the kernel starts the timer, polls the clock for sleepers.
+ * an interrupt, or, before the kernel enables interrupts, polls the clock for sleepers.
  */
 static void schedule(void) {
     in_scheduler = 1;
     thread *next;
     int id;
     while (!(id = (int)policy((void *)isola_policy_next, 0, 0))) {
-        if (timer_running) {
-            __asm__ volatile("sti; hlt; cli" : : : "memory");
+        if (isola_interrupts_enabled) {
+            __asm__ volatile("sti; hlt; cli" : : : "memory"); /* until an interrupt */
         } else {
             __asm__ volatile("pause");
         }
         wake_sleepers(isola_nanotime());
-        if (!timer_running && !policy((void *)isola_policy_sleeping, 0, 0) && !ready_count())
-            isola_panic("every thread is blocked and no timer runs: deadlock (thread %d waits)", current->id);
+        if (!isola_interrupts_enabled && !policy((void *)isola_policy_sleeping, 0, 0) && !ready_count())
+            isola_panic("every thread is blocked and interrupts are off: deadlock (thread %d waits)", current->id);
     }
     next = by_id[id];
     in_scheduler = 0;
@@ -206,10 +207,14 @@ static void schedule(void) {
     context_switches++;
     next->switches++;
     isola_switch(&prev->rsp, next->rsp);
-    /* back on prev's stack: free a finished detached thread's stack, now that nothing runs on it */
-    if (reap && reap != current) {
+    reap_finished();
+}
+
+/* Frees finished detached threads' stacks: called on another thread's stack, so none runs on them. */
+static void reap_finished(void) {
+    while (reap && reap != current) {
         thread *r = reap;
-        reap = 0;
+        reap = r->next;
         munmap((void *)r->stack_map, r->stack_hi - r->stack_map);
         by_id[r->id] = 0;
         free(r);
@@ -224,7 +229,6 @@ static void block(void) {
 
 int isola_timer_tick(void) {
     ticks++;
-    timer_running = 1;
     if (!isola_java_heap_base)
         return 0;
     wake_sleepers(isola_nanotime());
@@ -284,6 +288,7 @@ struct timespec { long tv_sec, tv_nsec; };
 static void thread_exit(void *result) __attribute__((noreturn));
 
 void isola_thread_entry(thread *t) {
+    reap_finished(); /* a new thread's first run did not return through schedule */
     __asm__ volatile("sti");
     thread_exit(t->start(t->arg));
 }
@@ -341,9 +346,11 @@ int pthread_create(pthread_t *out, const attr *a, void *(*start)(void *), void *
     t->start = start;
     t->arg = arg;
     t->detached = a && a->detach;
-    /* The initial frame isola_switch pops: mxcsr/fcw, r15..rbp (r12 = t), then the trampoline. */
+    /*
+     * The initial frame isola_switch pops: mxcsr/fcw, r15..rbp (r12 = t), then the trampoline,
+     * whose ret leaves rsp = stack_hi (16-aligned), so its call sees rsp % 16 == 0, as the ABI wants.
+     */
     uint64_t *sp = (uint64_t *)t->stack_hi;
-    *--sp = 0;                                  /* alignment: the trampoline's call sees rsp % 16 == 0 */
     *--sp = (uint64_t)isola_thread_trampoline;
     *--sp = 0;                                  /* rbp */
     *--sp = 0;                                  /* rbx */
@@ -382,8 +389,10 @@ static void thread_exit(void *result) {
     }
     if (t->joiner)
         make_ready(t->joiner);
-    if (t->detached)
+    if (t->detached) {
+        t->next = reap;
         reap = t;
+    }
     schedule();
     isola_panic("a finished thread was scheduled again");
 }
@@ -420,8 +429,17 @@ int sched_yield(void) {
     return 0;
 }
 
+/* Nanoseconds in a valid timespec, saturating (a deadline centuries away stays far away). */
 static uint64_t timespec_ns(const struct timespec *ts) {
+    if ((uint64_t)ts->tv_sec > (uint64_t)INT64_MAX / 1000000000ull - 1)
+        return (uint64_t)INT64_MAX;
     return (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec;
+}
+
+/* Now plus ns on the runtime's clock, saturating below 2^63 (the policy's deadlines are signed). */
+static uint64_t deadline_after(uint64_t ns) {
+    uint64_t now = isola_nanotime();
+    return ns > (uint64_t)INT64_MAX - now ? (uint64_t)INT64_MAX : now + ns;
 }
 
 int nanosleep(const struct timespec *req, struct timespec *rem) {
@@ -430,8 +448,9 @@ int nanosleep(const struct timespec *req, struct timespec *rem) {
         return -1;
     }
     uint64_t f = isola_irq_save();
-    sleep_until(current, isola_nanotime() + timespec_ns(req));
+    sleep_until(current, deadline_after(timespec_ns(req)));
     block();
+    current->timed_out = 0;
     isola_irq_restore(f);
     if (rem)
         rem->tv_sec = rem->tv_nsec = 0;
@@ -521,6 +540,7 @@ static int wait(cond *c, mutex *m, uint64_t deadline) {
         isola_irq_restore(f);
         return 1; /* EPERM */
     }
+    current->timed_out = 0; /* a nanosleep's earlier timeout must not make this wait look timed out */
     enqueue(&c->waiters, current);
     if (deadline) {
         current->waiting = &c->waiters;
@@ -546,13 +566,15 @@ static int wait(cond *c, mutex *m, uint64_t deadline) {
 int pthread_cond_wait(cond *c, mutex *m) { return wait(c, m, 0); }
 
 int pthread_cond_timedwait(cond *c, mutex *m, const struct timespec *abstime) {
+    if (abstime->tv_sec < 0 || abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000)
+        return EINVAL;
     uint64_t ns = timespec_ns(abstime);
     if (c->clock == 0) { /* CLOCK_REALTIME: the deadline is wall-clock time */
         struct timespec now;
         extern int clock_gettime(int, struct timespec *);
         clock_gettime(0, &now);
         uint64_t wall = timespec_ns(&now);
-        ns = ns <= wall ? isola_nanotime() : isola_nanotime() + (ns - wall);
+        ns = ns <= wall ? isola_nanotime() : deadline_after(ns - wall);
     }
     if (ns == 0)
         ns = 1;
