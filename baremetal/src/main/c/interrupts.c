@@ -92,13 +92,6 @@ static const char *const names[32] = {
     "#SX security", "reserved",
 };
 
-static void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static uint8_t inb(uint16_t port) {
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
 static void __attribute__((noreturn)) exception_panic(frame *f, uint64_t cr2) {
     isola_print("\nisola: PANIC: CPU exception %lu (%s) in kernel code at rip 0x%lx, error code 0x%lx",
                 f->vector, names[f->vector], f->rip, f->error);

@@ -24,13 +24,6 @@
 /* ------------------------------------------------------------------------------------------ */
 /* CPU                                                                                          */
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port) {
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 static inline uint64_t rdtsc(void) {
     uint32_t lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
@@ -74,14 +67,15 @@ void isola_poweroff(int code) {
 
 #define COM1 0x3F8
 
+/* Programs the UART once, for the runtime and the Java kernel's console (isola.baremetal.Uart) alike. */
 static void serial_init(void) {
+    outb(COM1 + 1, 0x00); /* IER: no interrupts */
+    outb(COM1 + 3, 0x80); /* LCR: DLAB, the next two registers are the divisor */
+    outb(COM1 + 0, 0x01); /* 115200 / 1 */
     outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x80);
-    outb(COM1 + 0, 0x01);
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x03);
-    outb(COM1 + 2, 0xC7);
-    outb(COM1 + 4, 0x03);
+    outb(COM1 + 3, 0x03); /* LCR: 8 data bits, no parity, 1 stop bit */
+    outb(COM1 + 2, 0xC7); /* FCR: FIFOs on and cleared, 14-byte threshold */
+    outb(COM1 + 4, 0x03); /* MCR: DTR, RTS */
 }
 
 static void serial_putc(char c) {
@@ -298,15 +292,6 @@ int clock_gettime(int clock, struct timespec *ts) {
 /* errno and small libc                                                                         */
 
 int *__errno_location(void) { return isola_thread_errno(); }
-#define EINVAL 22
-#define ENOMEM 12
-#define ENODEV 19
-#define ETIMEDOUT 110
-#define EBUSY 16
-#define EPERM 1
-#define EDEADLK 35
-#define EAGAIN 11
-#define ENOSYS 38
 
 void *memset(void *d, int c, size_t n) {
     unsigned char *p = d;
@@ -470,6 +455,8 @@ int JNI_OnLoad_zip(void *vm, void *reserved) { (void)vm; (void)reserved; return 
 /* Physical frames                                                                              */
 
 #define FRAME 4096ull
+/* n rounded up to whole frames. */
+static uint64_t pages_up(uint64_t n) { return (n + FRAME - 1) & ~(FRAME - 1); }
 static uint64_t bump_next, bump_end;      /* boot pool: RAM after the loaded image */
 static uint64_t free_frames_head;         /* frames given back: a stack linked through the frames */
 static uint64_t free_frames_count;
@@ -478,28 +465,38 @@ static int handed_over;                    /* the Java kernel owns RAM: no more 
 
 uint64_t isola_phys_pages(void) { return ram_top / FRAME; }
 
-/* A zeroed frame, or 0 if the pool is empty. Interrupts off. */
-static uint64_t frame_alloc(void) {
-    uint64_t pa;
-    if (free_frames_head) {
-        pa = free_frames_head;
+/* The pool's free frames: a stack linked through the frames themselves. Interrupts off. */
+static void pool_push(uint64_t pa) {
+    *(uint64_t *)(uintptr_t)pa = free_frames_head;
+    free_frames_head = pa;
+    free_frames_count++;
+}
+
+static uint64_t pool_pop(void) {
+    uint64_t pa = free_frames_head;
+    if (pa) {
         free_frames_head = *(uint64_t *)(uintptr_t)pa;
         free_frames_count--;
-    } else if (!handed_over && bump_next + FRAME <= bump_end) {
+    }
+    return pa;
+}
+
+/* A zeroed frame for the heap window, or 0 if the pool is empty. Interrupts off. */
+static uint64_t frame_alloc(void) {
+    uint64_t pa = pool_pop();
+    if (!pa && !handed_over && bump_next + FRAME <= bump_end) {
         pa = bump_next;
         bump_next += FRAME;
-    } else {
-        return 0;
     }
+    if (!pa)
+        return 0;
     memset((void *)(uintptr_t)pa, 0, FRAME);
     frames_in_use++;
     return pa;
 }
 
 static void frame_free(uint64_t pa) {
-    *(uint64_t *)(uintptr_t)pa = free_frames_head;
-    free_frames_head = pa;
-    free_frames_count++;
+    pool_push(pa);
     frames_in_use--;
 }
 
@@ -513,8 +510,7 @@ static void frame_free(uint64_t pa) {
 long isola_frames_handover(void) {
     uint64_t f = isola_irq_save();
     for (int i = 0; i < HANDOVER_CUSHION && bump_next + FRAME <= bump_end; i++) {
-        frames_in_use++;
-        frame_free(bump_next);
+        pool_push(bump_next);
         bump_next += FRAME;
     }
     handed_over = 1;
@@ -526,20 +522,14 @@ long isola_frames_handover(void) {
 /* The kernel gives the pool a frame it allocated from its frame allocator. */
 void isola_frames_give(long pa) {
     uint64_t f = isola_irq_save();
-    frames_in_use++; /* frame_free counts it back out */
-    frame_free((uint64_t)pa);
+    pool_push((uint64_t)pa);
     isola_irq_restore(f);
 }
 
 /* The kernel takes a free frame back (0 if the pool has none); only ones it gave, see below. */
 long isola_frames_take(void) {
     uint64_t f = isola_irq_save();
-    uint64_t pa = 0;
-    if (free_frames_head) {
-        pa = free_frames_head;
-        free_frames_head = *(uint64_t *)(uintptr_t)pa;
-        free_frames_count--;
-    }
+    uint64_t pa = pool_pop();
     isola_irq_restore(f);
     return (long)pa;
 }
@@ -554,7 +544,6 @@ long isola_frames_in_use(void) { return (long)frames_in_use; }
 #define HEAP_WINDOW_SIZE (512ull << 30)
 #define PTE_P 1ull
 #define PTE_RW 2ull
-#define PTE_PS (1ull << 7)
 #define PTE_NX (1ull << 63)
 #define PTE_ADDR 0x000FFFFFFFFFF000ull
 #define PTE_PROT_NONE (1ull << 9) /* software bit: a frame kept but made inaccessible (mprotect) */
@@ -623,7 +612,7 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off) {
         *__errno_location() = !(flags & MAP_ANONYMOUS) ? ENODEV : EINVAL;
         return MAP_FAILED;
     }
-    uint64_t size = (len + FRAME - 1) & ~(FRAME - 1);
+    uint64_t size = pages_up(len);
     uint64_t f = isola_irq_save();
     uint64_t va;
     if (flags & MAP_FIXED) {
@@ -662,7 +651,7 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off) {
 }
 
 int munmap(void *addr, size_t len) {
-    uint64_t va = (uint64_t)addr, size = (len + FRAME - 1) & ~(FRAME - 1);
+    uint64_t va = (uint64_t)addr, size = pages_up(len);
     if ((va & (FRAME - 1)) || !in_window(va, size)) {
         *__errno_location() = EINVAL;
         return -1;
@@ -682,20 +671,30 @@ int munmap(void *addr, size_t len) {
 #define IMAGE_PAGES_MAX (256 * 256) /* a kernel image of up to 256 MiB */
 static uint8_t readonly_pages[IMAGE_PAGES_MAX / 8];
 
-/* 1 if the kernel image's page at va was made read-only. */
-int isola_readonly(long va) {
-    uint64_t page = ((uint64_t)va - (uint64_t)isola_kernel_start) / FRAME;
-    return (uint64_t)va >= (uint64_t)isola_kernel_start && page < IMAGE_PAGES_MAX
-           && (readonly_pages[page / 8] >> (page % 8) & 1);
+/* The index of the kernel image's page at va in readonly_pages, or -1 if it is outside. */
+static int64_t image_page(uint64_t va) {
+    uint64_t page = (va - (uint64_t)isola_kernel_start) / FRAME;
+    return va >= (uint64_t)isola_kernel_start && page < IMAGE_PAGES_MAX ? (int64_t)page : -1;
 }
 
+/* 1 if the kernel image's page at va was made read-only. */
+int isola_readonly(long va) {
+    int64_t page = image_page((uint64_t)va);
+    return page >= 0 && (readonly_pages[page / 8] >> (page % 8) & 1);
+}
+
+extern char isola_text_end[];
+long isola_kernel_image_start(void) { return (long)isola_kernel_start; }
+long isola_kernel_text_end(void) { return (long)isola_text_end; }
+long isola_kernel_image_end(void) { return (long)isola_kernel_end; }
+
 int mprotect(void *addr, size_t len, int prot) {
-    uint64_t va = (uint64_t)addr, size = (len + FRAME - 1) & ~(FRAME - 1);
+    uint64_t va = (uint64_t)addr, size = pages_up(len);
     if (va >= (uint64_t)isola_kernel_start && va + size <= (uint64_t)isola_kernel_end && !(va & (FRAME - 1))
         && (prot == PROT_READ || prot == (PROT_READ | PROT_WRITE))) {
         for (uint64_t a = va; a < va + size; a += FRAME) {
-            uint64_t page = (a - (uint64_t)isola_kernel_start) / FRAME;
-            if (page >= IMAGE_PAGES_MAX)
+            int64_t page = image_page(a);
+            if (page < 0)
                 break;
             if (prot == PROT_READ)
                 readonly_pages[page / 8] |= (uint8_t)(1 << (page % 8));
@@ -725,7 +724,7 @@ int mprotect(void *addr, size_t len, int prot) {
 }
 
 static void memory_init(uint64_t first_free, uint64_t ram_end) {
-    bump_next = (first_free + FRAME - 1) & ~(FRAME - 1);
+    bump_next = pages_up(first_free);
     bump_end = ram_end & ~(FRAME - 1);
     ram_top = ram_end;
     if (bump_end < bump_next + (8ull << 20))
@@ -759,7 +758,7 @@ static int class_of(size_t n) {
 void *malloc(size_t n) {
     int c = class_of(n);
     if (c < 0) {
-        size_t total = (n + HEADER + FRAME - 1) & ~(FRAME - 1);
+        size_t total = pages_up(n + HEADER);
         uint64_t *base = mmap(0, total, PROT_READ | PROT_WRITE, MAP_ANONYMOUS, -1, 0);
         if (base == MAP_FAILED)
             return 0;
@@ -840,7 +839,7 @@ static void threads_init(void) { isola_threads_init((uint64_t)isola_boot_stack_b
 static struct { uint64_t start, end; } demand[DEMAND_RANGES];
 
 /* Registers [va, va + len) in the heap window, reserved with PROT_NONE mmap, for demand paging. */
-int isola_demand_range(long va, long len) {
+static int demand_register(long va, long len) {
     uint64_t f = isola_irq_save();
     for (int i = 0; i < DEMAND_RANGES; i++) {
         if (demand[i].start == demand[i].end && in_window((uint64_t)va, (uint64_t)len)) {
@@ -874,6 +873,33 @@ int isola_demand_fault(uint64_t va, uint64_t error) {
     return 0;
 }
 
+/* Reserves len bytes of the heap window and registers them for demand paging; 0 if it cannot. */
+long isola_demand_reserve(long len) {
+    void *va = mmap(0, (size_t)len, PROT_NONE, MAP_ANONYMOUS, -1, 0);
+    if (va == MAP_FAILED)
+        return 0;
+    if (demand_register((long)va, len) != 0) {
+        munmap(va, (size_t)len);
+        return 0;
+    }
+    return (long)va;
+}
+
+/* Unmaps a demand range isola_demand_reserve returned (its frames back to the pool) and forgets it. */
+int isola_demand_release(long va, long len) {
+    uint64_t f = isola_irq_save();
+    for (int i = 0; i < DEMAND_RANGES; i++) {
+        if (demand[i].start == (uint64_t)va && demand[i].end == (uint64_t)va + (uint64_t)len && len > 0) {
+            demand[i].start = demand[i].end = 0;
+            unmap_range((uint64_t)va, pages_up((uint64_t)len));
+            isola_irq_restore(f);
+            return 0;
+        }
+    }
+    isola_irq_restore(f);
+    return -1;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* SVM's own error reports: fdopen(2, "w") then fprintfSD(stream, format, string, int).         */
 
@@ -886,38 +912,4 @@ int fprintfSD(void *stream, const char *format, char *arg0, int arg1) {
     (void)stream;
     isola_print(format, arg0, arg1);
     return 0;
-}
-
-int isola_demand_range(long va, long len);
-
-/* Reserves len bytes of the heap window and registers them for demand paging; 0 if it cannot. */
-long isola_demand_reserve(long len) {
-    void *va = mmap(0, (size_t)len, PROT_NONE, MAP_ANONYMOUS, -1, 0);
-    if (va == MAP_FAILED)
-        return 0;
-    if (isola_demand_range((long)va, len) != 0) {
-        munmap(va, (size_t)len);
-        return 0;
-    }
-    return (long)va;
-}
-
-extern char isola_text_end[];
-long isola_kernel_image_start(void) { return (long)isola_kernel_start; }
-long isola_kernel_text_end(void) { return (long)isola_text_end; }
-long isola_kernel_image_end(void) { return (long)isola_kernel_end; }
-
-/* Unmaps a demand range isola_demand_reserve returned (its frames back to the pool) and forgets it. */
-int isola_demand_release(long va, long len) {
-    uint64_t f = isola_irq_save();
-    for (int i = 0; i < DEMAND_RANGES; i++) {
-        if (demand[i].start == (uint64_t)va && demand[i].end == (uint64_t)va + (uint64_t)len && len > 0) {
-            demand[i].start = demand[i].end = 0;
-            unmap_range((uint64_t)va, ((uint64_t)len + FRAME - 1) & ~(FRAME - 1));
-            isola_irq_restore(f);
-            return 0;
-        }
-    }
-    isola_irq_restore(f);
-    return -1;
 }

@@ -10,6 +10,24 @@
 #define ISOLA_EXIT_PASS 0x10
 #define ISOLA_EXIT_FAIL 0x11
 
+/* errno values (Linux x86-64), as the image expects them. */
+#define EPERM 1
+#define EAGAIN 11
+#define ENOMEM 12
+#define EBUSY 16
+#define ENODEV 19
+#define EINVAL 22
+#define EDEADLK 35
+#define ETIMEDOUT 110
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) {
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
 void isola_print(const char *fmt, ...);
 void isola_panic(const char *fmt, ...) __attribute__((noreturn));
 uint64_t isola_irq_save(void);

@@ -17,43 +17,33 @@
  */
 #include "runtime.h"
 
-#define EINVAL 22
-#define EBUSY 16
-#define EDEADLK 35
-#define ESRCH 3
-#define ETIMEDOUT 110
-#define EAGAIN 11
-
 enum { READY = 1, RUNNING, BLOCKED, DONE };
 
 typedef struct queue { struct thread *head, *tail; } queue;
 
 typedef struct thread {
     uint64_t rsp;               /* saved by isola_switch */
-    struct thread *next;        /* one wait queue (a mutex's or a condition variable's) */
-    struct thread *all_next;
+    struct thread *next;        /* one wait queue (a mutex's or a condition variable's), or the reap list */
     int id, state, err, detached, timed_out; /* id: the policy's name for the thread */
     void *(*start)(void *);
     void *arg, *result;
     uint64_t stack_lo, stack_hi, stack_map; /* stack_map: the mmap'd range (0: the boot stack) */
     struct thread *joiner;
     queue *waiting;             /* the condition variable's queue a timed wait is on */
-    uint64_t switches;
 } thread;
 
 typedef struct { int locked; int pad; thread *owner; queue waiters; } mutex;          /* <= 40 bytes */
 typedef struct { queue waiters; int clock; } cond;                                     /* <= 48 */
-typedef struct { uint64_t stacksize; uint64_t guard; int detach; } attr;               /* <= 56 */
+/* stackaddr: set by pthread_getattr_np only, for pthread_attr_getstack. */
+typedef struct { uint64_t stacksize, guard, stackaddr; int detach; } attr;             /* <= 56 */
 _Static_assert(sizeof(mutex) <= 40, "pthread_mutex_t is 40 bytes");
 _Static_assert(sizeof(cond) <= 48, "pthread_cond_t is 48 bytes");
 _Static_assert(sizeof(attr) <= 56, "pthread_attr_t is 56 bytes");
 
 static thread boot_thread;
 static thread *current = &boot_thread;
-static thread *all_threads;
 static thread *reap;             /* finished detached threads (linked through next) whose stacks another must free */
 static int in_scheduler;
-static uint64_t ticks;
 #define MAX_STACK (1024 * 1024)
 
 /*
@@ -78,7 +68,6 @@ void isola_policy_switched(void);
 static uint64_t context_switches, preemptions;
 long isola_context_switches(void) { return (long)context_switches; }
 long isola_preemptions(void) { return (long)preemptions; }
-long isola_ticks(void) { return (long)ticks; }
 
 #define MAX_THREADS 512 /* SchedulerPolicy.MAX_THREADS */
 static thread *by_id[MAX_THREADS];
@@ -205,7 +194,6 @@ static void schedule(void) {
         return;
     current = next;
     context_switches++;
-    next->switches++;
     isola_switch(&prev->rsp, next->rsp);
     reap_finished();
 }
@@ -228,7 +216,6 @@ static void block(void) {
 }
 
 int isola_timer_tick(void) {
-    ticks++;
     if (!isola_java_heap_base)
         return 0;
     wake_sleepers(isola_nanotime());
@@ -249,7 +236,6 @@ void isola_threads_init(uint64_t bottom, uint64_t top) {
     boot_thread.state = RUNNING;
     boot_thread.stack_lo = bottom;
     boot_thread.stack_hi = top;
-    all_threads = &boot_thread;
 }
 
 int *isola_thread_errno(void) { return &current->err; }
@@ -294,9 +280,7 @@ void isola_thread_entry(thread *t) {
 }
 
 int pthread_attr_init(attr *a) {
-    a->stacksize = 0;
-    a->guard = 0;
-    a->detach = 0;
+    memset(a, 0, sizeof *a);
     return 0;
 }
 int pthread_attr_destroy(attr *a) { (void)a; return 0; }
@@ -304,20 +288,16 @@ int pthread_attr_setstacksize(attr *a, uint64_t size) { a->stacksize = size; ret
 int pthread_attr_setdetachstate(attr *a, int detach) { a->detach = detach; return 0; }
 int pthread_attr_getguardsize(const attr *a, uint64_t *guard) { *guard = a->guard; return 0; }
 int pthread_attr_getstack(const attr *a, void **addr, uint64_t *size) {
-    /* Only attributes from pthread_getattr_np describe a stack: it stores lo in guard's place. */
-    const uint64_t *w = (const uint64_t *)a;
-    *addr = (void *)w[3];
-    *size = w[0];
+    *addr = (void *)a->stackaddr;
+    *size = a->stacksize;
     return 0;
 }
 
 int pthread_getattr_np(pthread_t id, attr *a) {
     thread *t = (thread *)id;
-    uint64_t *w = (uint64_t *)a;
-    w[0] = t->stack_hi - t->stack_lo; /* stacksize */
-    w[1] = 0;                         /* guard size: the guard page is below stack_lo */
-    w[2] = 0;
-    w[3] = t->stack_lo;
+    memset(a, 0, sizeof *a);
+    a->stacksize = t->stack_hi - t->stack_lo;
+    a->stackaddr = t->stack_lo; /* guard 0: the guard page lies below stack_lo, outside the stack */
     return 0;
 }
 
@@ -368,8 +348,6 @@ int pthread_create(pthread_t *out, const attr *a, void *(*start)(void *), void *
         free(t);
         return EAGAIN;
     }
-    t->all_next = all_threads;
-    all_threads = t;
     make_ready(t);
     isola_irq_restore(f);
     *out = (pthread_t)t;
@@ -381,12 +359,6 @@ static void thread_exit(void *result) {
     thread *t = current;
     t->result = result;
     t->state = DONE;
-    for (thread **p = &all_threads; *p; p = &(*p)->all_next) {
-        if (*p == t) {
-            *p = t->all_next;
-            break;
-        }
-    }
     if (t->joiner)
         make_ready(t->joiner);
     if (t->detached) {
@@ -508,7 +480,7 @@ int pthread_mutex_unlock(mutex *m) {
     uint64_t f = isola_irq_save();
     if (!m->locked || m->owner != current) {
         isola_irq_restore(f);
-        return 1; /* EPERM */
+        return EPERM;
     }
     unlock(m);
     isola_irq_restore(f);
@@ -538,7 +510,7 @@ static int wait(cond *c, mutex *m, uint64_t deadline) {
     uint64_t f = isola_irq_save();
     if (!m->locked || m->owner != current) {
         isola_irq_restore(f);
-        return 1; /* EPERM */
+        return EPERM;
     }
     current->timed_out = 0; /* a nanosleep's earlier timeout must not make this wait look timed out */
     enqueue(&c->waiters, current);

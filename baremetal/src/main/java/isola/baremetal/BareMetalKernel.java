@@ -37,10 +37,7 @@ final class BareMetalKernel {
         out.println("isola: memory: " + memory.frames.freeFrames() + " frames from 0x" + Long.toHexString(memory.base)
                 + " to the frame allocator, " + Nucleus.framesPooled() + " pooled for the heap; own page tables at 0x"
                 + Long.toHexString(memory.root) + " in CR3");
-        long idt;
-        synchronized (memory) {
-            idt = memory.frames.allocate(0);
-        }
+        long idt = memory.allocate(0, "the IDT");
         Idt.install(memory.ram, idt);
         pic.remap();
         Pit.start(TIMER_HZ);
@@ -80,9 +77,7 @@ final class BareMetalKernel {
                     if (c != null) {
                         c.timerInterrupt();
                     }
-                    synchronized (memory) {
-                        memory.balance();
-                    }
+                    memory.balance();
                 }
             }
         }, "interrupts");

@@ -26,14 +26,7 @@ final class KernelCore {
     final Kernel kernel;
 
     KernelCore(KernelMemory memory) {
-        long pa;
-        synchronized (memory) {
-            pa = memory.frames.allocate(PARTITION_ORDER);
-        }
-        if (pa < 0) {
-            throw new IllegalStateException("no " + (PhysicalMemory.FRAME << PARTITION_ORDER >> 20)
-                    + " MiB block of RAM for the kernel core's memory");
-        }
+        long pa = memory.allocate(PARTITION_ORDER, "the kernel core's memory");
         long bytes = PhysicalMemory.FRAME << PARTITION_ORDER;
         PhysicalMemory partition = PhysicalMemory.of(MemorySegment.ofAddress(pa).reinterpret(bytes));
         KernelConfig config = KernelConfig.DEFAULT.withMemory(bytes).withPools(16, 64, 64, 16, 64);

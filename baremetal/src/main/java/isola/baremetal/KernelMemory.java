@@ -74,12 +74,21 @@ final class KernelMemory {
         Cpu.writeCr3(root);
     }
 
-    /** A zeroed frame for a table, or an exception naming what ran out. */
-    private long tableFrame() {
-        long pa = frames.allocate(0);
+    /**
+     * A block of {@code 2^order} frames for {@code what}, or an exception naming what ran out.
+     * Threads share the allocator (the interrupt thread tops the heap's pool up), hence the lock.
+     */
+    synchronized long allocate(int order, String what) {
+        long pa = frames.allocate(order);
         if (pa < 0) {
-            throw new IllegalStateException("out of frames for the kernel's page tables");
+            throw new IllegalStateException("no free block of " + (PhysicalMemory.FRAME << order >> 10) + " KiB for " + what);
         }
+        return pa;
+    }
+
+    /** A zeroed frame for a table. */
+    private long tableFrame() {
+        long pa = allocate(0, "the kernel's page tables");
         paging.clearTable(pa);
         return pa;
     }
@@ -139,7 +148,7 @@ final class KernelMemory {
      * Keeps the heap's frame pool between its low mark and twice its target: tops it up from
      * the frame allocator, or takes surplus back. Returns the frames moved (+ given, - taken).
      */
-    long balance() {
+    synchronized long balance() {
         long pooled = Nucleus.framesPooled();
         long moved = 0;
         if (pooled < poolLow) {

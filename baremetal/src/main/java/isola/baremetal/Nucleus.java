@@ -78,6 +78,7 @@ final class Nucleus {
     @CFunction(value = "isola_irq_wait")
     static native int irqWait();
 
+    /** Interrupts taken on PIC line {@code line} (0: the PIT's ticks). */
     @CFunction(value = "isola_irq_count", transition = Transition.NO_TRANSITION)
     static native long irqCount(int line);
 
@@ -98,12 +99,9 @@ final class Nucleus {
 
     // ---- threads and time ----
 
-    /** From now on the runtime consults the kernel's slice policy (SchedulerPolicy); call from Java, early. */
+    /** From now on the runtime consults the kernel's scheduler policy (SchedulerPolicy); call from Java, early. */
     @CFunction(value = "isola_policy_attach", transition = Transition.NO_TRANSITION)
     static native void policyAttach();
-
-    @CFunction(value = "isola_ticks", transition = Transition.NO_TRANSITION)
-    static native long ticks();
 
     @CFunction(value = "isola_context_switches", transition = Transition.NO_TRANSITION)
     static native long contextSwitches();

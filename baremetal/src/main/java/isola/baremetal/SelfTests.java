@@ -130,13 +130,13 @@ final class SelfTests {
     }
 
     private String timer() throws InterruptedException {
-        long ticks = Nucleus.ticks(), javaTicks = k.timerInterrupts.get(), t0 = System.nanoTime();
+        long ticks = Nucleus.irqCount(0), javaTicks = k.timerInterrupts.get(), t0 = System.nanoTime();
         Thread.sleep(30);
         long elapsedMs = (System.nanoTime() - t0) / 1_000_000;
-        long dt = Nucleus.ticks() - ticks, dj = k.timerInterrupts.get() - javaTicks;
+        long dt = Nucleus.irqCount(0) - ticks, dj = k.timerInterrupts.get() - javaTicks;
         check(dt >= 15, dt + " PIT ticks in " + elapsedMs + " ms at " + BareMetalKernel.TIMER_HZ + " Hz");
         check(dj > 0, "the kernel's interrupt thread saw no timer interrupt in " + elapsedMs + " ms");
-        long policyTicks = SchedulerPolicy.ticks(), runtimeTicks = Nucleus.ticks(); // a tick may fall between the reads
+        long policyTicks = SchedulerPolicy.ticks(), runtimeTicks = Nucleus.irqCount(0); // a tick may fall between the reads
         check(runtimeTicks - policyTicks >= 0 && runtimeTicks - policyTicks <= 1, "the slice policy saw " + policyTicks
                 + " ticks, the runtime counted " + runtimeTicks);
         return dt + " ticks in " + elapsedMs + " ms (IRQ 0 at vector 32), each through the Java scheduler policy; " + dj

@@ -30,26 +30,28 @@ public final class Qemu {
     /** What {@link #run} returns: 0 pass, 1 the kernel failed or panicked, 2 no status (QEMU died or hung). */
     public static final int PASS = 0, FAIL = 1, NO_STATUS = 2;
 
-    @Option(names = "--image", paramLabel = "FILE", defaultValue = "baremetal/target/image/isola-kernel.elf",
+    // Defaults are the fields' initial values (picocli shows them as ${DEFAULT-VALUE}), so a Qemu
+    // made in code (the tests, the benchmark harness) has them too.
+    @Option(names = "--image", paramLabel = "FILE",
             description = "kernel image, a Multiboot ELF (default: ${DEFAULT-VALUE}, built by ./isola image)")
     public Path image = Path.of("baremetal/target/image/isola-kernel.elf");
 
-    @Option(names = "--initrd", paramLabel = "FILE", defaultValue = "bootstrap/target/isola.img",
+    @Option(names = "--initrd", paramLabel = "FILE",
             description = "RAM disk passed as the boot module (default: ${DEFAULT-VALUE})")
     public Path initrd = Path.of("bootstrap/target/isola.img");
 
     @Option(names = "--no-initrd", description = "boot with no RAM disk (the kernel panics: for testing that path)")
     public boolean noInitrd;
 
-    @Option(names = "--mem", paramLabel = "SIZE", converter = QemuMemory.class, defaultValue = "128M",
-            description = "guest RAM, with unit M or G (default: ${DEFAULT-VALUE})")
+    @Option(names = "--mem", paramLabel = "SIZE", converter = QemuMemory.class,
+            description = "guest RAM, with unit M or G (default: 128M)")
     public long memory = 128L << 20;
 
-    @Option(names = "--append", paramLabel = "ARGS", defaultValue = "",
+    @Option(names = "--append", paramLabel = "ARGS",
             description = "kernel command line (panic=java, panic=fault, bench ...)")
     public String append = "";
 
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "60",
+    @Option(names = "--timeout", paramLabel = "SECONDS",
             description = "kill QEMU after this long without a status (default: ${DEFAULT-VALUE})")
     public long timeoutSeconds = 60;
 

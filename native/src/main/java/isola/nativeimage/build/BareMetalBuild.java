@@ -40,8 +40,6 @@ public final class BareMetalBuild implements Callable<Integer> {
     @CommandLine.Mixin
     BuildFlags flags;
 
-
-
     public static void main(String[] args) {
         System.exit(new CommandLine(new BareMetalBuild()).execute(args));
     }

@@ -47,8 +47,6 @@ public final class NativeBuild implements Callable<Integer> {
     @CommandLine.Mixin
     BuildFlags flags;
 
-
-
     public static void main(String[] args) {
         System.exit(new CommandLine(new NativeBuild()).execute(args));
     }
