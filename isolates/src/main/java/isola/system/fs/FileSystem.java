@@ -171,14 +171,20 @@ public final class FileSystem implements AutoCloseable {
      * {@code EUCLEAN} {@link FsException} that names the block.
      */
     public static FileSystem mount(BlockDevice device) {
-        byte[] b0 = new byte[Disk.BLOCK];
-        read(device, 0, b0);
-        Superblock sb = Superblock.decode(b0, device.blocks());
-        Journal journal = new Journal(device, sb);
-        int replayed = journal.replay();
-        FileSystem fs = new FileSystem(device, sb, journal, replayed);
-        fs.load();
-        return fs;
+        try {
+            byte[] b0 = new byte[Disk.BLOCK];
+            read(device, 0, b0);
+            Superblock sb = Superblock.decode(b0, device.blocks());
+            Journal journal = new Journal(device, sb);
+            int replayed = journal.replay();
+            FileSystem fs = new FileSystem(device, sb, journal, replayed);
+            fs.load();
+            return fs;
+        } catch (FsException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new FsException(Errno.EIO, "mount of " + device + ": " + e.getMessage(), e);
+        }
     }
 
     private static void read(BlockDevice device, long block, byte[] into) {
@@ -607,7 +613,10 @@ public final class FileSystem implements AutoCloseable {
         return true;
     }
 
-    /** Syncs, then stops serving. The device stays open: it is the caller's. */
+    /**
+     * Syncs and empties the journal (everything is in place, so the next mount replays
+     * nothing), then stops serving. The device stays open: it is the caller's.
+     */
     @Override
     public synchronized void close() {
         if (closed) {
@@ -615,6 +624,11 @@ public final class FileSystem implements AutoCloseable {
         }
         if (failure == null) {
             sync();
+            try {
+                journal.restart();
+            } catch (RuntimeException e) {
+                throw fail("unmount", e);
+            }
         }
         closed = true;
     }

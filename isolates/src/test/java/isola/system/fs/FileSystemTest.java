@@ -33,9 +33,11 @@ class FileSystemTest {
         fs = FileSystem.mount(disk);
     }
 
+    /** After every test: unmount, and fsck must find nothing wrong. */
     @AfterEach
-    void unmount() {
+    void unmountAndCheck() {
         fs.close();
+        assertEquals(List.of(), Fsck.check(disk).problems());
         disk.close();
     }
 
