@@ -1,10 +1,12 @@
 package isola.boot;
 
+import isola.drivers.blk.BlkServer;
 import isola.kernel.KernelConfig;
 import isola.kernel.hosted.ConcurrentMachine;
 import isola.kernel.hosted.HostedMachine;
 import isola.kernel.initrd.Initrd;
 import isola.sdk.HostConsole;
+import isola.sdk.HostDisk;
 import isola.sdk.Proc;
 import isola.system.init.BootManifest;
 import isola.system.init.Init;
@@ -38,12 +40,16 @@ public final class Boot implements AutoCloseable {
     private final Path ramdisk;
     private final CompletableFuture<Integer> exit;
 
-    private Boot(ConcurrentMachine machine, Init init, Path ramdisk, CompletableFuture<Integer> exit) {
+    private Boot(ConcurrentMachine machine, Init init, Path ramdisk, Path scratchDisk, CompletableFuture<Integer> exit) {
         this.machine = machine;
         this.init = init;
         this.ramdisk = ramdisk;
+        this.scratchDisk = scratchDisk;
         this.exit = exit;
     }
+
+    /** The disk made for this boot because none was attached, removed at close; or null. */
+    private final Path scratchDisk;
 
     /**
      * Checks the image and starts the system with the console on {@code in}/{@code out}. Errors
@@ -100,9 +106,20 @@ public final class Boot implements AutoCloseable {
             throw new BootException("cannot unpack the boot image " + image + ": " + e.getMessage());
         }
         HostConsole.attach(in, out, terminal);
+        Path scratchDisk = null;
+        if (HostDisk.attached(BlkServer.DISK) == null) {
+            // A machine without a disk gets a blank one (tests, embedders): the launcher attaches its own.
+            try {
+                scratchDisk = Files.createTempFile("isola-disk", ".img");
+                DiskImage.mkfs(scratchDisk, DiskImage.DEFAULT_SIZE);
+                HostDisk.attach(BlkServer.DISK, HostDisk.open(scratchDisk, false));
+            } catch (IOException e) {
+                throw new BootException("cannot make a scratch disk image: " + e.getMessage());
+            }
+        }
         ConcurrentMachine machine = HostedMachine.concurrent(config);
         Init init = new Init(machine, manifest, jars, tier.apply(machine));
-        return new Boot(machine, init, ramdisk, init.start());
+        return new Boot(machine, init, ramdisk, scratchDisk, init.start());
     }
 
     /** Boots and waits for the system to shut down; returns its exit status. */
@@ -159,6 +176,14 @@ public final class Boot implements AutoCloseable {
     @Override
     public void close() {
         machine.close();
+        if (scratchDisk != null) {
+            HostDisk.detach(BlkServer.DISK);
+            try {
+                Files.deleteIfExists(scratchDisk);
+            } catch (IOException e) {
+                // a temp file left behind is harmless
+            }
+        }
         try (var s = Files.list(ramdisk)) {
             for (Path p : s.toList()) {
                 Files.deleteIfExists(p);

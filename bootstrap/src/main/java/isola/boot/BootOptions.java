@@ -4,6 +4,9 @@ import isola.kernel.KernelConfig;
 import isola.kernel.hosted.HostedMachine;
 import isola.system.init.ByteSize;
 import isola.tier.IsolationTier;
+import isola.drivers.blk.BlkServer;
+import isola.sdk.HostDisk;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.function.Function;
 import picocli.CommandLine;
@@ -23,6 +26,10 @@ public final class BootOptions {
                     + " (default: ${DEFAULT-VALUE})", defaultValue = "256M")
     long memory;
 
+    @Option(names = "--disk", paramLabel = "FILE", description = "the disk image served as / (made, "
+            + "64 MiB and empty, if there is no such file; default: ${DEFAULT-VALUE})", defaultValue = "target/disk.img")
+    Path disk;
+
     /**
      * Boots the image into the shell, each server in a domain of the tier {@code tier} makes;
      * with stdin not a terminal, runs the commands it reads. Returns the exit status (2: the
@@ -31,10 +38,18 @@ public final class BootOptions {
     public int boot(Function<HostedMachine, IsolationTier> tier) {
         boolean terminal = System.console() != null && System.console().isTerminal();
         try {
+            HostDisk.attach(BlkServer.DISK, DiskImage.openOrCreate(disk, m -> System.err.println("isola: " + m)));
+        } catch (IOException e) {
+            System.err.println("isola boot: " + e.getMessage());
+            return 2;
+        }
+        try {
             return Boot.run(image, System.in, System.out, terminal, KernelConfig.DEFAULT.withMemory(memory), tier);
         } catch (Boot.BootException e) {
             System.err.println("isola boot: " + e.getMessage());
             return 2;
+        } finally {
+            HostDisk.detach(BlkServer.DISK);
         }
     }
 

@@ -87,6 +87,29 @@ public final class HostDisk implements BlockDevice {
         return new HostDisk(path, fd, size / BLOCK_SIZE, readOnly);
     }
 
+    private static final java.util.Map<String, HostDisk> ATTACHED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Attaches {@code disk} to the machine as {@code name} (the launcher does, as it plugs in
+     * the console): the device outlives any driver incarnation that serves it.
+     */
+    public static void attach(String name, HostDisk disk) {
+        ATTACHED.put(name, disk);
+    }
+
+    /** Detaches and closes the disk {@code name}, if one is attached. */
+    public static void detach(String name) {
+        HostDisk d = ATTACHED.remove(name);
+        if (d != null) {
+            d.close();
+        }
+    }
+
+    /** The disk attached as {@code name}, or null. */
+    public static HostDisk attached(String name) {
+        return ATTACHED.get(name);
+    }
+
     public Path path() {
         return path;
     }

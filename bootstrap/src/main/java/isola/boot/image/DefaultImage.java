@@ -31,6 +31,8 @@ public final class DefaultImage {
         m.put("log.jar", LogServer.class);
         m.put("names.jar", NamesServer.class);
         m.put("console.jar", ConsoleServer.class);
+        m.put("blk.jar", isola.drivers.blk.BlkServer.class);
+        m.put("fs.jar", isola.system.fs.FsServer.class);
         m.put("shell.jar", ShellServer.class);
         m.put("pager.jar", isola.system.pager.PagerServer.class); // started by manifests that name it
         return m;

@@ -1,6 +1,7 @@
 package isola.system.shell;
 
 import isola.sdk.Console;
+import isola.sdk.Fs;
 import isola.sdk.IsolaException;
 import isola.sdk.Log;
 import isola.sdk.Names;
@@ -32,7 +33,16 @@ public final class ShellServer implements Server {
         {"kill", "SERVER", "crash a server (its supervisor restarts it)"},
         {"restart", "SERVER", "restart a server in a fresh domain"},
         {"supervisor", "", "restart counts and policies"},
-        {"echo", "[TEXT...]", "print the text"},
+        {"echo", "[TEXT...]", "print the text (echo TEXT > FILE writes it to a file, >> appends)"},
+        {"ls", "[PATH]", "list a directory: size and name (a directory's ends in /)"},
+        {"cat", "FILE", "print a file"},
+        {"write", "FILE TEXT...", "write the text and a newline to a file, replacing it"},
+        {"mkdir", "DIR", "make a directory"},
+        {"rm", "PATH", "remove a file or an empty directory"},
+        {"mv", "FROM TO", "rename or move; replaces an existing file at TO atomically"},
+        {"stat", "PATH", "a file's inode, type, mode, links, size, blocks and times"},
+        {"df", "", "the file system's size, use and free space"},
+        {"sync", "", "make everything written so far durable"},
         {"shutdown", "", "stop every server and exit"},
     };
 
@@ -42,6 +52,12 @@ public final class ShellServer implements Server {
     private int log;
     private int proc;
     private int supervisor;
+    private Fs.Client fs;
+    /** Why there is no file system client, if there is none. */
+    private String noFs;
+    static final int FS_FRAME = 200;
+    static final int FS_TABLES = 201;
+    static final long FS_BUFFER_VA = 0x0000_0060_0000_0000L;
 
     @Override
     public void start(ServerContext ctx) {
@@ -51,6 +67,11 @@ public final class ShellServer implements Server {
         log = ctx.service("log");
         proc = ctx.service(Proc.PROC);
         supervisor = ctx.service(Proc.SUPERVISOR);
+        try {
+            fs = Fs.Client.create(sys, ctx.service("fs"), FS_FRAME, FS_TABLES, FS_BUFFER_VA);
+        } catch (IsolaException e) {
+            noFs = e.getMessage();
+        }
         for (String[] c : COMMANDS) {
             Console.addCompletion(sys, console, c[0]);
         }
@@ -92,8 +113,16 @@ public final class ShellServer implements Server {
             out("unknown command '" + cmd + "'; usage: COMMAND [ARGS], one of: " + commandNames() + " (try help)");
             return false;
         }
-        int want = spec[1].isEmpty() ? 0 : spec[1].startsWith("[") ? -1 : spec[1].split(" ").length;
-        if (want >= 0 && args.length != want) {
+        String[] params = spec[1].isEmpty() ? new String[0] : spec[1].split(" ");
+        int required = 0;
+        boolean more = false;
+        for (String p : params) {
+            if (!p.startsWith("[")) {
+                required++;
+            }
+            more |= p.startsWith("[") || p.endsWith("...");
+        }
+        if (args.length < required || (!more && args.length > params.length)) {
             out("usage: " + cmd + (spec[1].isEmpty() ? "" : " " + spec[1]) + "  (" + spec[2] + ")");
             return false;
         }
@@ -118,14 +147,120 @@ public final class ShellServer implements Server {
                 }
                 case "restart" -> out(Proc.restart(sys, supervisor, args[0]));
                 case "supervisor" -> lines(Proc.supervisorStatus(sys, supervisor));
-                case "echo" -> out(String.join(" ", args));
+                case "echo" -> echo(args);
+                case "ls", "cat", "write", "mkdir", "rm", "mv", "stat", "df", "sync" -> files(cmd, args);
                 default -> throw new IllegalStateException(cmd);
             }
             return true;
+        } catch (Fs.Error e) {
+            out(cmd + ": " + e.getMessage() + (e.errno() != 0 ? " (" + isola.sdk.Errno.name(e.errno()) + ")" : ""));
+            return false;
         } catch (IsolaException e) {
             out("error: " + e.getMessage());
             return false;
         }
+    }
+
+    private void echo(String[] args) {
+        int redirect = -1;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals(">") || args[i].equals(">>")) {
+                redirect = i;
+            }
+        }
+        if (redirect < 0) {
+            out(String.join(" ", args));
+            return;
+        }
+        if (redirect != args.length - 2) {
+            throw new Fs.Error(isola.sdk.Errno.EINVAL, "usage: echo TEXT > FILE (or >> FILE to append)");
+        }
+        String text = String.join(" ", Arrays.copyOfRange(args, 0, redirect)) + "\n";
+        writeFile(args[redirect + 1], text, args[redirect].equals(">>"));
+    }
+
+    /** The file commands, through the fs server. Paths are taken from the root. */
+    private void files(String cmd, String[] args) {
+        if (fs == null) {
+            throw new Fs.Error(isola.sdk.Errno.ENOSYS, "no file system: " + noFs);
+        }
+        switch (cmd) {
+            case "ls" -> {
+                String dir = path(args.length == 0 ? "/" : args[0]);
+                java.util.List<Fs.Entry> entries = new java.util.ArrayList<>(fs.list(dir));
+                entries.sort(java.util.Comparator.comparing(Fs.Entry::name));
+                StringBuilder b = new StringBuilder();
+                for (Fs.Entry e : entries) {
+                    String full = dir.endsWith("/") ? dir + e.name() : dir + "/" + e.name();
+                    long size = fs.stat(full).size();
+                    b.append(String.format("%10d  %s%s%n", size, e.name(), e.directory() ? "/" : ""));
+                }
+                Console.write(sys, console, b.toString());
+            }
+            case "cat" -> {
+                String path = path(args[0]);
+                long h = fs.open(path, 0, 0);
+                long size = fs.stat(h).size();
+                StringBuilder b = new StringBuilder();
+                byte[] chunk = new byte[64 * 1024];
+                for (long at = 0; at < size; ) {
+                    int n = fs.read(h, at, chunk, 0, chunk.length);
+                    if (n <= 0) {
+                        break;
+                    }
+                    b.append(new String(chunk, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+                    at += n;
+                }
+                Console.write(sys, console, b.toString());
+            }
+            case "write" -> writeFile(args[0], String.join(" ", Arrays.copyOfRange(args, 1, args.length)) + "\n", false);
+            case "mkdir" -> fs.mkdir(path(args[0]), 0755);
+            case "rm" -> {
+                String path = path(args[0]);
+                if (fs.stat(path).directory()) {
+                    fs.rmdir(path);
+                } else {
+                    fs.unlink(path);
+                }
+            }
+            case "mv" -> fs.rename(path(args[0]), path(args[1]));
+            case "stat" -> {
+                String path = path(args[0]);
+                Fs.Stat st = fs.stat(path);
+                out(String.format("%s: inode %d, %s, mode %04o, %d links, %d bytes, %d blocks of 512%n  modified %s, changed %s",
+                        path, st.inode(), st.directory() ? "directory" : "regular file", st.mode() & 07777, st.nlink(),
+                        st.size(), st.blocks512(), instant(st.mtimeNs()), instant(st.ctimeNs())));
+            }
+            case "df" -> {
+                Fs.Usage u = fs.usage();
+                long total = u.blocks() * u.blockSize() / 1024;
+                long free = u.freeBlocks() * u.blockSize() / 1024;
+                out(String.format("%-6s %10s %10s %10s %5s %8s %8s%n%-6s %10d %10d %10d %4d%% %8d %8d", "fs", "1K-blocks",
+                        "used", "free", "use", "inodes", "ifree", "/", total, total - free, free,
+                        total == 0 ? 0 : (total - free) * 100 / total, u.inodes(), u.freeInodes()));
+            }
+            case "sync" -> fs.sync();
+            default -> throw new IllegalStateException(cmd);
+        }
+    }
+
+    private void writeFile(String file, String text, boolean append) {
+        if (fs == null) {
+            throw new Fs.Error(isola.sdk.Errno.ENOSYS, "no file system: " + noFs);
+        }
+        String path = path(file);
+        byte[] b = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        long h = fs.open(path, Fs.CREATE | (append ? 0 : Fs.TRUNCATE_FLAG), 0644);
+        long at = append ? fs.stat(h).size() : 0;
+        fs.write(h, at, b, 0, b.length);
+    }
+
+    private static String path(String p) {
+        return p.startsWith("/") ? p : "/" + p;
+    }
+
+    private static String instant(long ns) {
+        return java.time.Instant.ofEpochSecond(ns / 1_000_000_000L, ns % 1_000_000_000L).toString();
     }
 
     private static String commandNames() {

@@ -1,0 +1,110 @@
+package isola.boot;
+
+import isola.sdk.HostDisk;
+import isola.system.fs.FileSystem;
+import isola.system.fs.FsException;
+import isola.system.fs.Fsck;
+import isola.system.init.ByteSize;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** The host's tools for disk images: mkfs and fsck. */
+final class DiskCommands {
+    private DiskCommands() {}
+
+    @Command(name = "mkfs", mixinStandardHelpOptions = true,
+            description = "Make IMAGE an empty Isola file system (the file is created or overwritten).")
+    static final class Mkfs implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "IMAGE", description = "the disk image file")
+        Path image;
+
+        @Option(names = "--size", paramLabel = "SIZE", converter = DiskSize.class,
+                description = "its size with unit K, M or G, from 1M to 16384G (default: the file's size, or 64M for a new file)")
+        Long size;
+
+        @Option(names = "--force", description = "overwrite an image that holds an Isola file system already")
+        boolean force;
+
+        @Override
+        public Integer call() {
+            try {
+                long bytes = size != null ? size : Files.exists(image) ? Files.size(image) : DiskImage.DEFAULT_SIZE;
+                if (!force && Files.isRegularFile(image) && holdsFileSystem(image)) {
+                    System.err.println("isola mkfs: " + image + " already holds an Isola file system; --force overwrites it");
+                    return 1;
+                }
+                DiskImage.mkfs(image, bytes);
+                try (HostDisk d = HostDisk.open(image, false); FileSystem fs = FileSystem.mount(d)) {
+                    FileSystem.Usage u = fs.usage();
+                    System.out.println(image + ": " + bytes / 1024 + " KiB, " + u.freeBlocks() + " free blocks of 4 KiB, "
+                            + u.inodes() + " inodes");
+                }
+                return 0;
+            } catch (IOException | FsException e) {
+                System.err.println("isola mkfs: " + e.getMessage());
+                return 1;
+            }
+        }
+
+        private static boolean holdsFileSystem(Path image) {
+            try (HostDisk d = HostDisk.open(image, true)) {
+                return Fsck.check(d).problems().stream().noneMatch(p -> p.contains("no Isola file system here"));
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        }
+    }
+
+    @Command(name = "fsck", mixinStandardHelpOptions = true,
+            description = "Check IMAGE's file system without changing it: checksums, structure, block ownership, link "
+                    + "counts and bitmaps. Prints each problem, naming its block or inode. Exit 0 if clean, 1 if not, "
+                    + "2 if the image cannot be read.")
+    static final class FsckCommand implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "IMAGE", description = "the disk image file")
+        Path image;
+
+        @Override
+        public Integer call() {
+            Fsck.Report r;
+            try (HostDisk d = HostDisk.open(image, true)) {
+                r = Fsck.check(d);
+            } catch (IOException | RuntimeException e) {
+                System.err.println("isola fsck: " + e.getMessage());
+                return 2;
+            }
+            for (String n : r.notes()) {
+                System.out.println(image + ": note: " + n);
+            }
+            for (String p : r.problems()) {
+                System.out.println(image + ": " + p);
+            }
+            if (r.clean()) {
+                System.out.println(image + ": clean, " + r.files() + " files, " + r.directories() + " directories, "
+                        + r.usedBlocks() + "/" + r.dataBlocks() + " data blocks in use");
+                return 0;
+            }
+            System.out.println(image + ": " + r.problems().size() + " problem" + (r.problems().size() == 1 ? "" : "s"));
+            return 1;
+        }
+    }
+
+    static final class DiskSize implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            long bytes = ByteSize.parse(value, "KMG");
+            if (bytes < 0) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a size; expected a whole number with unit K, M or G, e.g. 64M");
+            }
+            if (bytes < DiskImage.MIN_SIZE || bytes > DiskImage.MAX_SIZE || bytes % 4096 != 0) {
+                throw new CommandLine.TypeConversionException("disk size '" + value + "' must be whole 4K blocks from 1M to 16384G");
+            }
+            return bytes;
+        }
+    }
+}

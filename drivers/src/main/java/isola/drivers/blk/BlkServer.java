@@ -1,0 +1,217 @@
+package isola.drivers.blk;
+
+import isola.kernel.Status;
+import isola.kernel.Tag;
+import isola.sdk.Blk;
+import isola.sdk.BlockDevice;
+import isola.sdk.HostDisk;
+import isola.sdk.Keep;
+import isola.sdk.Kept;
+import isola.sdk.Replies;
+import isola.sdk.Server;
+import isola.sdk.ServerContext;
+import isola.sdk.Sys;
+import isola.sdk.VirtualMemory;
+import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The block driver: the machine's disk ({@link HostDisk} "disk0") served through a region of
+ * shared frames ({@link Blk}). One thread answers {@link Blk#ATTACH}; another, the queue's,
+ * waits on the doorbell and performs the requests in order, reading and writing the region's
+ * frames in place (the host's {@code pread}/{@code pwrite} move the bytes straight between the
+ * disk and the frames), then publishes the completed count and signals the client's
+ * completion notification.
+ *
+ * <p>What it was attached to (the region's frame, the completion notification) and its doorbell
+ * are kept by init across its restarts, so a restarted driver picks up the ring where the
+ * crashed one left it: the client sees a delay, not an error. A request in flight at the crash
+ * is performed again, which is harmless for reads, writes and flushes alike.
+ */
+public final class BlkServer implements Server {
+    public static final String DISK = "disk0";
+    static final long REGION_VA = 0x0000_0040_0000_0000L;
+    static final int DOORBELL = 128;
+    static final int REGION = 129;
+    static final int COMPLETION = 130;
+    /** Where an attaching client's capabilities arrive (two slots). */
+    static final int RECEIVED = 132;
+    static final int TABLES = 136; // and up, for linkTables
+    static final String KEPT_DOORBELL = "doorbell";
+    static final String KEPT_REGION = "region";
+    static final String KEPT_COMPLETION = "completion";
+
+    private HostDisk disk;
+    private int keep;
+    private boolean attached;
+    private boolean tablesLinked;
+
+    @Override
+    public void start(ServerContext ctx) {
+        disk = HostDisk.attached(DISK);
+        if (disk == null) {
+            throw new IllegalStateException("blk: no disk is attached as " + DISK + " (boot with a disk image)");
+        }
+        Sys sys = ctx.sys();
+        keep = ctx.keep();
+        Kept kept = ctx.kept();
+        Integer door = kept.caps().get(KEPT_DOORBELL);
+        if (door != null) {
+            sys.check(sys.move(door, DOORBELL), "blk: take the kept doorbell");
+        } else {
+            sys.check(sys.createNotification(DOORBELL), "blk: create the doorbell");
+            Keep.putCap(sys, keep, KEPT_DOORBELL, DOORBELL);
+        }
+        Integer region = kept.caps().get(KEPT_REGION);
+        Integer completion = kept.caps().get(KEPT_COMPLETION);
+        if (region != null && completion != null) {
+            sys.check(sys.move(region, REGION), "blk: take the kept region");
+            sys.check(sys.move(completion, COMPLETION), "blk: take the kept completion notification");
+            map(sys);
+        }
+        ctx.spawn("blk-queue", 180, this::serveQueue);
+        serve(sys, ctx.endpoint("blk"));
+    }
+
+    /** The endpoint's receive loop; the window takes an attaching client's two capabilities. */
+    private void serve(Sys sys, int endpoint) {
+        long reply = 0;
+        for (;;) {
+            sys.receiveWindow(RECEIVED);
+            int st = sys.replyRecv(endpoint, reply);
+            if (st == Status.OK) {
+                reply = handle(sys);
+                for (int i = 0; i < 2; i++) {
+                    sys.delete(RECEIVED + i); // whatever the request brought and did not use
+                }
+            } else if (st == Status.E_DELETED || st == Status.E_REVOKED || st == Status.E_EMPTY_SLOT) {
+                return;
+            } else {
+                reply = 0;
+            }
+        }
+    }
+
+    private long handle(Sys sys) {
+        if (sys.label() != Blk.ATTACH) {
+            return Replies.error(sys, Status.E_INVALID_ARG, "blk: unknown request " + sys.label());
+        }
+        if (sys.capsReceived() != 2) {
+            return Replies.error(sys, Status.E_INVALID_ARG, "blk attach: send the region's frame and a notification ("
+                    + sys.capsReceived() + " capabilities came)");
+        }
+        synchronized (this) {
+            if (attached) {
+                sys.unmap(Sys.SELF, REGION_VA, Blk.REGION_SIZE);
+                sys.delete(REGION);
+                sys.delete(COMPLETION);
+                attached = false;
+            }
+            sys.check(sys.move(sys.capSlot(0), REGION), "blk attach: take the region");
+            sys.check(sys.move(sys.capSlot(1), COMPLETION), "blk attach: take the completion notification");
+            int st = map(sys);
+            if (st != Status.OK) {
+                sys.delete(REGION);
+                sys.delete(COMPLETION);
+                return Replies.error(sys, st, sys.describe(st, "blk attach: map the region"));
+            }
+            Keep.putCap(sys, keep, KEPT_REGION, REGION);
+            Keep.putCap(sys, keep, KEPT_COMPLETION, COMPLETION);
+        }
+        sys.mr(0, disk.blocks());
+        sys.capSlot(0, DOORBELL);
+        return Tag.of(Replies.OK, 1, 1);
+    }
+
+    /** Maps the region's frame; returns the status of the mapping. */
+    private int map(Sys sys) {
+        if (!tablesLinked) {
+            sys.check(sys.linkTables(Sys.SELF, REGION_VA, Sys.PAGE_2M, TABLES), "blk: page tables for the region");
+            tablesLinked = true;
+        }
+        int st = sys.map(Sys.SELF, REGION, REGION_VA, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC);
+        attached = st == Status.OK;
+        return st;
+    }
+
+    /** The queue's thread: requests from the consumed count up to the submitted one, in order. */
+    private void serveQueue(Sys sys) {
+        VirtualMemory memory = sys.memory();
+        for (;;) {
+            sys.await(DOORBELL);
+            synchronized (this) {
+                if (attached) {
+                    drain(sys, memory);
+                }
+            }
+        }
+    }
+
+    private void drain(Sys sys, VirtualMemory memory) {
+        long done = memory.getLong(REGION_VA + Blk.COMPLETED);
+        for (;;) {
+            long submitted = memory.getLong(REGION_VA + Blk.SUBMITTED);
+            VarHandle.acquireFence();
+            if (done >= submitted) {
+                return;
+            }
+            if (submitted - done > Blk.SLOTS) {
+                fail(memory, done + 1, "the client submitted " + (submitted - done) + " requests into a ring of " + Blk.SLOTS);
+                done = submitted;
+            } else {
+                perform(memory, done);
+                done++;
+            }
+            VarHandle.releaseFence();
+            memory.putLong(REGION_VA + Blk.COMPLETED, done);
+            sys.signal(COMPLETION);
+        }
+    }
+
+    private void perform(VirtualMemory memory, long id) {
+        long d = Blk.descriptor(REGION_VA, id);
+        int op = memory.getInt(d);
+        int count = memory.getInt(d + 4);
+        long block = memory.getLong(d + 8);
+        long offset = memory.getLong(d + 16);
+        try {
+            if (op == Blk.FLUSH) {
+                disk.flush();
+                return;
+            }
+            long bytes = (long) count << BlockDevice.BLOCK_SHIFT;
+            if ((op != Blk.READ && op != Blk.WRITE) || count <= 0 || count > Blk.MAX_REQUEST
+                    || offset < Blk.STAGING || offset > Blk.REGION_SIZE - bytes || (offset & 4095) != 0) {
+                fail(memory, id + 1, "request " + (id + 1) + ": op " + op + ", " + count + " blocks at region offset "
+                        + offset + " is not a valid request");
+                return;
+            }
+            if (block < 0 || block > disk.blocks() - count) {
+                fail(memory, id + 1, "request " + (id + 1) + ": blocks " + block + ".." + (block + count - 1)
+                        + " are outside the disk of " + disk.blocks() + " blocks");
+                return;
+            }
+            if (op == Blk.READ) {
+                memory.writeInPlace(REGION_VA + offset, bytes, (run, at) -> disk.read(block + (at >> 12),
+                        (int) (run.byteSize() >> 12), run, 0));
+            } else {
+                memory.readInPlace(REGION_VA + offset, bytes, (run, at) -> disk.write(block + (at >> 12),
+                        (int) (run.byteSize() >> 12), run, 0));
+            }
+        } catch (RuntimeException e) {
+            fail(memory, id + 1, e.getMessage());
+        }
+    }
+
+    /** Records the first failure in the region, where the client reads it at its next wait. */
+    private static void fail(VirtualMemory memory, long id, String message) {
+        if (memory.getLong(REGION_VA + Blk.FAILED) != 0) {
+            return;
+        }
+        byte[] m = message.getBytes(StandardCharsets.UTF_8);
+        int len = Math.min(m.length, Blk.MESSAGE_MAX);
+        memory.write(REGION_VA + Blk.MESSAGE, m, 0, len);
+        memory.putLong(REGION_VA + Blk.MESSAGE_LENGTH, len);
+        memory.putLong(REGION_VA + Blk.FAILED, id);
+    }
+}

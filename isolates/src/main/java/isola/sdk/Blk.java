@@ -1,0 +1,258 @@
+package isola.sdk;
+
+import isola.kernel.Status;
+import isola.kernel.Tag;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The block driver's protocol, and its client: a {@link BlockDevice} whose requests travel in a
+ * region of shared frames, as a virtio queue's do. The client owns the region (one 2 MiB frame)
+ * and hands it to the driver once ({@link #ATTACH}), with a notification for completions; the
+ * driver answers with its doorbell notification and the disk's size. From then on no message
+ * is sent: the client writes a descriptor and, for a write, the data into the region, then
+ * rings the doorbell; the driver performs the requests in order and signals the completion
+ * notification, as a disk controller raises its interrupt.
+ *
+ * <p>The region: a control page, then {@link #STAGING_BLOCKS} blocks of data. The control page
+ * holds the count of requests submitted (written by the client only) and completed (by the
+ * driver only), the first error, and a ring of {@link #SLOTS} descriptors
+ * ({@code op u32, count u32, block u64, data offset u64}). Each side publishes its count with
+ * a release fence after the data it covers, and reads the other's with an acquire fence before
+ * reading that data. Requests complete in order, so a flush is a barrier: when it completes,
+ * every write before it is durable.
+ */
+public final class Blk {
+    private Blk() {}
+
+    /** Caps: the region's frame and the completion notification. Reply: MR0 the disk's blocks; cap: the doorbell. */
+    public static final int ATTACH = 1;
+
+    public static final int READ = 1;
+    public static final int WRITE = 2;
+    public static final int FLUSH = 3;
+
+    public static final long REGION_SIZE = 2L << 20;
+    public static final int SLOTS = 64;
+    public static final long SUBMITTED = 0;
+    public static final long COMPLETED = 8;
+    /** The id (count) of the first request that failed, 0 if none; its message follows. */
+    public static final long FAILED = 16;
+    public static final long MESSAGE_LENGTH = 24;
+    public static final long MESSAGE = 32;
+    public static final int MESSAGE_MAX = 1024;
+    public static final long RING = MESSAGE + MESSAGE_MAX;
+    public static final int DESCRIPTOR = 32;
+    public static final long STAGING = BlockDevice.BLOCK_SIZE;
+    public static final int STAGING_BLOCKS = (int) ((REGION_SIZE - STAGING) / BlockDevice.BLOCK_SIZE);
+    /** The largest request: half the staging area, so two are in flight. */
+    public static final int MAX_REQUEST = 255;
+    /** How long a client waits for a completion before it calls the disk dead. */
+    public static final long COMPLETION_TIMEOUT_NS = 10_000_000_000L;
+
+    /** The address of descriptor {@code id}'s slot. */
+    public static long descriptor(long regionVa, long id) {
+        return regionVa + RING + (id % SLOTS) * DESCRIPTOR;
+    }
+
+    /**
+     * Attaches a region to the driver behind {@code blk}: {@code frameSlot} is the region's frame,
+     * already mapped at {@code regionVa}; {@code completionSlot} a notification this domain
+     * waits on; the driver's doorbell lands in {@code doorbellSlot}.
+     */
+    public static Device attach(Sys sys, int blk, int frameSlot, long regionVa, int completionSlot, int doorbellSlot) {
+        sys.mr(0, 0);
+        sys.capSlot(0, frameSlot).capSlot(1, completionSlot);
+        sys.receiveWindow(doorbellSlot);
+        try {
+            Replies.check(sys, sys.callRetrying(blk, Tag.of(ATTACH, 1, 2), Sys.RESTART_ATTEMPTS), "blk attach");
+        } finally {
+            sys.receiveWindow(-1);
+        }
+        if (sys.capsReceived() != 1) {
+            throw new IsolaException(Status.E_INVALID_ARG, "blk attach: the driver sent no doorbell");
+        }
+        long blocks = sys.mr(0);
+        return new Device(sys, regionVa, doorbellSlot, completionSlot, blocks);
+    }
+
+    /** The client's side of an attached region. Used by one thread at a time (its owner serializes). */
+    public static final class Device implements BlockDevice {
+        private final Sys sys;
+        private final VirtualMemory memory;
+        private final long region;
+        private final int doorbell;
+        private final int completion;
+        private final long blocks;
+        /** Requests this side has submitted (the ring's producer count). */
+        private long submitted;
+        /** The staging blocks each in-flight request holds, by slot, to free them in order. */
+        private final int[] held = new int[SLOTS];
+        /** The next staging block to hand out, and how many are held (skipped ones included). */
+        private int stageHead;
+        private int stageUsed;
+        /** Requests whose staging blocks are free again. */
+        private long freedUpTo;
+
+        Device(Sys sys, long region, int doorbell, int completion, long blocks) {
+            this.sys = sys;
+            this.memory = sys.memory();
+            this.region = region;
+            this.doorbell = doorbell;
+            this.completion = completion;
+            this.blocks = blocks;
+            // The driver's counts may be ahead of zero if this region was attached before.
+            this.submitted = memory.getLong(region + SUBMITTED);
+            this.freedUpTo = submitted;
+            if (memory.getLong(region + COMPLETED) != submitted) {
+                throw new IsolaException(Status.E_INVALID_ARG, "blk: the region has requests in flight");
+            }
+        }
+
+        @Override
+        public long blocks() {
+            return blocks;
+        }
+
+        @Override
+        public void read(long block, int count, MemorySegment dst, long offset) {
+            BlockDevice.checkRange("blk", blocks, block, count, dst, offset);
+            while (count > 0) {
+                int n = Math.min(count, MAX_REQUEST);
+                int stage = stage(n);
+                long id = submit(READ, block, n, stage);
+                await(id);
+                long bytes = (long) n << BLOCK_SHIFT;
+                long from = offset;
+                memory.readInPlace(stagingVa(stage), bytes, (run, at) -> MemorySegment.copy(run, 0, dst, from + at, run.byteSize()));
+                block += n;
+                offset += bytes;
+                count -= n;
+            }
+        }
+
+        @Override
+        public void write(long block, int count, MemorySegment src, long offset) {
+            BlockDevice.checkRange("blk", blocks, block, count, src, offset);
+            while (count > 0) {
+                int n = Math.min(count, MAX_REQUEST);
+                int stage = stage(n);
+                long bytes = (long) n << BLOCK_SHIFT;
+                long from = offset;
+                memory.writeInPlace(stagingVa(stage), bytes, (run, at) -> MemorySegment.copy(src, from + at, run, 0, run.byteSize()));
+                submit(WRITE, block, n, stage);
+                block += n;
+                offset += bytes;
+                count -= n;
+            }
+        }
+
+        /** Waits for every request so far; a write that failed since the last flush fails the flush. */
+        @Override
+        public void flush() {
+            await(submit(FLUSH, 0, 0, 0));
+        }
+
+        @Override
+        public void close() {
+            if (submitted > 0) {
+                await(submitted);
+            }
+        }
+
+        private long stagingVa(int stage) {
+            return region + STAGING + ((long) stage << BLOCK_SHIFT);
+        }
+
+        /**
+         * Reserves {@code n} contiguous staging blocks, first in, first freed, as a ring: a span
+         * that would run past the end starts over at block 0, and the blocks it skipped are
+         * charged to it. Waits for completions while there is no room.
+         */
+        private int stage(int n) {
+            while (true) {
+                reclaim();
+                int waste = stageHead + n > STAGING_BLOCKS ? STAGING_BLOCKS - stageHead : 0;
+                if (stageUsed + waste + n <= STAGING_BLOCKS) {
+                    int at = waste > 0 ? 0 : stageHead;
+                    stageHead = at + n;
+                    stageUsed += waste + n;
+                    pendingStage = waste + n;
+                    return at;
+                }
+                await(freedUpTo + 1);
+            }
+        }
+
+        /** Staging blocks the next submitted request holds. */
+        private int pendingStage;
+
+        private void reclaim() {
+            long done = completed();
+            while (freedUpTo < done) {
+                stageUsed -= held[(int) (freedUpTo % SLOTS)];
+                freedUpTo++;
+            }
+            if (stageUsed == 0) {
+                stageHead = 0;
+            }
+        }
+
+        private long submit(int op, long block, int count, int stage) {
+            while (submitted - completed() >= SLOTS) {
+                await(submitted - SLOTS + 1);
+            }
+            long id = submitted;
+            long d = descriptor(region, id);
+            memory.putInt(d, op);
+            memory.putInt(d + 4, count);
+            memory.putLong(d + 8, block);
+            memory.putLong(d + 16, STAGING + ((long) stage << BLOCK_SHIFT));
+            held[(int) (id % SLOTS)] = op == FLUSH ? 0 : pendingStage;
+            pendingStage = 0;
+            submitted = id + 1;
+            VarHandle.releaseFence();
+            memory.putLong(region + SUBMITTED, submitted);
+            sys.check(sys.signal(doorbell), "blk: ring the doorbell");
+            return submitted;
+        }
+
+        private long completed() {
+            long c = memory.getLong(region + COMPLETED);
+            VarHandle.acquireFence();
+            return c;
+        }
+
+        /** Waits until request count {@code id} has completed, then reports any failure. */
+        private void await(long id) {
+            long deadline = System.nanoTime() + COMPLETION_TIMEOUT_NS;
+            while (completed() < id) {
+                long left = deadline - System.nanoTime();
+                int st = left <= 0 ? Status.E_TIMEOUT : sys.await(completion, left);
+                if (st == Status.E_TIMEOUT && completed() < id) {
+                    throw new UncheckedIOException(new IOException("blk: request " + id + " did not complete within "
+                            + COMPLETION_TIMEOUT_NS / 1_000_000_000L + " s (is the block driver running?)"));
+                }
+                if (st != Status.OK && st != Status.E_TIMEOUT) {
+                    sys.check(st, "blk: wait for a completion");
+                }
+            }
+            long failed = memory.getLong(region + FAILED);
+            if (failed != 0 && failed <= id) {
+                int len = (int) Math.min(MESSAGE_MAX, Math.max(0, memory.getLong(region + MESSAGE_LENGTH)));
+                byte[] m = new byte[len];
+                memory.read(region + MESSAGE, m, 0, len);
+                throw new UncheckedIOException(new IOException("blk request " + failed + ": "
+                        + new String(m, StandardCharsets.UTF_8)));
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "blk device (" + blocks + " blocks)";
+        }
+    }
+}
