@@ -61,14 +61,15 @@ class BootTest {
             assertTrue(o.lines().anyMatch(l -> l.equals(n)), "names lists " + n + ":\n" + o);
         }
         assertTrue(o.contains("(console)") && o.contains("(proc)"), "caps names the shell's services:\n" + o);
-        assertFalse(o.contains("rights=srgc"), "the shell holds no full-rights capability:\n" + o);
+        assertFalse(o.lines().anyMatch(l -> l.contains("endpoint#") && l.contains("rights=srgc")),
+                "the shell holds no full-rights capability to an endpoint:\n" + o);
         assertTrue(o.contains("hello isola\n"), o);
         assertTrue(o.contains("frames: 65536 total (256 MiB)"), "mem shows physical memory:\n" + o);
         assertTrue(o.lines().anyMatch(l -> l.matches("\\s*\\d+\\s+names\\s+0\\s+4096")), "mem shows names' use and quota:\n" + o);
-        assertTrue(o.lines().anyMatch(l -> l.matches("\\s*-\\s+kernel\\s+6\\s+-")), "and the kernel's: six domains' root tables:\n" + o);
+        assertTrue(o.lines().anyMatch(l -> l.matches("\\s*-\\s+kernel\\s+8\\s+-")), "and the kernel's: eight domains' root tables:\n" + o);
         assertTrue(o.lines().anyMatch(l -> l.matches("\\s*0\\s+32\\s+IRQ 0\\s+\\d+\\s+2\\s+unmasked\\s+kernel \\(timer\\)")),
                 "irq shows the timer on line 0, vector 32:\n" + o);
-        assertTrue(o.contains("init: started 4 servers"), "dmesg has init's record:\n" + o);
+        assertTrue(o.contains("init: started 6 servers"), "dmesg has init's record:\n" + o);
     }
 
     @Test
@@ -128,7 +129,7 @@ class BootTest {
                 assertEquals(Domain.DEAD, before.state());
                 assertEquals(1, b.init().restarts("names"));
                 assertTrue(restarted <= 1, "at most the call in flight saw the restart");
-                assertEquals(List.of("console", "log", "names", "proc", "supervisor"), awaitNames(sys),
+                assertEquals(List.of("blk", "console", "fs", "log", "names", "proc", "supervisor"), awaitNames(sys),
                         "init told the new names server every service again");
             });
             keepOpen.close();
@@ -140,7 +141,7 @@ class BootTest {
     static List<String> awaitNames(Sys sys) throws InterruptedException {
         long end = System.nanoTime() + 30_000_000_000L;
         List<String> names;
-        while ((names = Names.list(sys, 0)).size() < 5 && System.nanoTime() < end) {
+        while ((names = Names.list(sys, 0)).size() < 7 && System.nanoTime() < end) {
             Thread.sleep(1);
         }
         return names;
@@ -156,7 +157,7 @@ class BootTest {
         String[][] cases = {
             {good.replace("priority = 150", "priorty = 150"), ":boot.manifest:", "unknown key 'priorty'"},
             {good.replace("jar      = names.jar", "jar      = nmes.jar"), ":boot.manifest:", "nmes.jar"},
-            {good.replace("grants   = log\n\n[server console]", "grants   = log, fs\n\n[server console]"), ":boot.manifest:", "'fs'"},
+            {good.replace("grants   = log\n\n[server console]", "grants   = log, nosuch\n\n[server console]"), ":boot.manifest:", "'nosuch'"},
             {good.replace("provides = log\n", "provides = log\ngrants = names\n"), ":boot.manifest:", "cycle"},
         };
         for (String[] c : cases) {

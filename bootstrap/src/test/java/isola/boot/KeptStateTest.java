@@ -131,7 +131,7 @@ class KeptStateTest {
             // The supervisor logs the crash after the restart it reports, so it may come later.
             List<String> dmesg = awaitDmesg(List.of("log crashed"));
             String all = String.join("\n", dmesg);
-            assertTrue(all.contains("init: started 4 servers"), "boot records survive:\n" + all);
+            assertTrue(all.contains("init: started 6 servers"), "boot records survive:\n" + all);
             int before = indexOf(dmesg, "written before the crash");
             int after = indexOf(dmesg, "written after the crash");
             assertTrue(before >= 0 && after > before, "both records, in order:\n" + all);

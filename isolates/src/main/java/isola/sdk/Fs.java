@@ -110,6 +110,10 @@ public final class Fs {
         private final int frameSlot;
         private final long va;
         private final VirtualMemory memory;
+        /** The client changed something since its last successful sync. */
+        private boolean unsynced;
+        /** The server restarted while changes were unsynced: they may be lost, and the next sync says so. */
+        private boolean mayHaveLost;
 
         public Client(Sys sys, int fs, int frameSlot, long bufferVa) {
             this.sys = sys;
@@ -312,20 +316,52 @@ public final class Fs {
                 for (int i = 0; i < length; i++) {
                     sys.mr(i, saved[i]);
                 }
+                long interrupted = sys.interruptedCalls();
                 int st = sys.callRetrying(fs, Tag.of(label, length), Sys.RESTART_ATTEMPTS);
+                if (sys.interruptedCalls() != interrupted) {
+                    serverRestarted();
+                }
                 if (st != Status.OK) {
                     throw new Error(st, sys.describe(st, what));
                 }
                 if (sys.label() != Replies.ERROR) {
+                    succeeded(label, saved);
                     return;
                 }
                 int code = (int) sys.mr(0);
                 if (code == NOT_ATTACHED && attempt < 3) {
+                    serverRestarted(); // a new incarnation: it knows no buffer
                     attach();
                     continue;
                 }
                 String m = sys.string(1);
                 throw new Error(code, m == null ? what + ": " + (code > 0 ? Errno.name(code) : Status.name(code)) : m);
+            }
+        }
+
+        private void serverRestarted() {
+            mayHaveLost |= unsynced;
+        }
+
+        /**
+         * Tracks what is unsynced. A sync that succeeds after the server lost unsynced changes
+         * fails once with EIO, as Linux's fsync reports a failed writeback once: the caller
+         * must not believe that what it wrote before the restart is durable.
+         */
+        private void succeeded(int label, long[] request) {
+            switch (label) {
+                case MKDIR, RMDIR, UNLINK, RENAME, WRITE, TRUNCATE, CHMOD, UTIMENS -> unsynced = true;
+                case OPEN -> unsynced |= (request[1] & (CREATE | TRUNCATE_FLAG)) != 0;
+                case FSYNC, SYNC -> {
+                    boolean lost = mayHaveLost;
+                    unsynced = false;
+                    mayHaveLost = false;
+                    if (lost) {
+                        throw new Error(Errno.EIO, "the file system server restarted since the last sync: changes "
+                                + "made before the restart may be lost (everything is durable now)");
+                    }
+                }
+                default -> { }
             }
         }
 

@@ -214,8 +214,20 @@ public final class Sys {
             if (st != Status.E_RESTARTED && st != Status.E_SERVER_FAULT) {
                 return st;
             }
+            interruptedCalls++;
         }
         return st;
+    }
+
+    private long interruptedCalls;
+
+    /**
+     * Calls of {@link #callRetrying} so far that a server's crash or restart interrupted (each
+     * retried): a client that must know whether its server lost state compares this before and
+     * after a call.
+     */
+    public long interruptedCalls() {
+        return interruptedCalls;
     }
 
     public int send(int slot, int label, int length) {
