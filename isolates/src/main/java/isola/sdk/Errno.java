@@ -23,6 +23,8 @@ public final class Errno {
     public static final int ENAMETOOLONG = 36;
     public static final int ENOSYS = 38;
     public static final int ENOTEMPTY = 39;
+    /** A handle to a file that no longer exists (NFS's "stale file handle"). */
+    public static final int ESTALE = 116;
     public static final int EUCLEAN = 117;
 
     /** The symbolic name of {@code errno}, e.g. "ENOENT"; "E?" plus the number if unknown. */
@@ -45,6 +47,7 @@ public final class Errno {
             case ENAMETOOLONG -> "ENAMETOOLONG";
             case ENOSYS -> "ENOSYS";
             case ENOTEMPTY -> "ENOTEMPTY";
+            case ESTALE -> "ESTALE";
             case EUCLEAN -> "EUCLEAN";
             default -> "E?" + errno;
         };

@@ -138,12 +138,13 @@ public final class BlkServer implements Server {
     private void serveQueue(Sys sys) {
         VirtualMemory memory = sys.memory();
         for (;;) {
-            sys.await(DOORBELL);
+            // Drain first: a restarted driver finds requests its predecessor took the doorbell for.
             synchronized (this) {
                 if (attached) {
                     drain(sys, memory);
                 }
             }
+            sys.await(DOORBELL);
         }
     }
 

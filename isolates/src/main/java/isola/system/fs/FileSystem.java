@@ -927,7 +927,8 @@ public final class FileSystem implements AutoCloseable {
         long blk = sb.inodeBlock(h.inode());
         Inode peek = Inode.decode(h.inode(), cached(blk), sb.inodeOffset(h.inode()), blk);
         if (peek.free() || peek.generation != h.generation()) {
-            throw new FsException(Errno.EBADF, "inode " + h.inode() + " was removed since it was opened");
+            throw new FsException(Errno.ESTALE, "inode " + h.inode() + " was removed since it was opened"
+                    + " (or its creation was lost to a restart before a sync)");
         }
         return inode(h.inode());
     }

@@ -179,9 +179,11 @@ class FileSystemTest {
         fs.unlink("/f");
         assertEquals(Errno.ENOENT, errno(() -> fs.stat("/f")));
         assertEquals(Errno.ENOENT, errno(() -> fs.unlink("/f")));
-        assertEquals(Errno.EBADF, errno(() -> fs.read(h, 0, MemorySegment.ofArray(new byte[4]), 0, 4)));
+        assertEquals(Errno.ESTALE, errno(() -> fs.read(h, 0, MemorySegment.ofArray(new byte[4]), 0, 4)));
         write("/g", "other"); // may reuse the inode number: the generation tells them apart
-        assertEquals(Errno.EBADF, errno(() -> fs.write(h, 0, MemorySegment.ofArray(new byte[4]), 0, 4)));
+        assertEquals(Errno.ESTALE, errno(() -> fs.write(h, 0, MemorySegment.ofArray(new byte[4]), 0, 4)));
+        FileSystem.Handle bogus = new FileSystem.Handle(1 << 30, 0);
+        assertEquals(Errno.EBADF, errno(() -> fs.read(bogus, 0, MemorySegment.ofArray(new byte[4]), 0, 4)));
         fs.mkdir("/d", 0755);
         assertEquals(Errno.EISDIR, errno(() -> fs.unlink("/d")));
     }
