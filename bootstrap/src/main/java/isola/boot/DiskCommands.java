@@ -94,6 +94,96 @@ final class DiskCommands {
         }
     }
 
+    @Command(name = "mount", mixinStandardHelpOptions = true,
+            description = "Serve IMAGE's file system to the host at DIR through FUSE: Isola boots with its block driver "
+                    + "and fs server on IMAGE, and the host's calls become fs clients' calls. Runs until DIR is unmounted "
+                    + "(umount DIR) or it is stopped (Ctrl-C); unmounting syncs.")
+    static final class Mount implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "IMAGE", description = "the disk image file")
+        Path image;
+
+        @Parameters(index = "1", paramLabel = "DIR", description = "an existing directory to mount it on")
+        Path dir;
+
+        private final Object stopping = new Object();
+        private isola.boot.fuse.FuseMount mount;
+        private Boot boot;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!Files.isDirectory(dir)) {
+                System.err.println("isola mount: " + dir + " is not a directory");
+                return 2;
+            }
+            // The host checks the disk first, so a damaged one is refused here, naming the block.
+            try (HostDisk d = HostDisk.open(image, false); FileSystem fs = FileSystem.mount(d)) {
+                fs.usage();
+            } catch (IOException | FsException e) {
+                System.err.println("isola mount: " + image + ": " + e.getMessage() + " (./isola fsck " + image + " names every problem)");
+                return 1;
+            }
+            Path bootImage = Files.createTempFile("isola-mount", ".img");
+            try {
+                isola.boot.image.DefaultImage.build(bootImage, MANIFEST);
+                HostDisk.attach(isola.drivers.blk.BlkServer.DISK, HostDisk.open(image, false));
+                boot = Boot.start(bootImage, java.io.InputStream.nullInputStream(), System.out, false).awaitBooted();
+                String name = "isola:" + image.getFileName().toString().replaceAll("[,\\s\\\\]", "_");
+                mount = isola.boot.fuse.FuseMount.mount(new isola.boot.fuse.FsClients(boot), dir, name);
+                Runtime.getRuntime().addShutdownHook(new Thread(this::stop, "isola-mount-stop"));
+                System.err.println("isola mount: " + image + " is mounted at " + mount.mountPoint()
+                        + "; umount " + mount.mountPoint() + " (or Ctrl-C) unmounts it");
+                mount.awaitUnmounted();
+                stop();
+                System.err.println("isola mount: " + image + " unmounted and synced");
+                return 0;
+            } catch (IOException e) {
+                System.err.println("isola mount: " + e.getMessage());
+                stop();
+                return 1;
+            } finally {
+                Files.deleteIfExists(bootImage);
+            }
+        }
+
+        /** Unmounts (syncing) if still mounted, then stops the system. Once. */
+        private void stop() {
+            synchronized (stopping) {
+                try {
+                    if (mount != null && mount.isMounted()) {
+                        mount.close();
+                    }
+                } catch (IOException e) {
+                    System.err.println("isola mount: " + e.getMessage());
+                }
+                if (boot != null) {
+                    boot.close();
+                    boot = null;
+                    HostDisk.detach(isola.drivers.blk.BlkServer.DISK);
+                }
+            }
+        }
+
+        /** The system a mount boots: the log, the block driver and the fs server. */
+        static final String MANIFEST = """
+                [server log]
+                jar      = log.jar
+                priority = 200
+                provides = log
+
+                [server blk]
+                jar      = blk.jar
+                priority = 190
+                provides = blk
+
+                [server fs]
+                jar      = fs.jar
+                priority = 160
+                provides = fs
+                grants   = blk, log
+                memory   = 32M
+                """;
+    }
+
     static final class DiskSize implements CommandLine.ITypeConverter<Long> {
         @Override
         public Long convert(String value) {

@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 /** Isola's hosted command line (the {@code ./isola} launcher runs it). */
 @Command(name = "isola", mixinStandardHelpOptions = true, description = "Isola, a microkernel OS in Java",
         subcommands = {Main.BootCommand.class, Main.ImageCommand.class, Main.QemuCommand.class,
-                DiskCommands.Mkfs.class, DiskCommands.FsckCommand.class})
+                DiskCommands.Mkfs.class, DiskCommands.FsckCommand.class, DiskCommands.Mount.class})
 public final class Main implements Callable<Integer> {
     @Override
     public Integer call() {

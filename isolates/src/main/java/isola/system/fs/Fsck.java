@@ -59,7 +59,7 @@ public final class Fsck {
                 }
             }
             if (!ts.isEmpty()) {
-                notes.add("journal: " + ts.size() + " committed transaction(s) not yet written in place; mount replays them");
+                notes.add("journal: " + ts.size() + " committed transaction(s) since its last checkpoint; mount replays them");
             }
         } catch (FsException e) {
             problems.add(e.getMessage());
