@@ -12,7 +12,6 @@ import isola.kernel.Domain;
 import isola.kernel.Kernel;
 import isola.kernel.Status;
 import isola.kernel.Tag;
-import isola.kernel.Tcb;
 import isola.sdk.Errno;
 import isola.sdk.Fs;
 import isola.sdk.HostDisk;
@@ -46,11 +45,9 @@ import org.junit.jupiter.api.io.TempDir;
  * server stays up and names the block, no crash loop).
  */
 class FsServerTest {
+    /** The client's fs capability (client 0 of FsClients.newClient) and its log one. */
     static final int FS = 0;
-    static final int LOG = 1;
-    static final int FRAME = 8;
-    static final int TABLES = 9;
-    static final long BUFFER_VA = 0x0000_0060_0000_0000L;
+    static final int LOG = 8;
 
     @TempDir
     static Path dir;
@@ -82,12 +79,9 @@ class FsServerTest {
         k = boot.machine().kernel();
         Domain client = k.createDomain("client", 64, 16);
         k.setFrameQuota(client, 4096);
-        boot.init().grantService("fs", client, FS, 0xF5);
+        fs = isola.boot.fuse.FsClients.newClient(boot, client, 0, "test");
         boot.init().grantService("log", client, LOG, 0xF6);
-        Tcb t = k.createThread(client, "test", 100);
-        boot.machine().attach(t);
-        sys = Sys.of(k, t);
-        fs = Fs.Client.create(sys, FS, FRAME, TABLES, BUFFER_VA);
+        sys = fs.sys();
     }
 
     Path freshDisk(String name) throws Exception {

@@ -30,6 +30,15 @@ public final class Blk {
 
     /** Caps: the region's frame and the completion notification. Reply: MR0 the disk's blocks; cap: the doorbell. */
     public static final int ATTACH = 1;
+    /**
+     * MR0 an index (1..{@link #MAX_BUFFERS}), one capability: a 2 MiB frame the driver maps as
+     * buffer {@code index}, which descriptors may name instead of the region: the disk then
+     * reads into it directly (the fs server registers its clients' buffers this way, so a read
+     * goes from the disk to the client with no copy on the way).
+     */
+    public static final int ADD_BUFFER = 2;
+    public static final int MAX_BUFFERS = 32;
+    public static final long BUFFER_SIZE = 2L << 20;
 
     public static final int READ = 1;
     public static final int WRITE = 2;
@@ -45,6 +54,7 @@ public final class Blk {
     public static final long MESSAGE = 32;
     public static final int MESSAGE_MAX = 1024;
     public static final long RING = MESSAGE + MESSAGE_MAX;
+    /** A descriptor: {@code op u32, count u32, block u64, data offset u64, buffer u32} (0: the region). */
     public static final int DESCRIPTOR = 32;
     public static final long STAGING = BlockDevice.BLOCK_SIZE;
     public static final int STAGING_BLOCKS = (int) ((REGION_SIZE - STAGING) / BlockDevice.BLOCK_SIZE);
@@ -76,7 +86,7 @@ public final class Blk {
             throw new IsolaException(Status.E_INVALID_ARG, "blk attach: the driver sent no doorbell");
         }
         long blocks = sys.mr(0);
-        return new Device(sys, regionVa, doorbellSlot, completionSlot, blocks);
+        return new Device(sys, blk, regionVa, doorbellSlot, completionSlot, blocks);
     }
 
     /** The client's side of an attached region. Used by one thread at a time (its owner serializes). */
@@ -91,14 +101,18 @@ public final class Blk {
         private long submitted;
         /** The staging blocks each in-flight request holds, by slot, to free them in order. */
         private final int[] held = new int[SLOTS];
+        /** Registered buffers' host addresses, by index (0: none), to recognise a segment over one. */
+        private final long[] buffers = new long[MAX_BUFFERS + 1];
+        private final int blk;
         /** The next staging block to hand out, and how many are held (skipped ones included). */
         private int stageHead;
         private int stageUsed;
         /** Requests whose staging blocks are free again. */
         private long freedUpTo;
 
-        Device(Sys sys, long region, int doorbell, int completion, long blocks) {
+        Device(Sys sys, int blk, long region, int doorbell, int completion, long blocks) {
             this.sys = sys;
+            this.blk = blk;
             this.memory = sys.memory();
             this.region = region;
             this.doorbell = doorbell;
@@ -117,13 +131,59 @@ public final class Blk {
             return blocks;
         }
 
+        /**
+         * Registers the 2 MiB frame in {@code frameSlot} as buffer {@code index} with the driver;
+         * {@code hostAddress} is where this process sees it, so that reads into a segment over it
+         * go straight there. False if the driver refused it (reads then go through the region).
+         */
+        public boolean addBuffer(int index, int frameSlot, long hostAddress) {
+            if (index < 1 || index > MAX_BUFFERS) {
+                return false;
+            }
+            buffers[index] = 0;
+            sys.mr(0, index);
+            sys.capSlot(0, frameSlot);
+            int st = sys.callRetrying(blk, Tag.of(ADD_BUFFER, 1, 1), Sys.RESTART_ATTEMPTS);
+            if (st != Status.OK || sys.label() != Replies.OK) {
+                return false;
+            }
+            buffers[index] = hostAddress;
+            return true;
+        }
+
+        /** The registered buffer that holds {@code bytes} at {@code address}, or 0. */
+        private int bufferOf(long address, long bytes) {
+            for (int i = 1; i <= MAX_BUFFERS; i++) {
+                long base = buffers[i];
+                if (base != 0 && address >= base && address + bytes <= base + BUFFER_SIZE) {
+                    return i;
+                }
+            }
+            return 0;
+        }
+
         @Override
         public void read(long block, int count, MemorySegment dst, long offset) {
             BlockDevice.checkRange("blk", blocks, block, count, dst, offset);
+            int buffer = dst.isNative() ? bufferOf(dst.address() + offset, (long) count << BLOCK_SHIFT) : 0;
+            if (buffer != 0) {
+                // Straight into the registered buffer: no staging, no copy.
+                long at = dst.address() + offset - buffers[buffer];
+                long last = 0;
+                while (count > 0) {
+                    int n = Math.min(count, MAX_REQUEST);
+                    last = submit(READ, block, n, at, buffer);
+                    block += n;
+                    at += (long) n << BLOCK_SHIFT;
+                    count -= n;
+                }
+                await(last);
+                return;
+            }
             while (count > 0) {
                 int n = Math.min(count, MAX_REQUEST);
                 int stage = stage(n);
-                long id = submit(READ, block, n, stage);
+                long id = submit(READ, block, n, STAGING + ((long) stage << BLOCK_SHIFT), 0);
                 await(id);
                 long bytes = (long) n << BLOCK_SHIFT;
                 long from = offset;
@@ -143,7 +203,7 @@ public final class Blk {
                 long bytes = (long) n << BLOCK_SHIFT;
                 long from = offset;
                 memory.writeInPlace(stagingVa(stage), bytes, (run, at) -> MemorySegment.copy(src, from + at, run, 0, run.byteSize()));
-                submit(WRITE, block, n, stage);
+                submit(WRITE, block, n, STAGING + ((long) stage << BLOCK_SHIFT), 0);
                 block += n;
                 offset += bytes;
                 count -= n;
@@ -153,7 +213,7 @@ public final class Blk {
         /** Waits for every request so far; a write that failed since the last flush fails the flush. */
         @Override
         public void flush() {
-            await(submit(FLUSH, 0, 0, 0));
+            await(submit(FLUSH, 0, 0, STAGING, 0));
         }
 
         @Override
@@ -201,7 +261,8 @@ public final class Blk {
             }
         }
 
-        private long submit(int op, long block, int count, int stage) {
+        /** Submits a request on data at {@code offset} of {@code buffer} (0: the region); returns its count. */
+        private long submit(int op, long block, int count, long offset, int buffer) {
             while (submitted - completed() >= SLOTS) {
                 await(submitted - SLOTS + 1);
             }
@@ -210,8 +271,9 @@ public final class Blk {
             memory.putInt(d, op);
             memory.putInt(d + 4, count);
             memory.putLong(d + 8, block);
-            memory.putLong(d + 16, STAGING + ((long) stage << BLOCK_SHIFT));
-            held[(int) (id % SLOTS)] = op == FLUSH ? 0 : pendingStage;
+            memory.putLong(d + 16, offset);
+            memory.putInt(d + 24, buffer);
+            held[(int) (id % SLOTS)] = op == FLUSH || buffer != 0 ? 0 : pendingStage;
             pendingStage = 0;
             submitted = id + 1;
             VarHandle.releaseFence();

@@ -134,6 +134,11 @@ public final class Fs {
             return new Client(sys, fs, frameSlot, bufferVa);
         }
 
+        /** The system-call interface this client calls through (its thread's). */
+        public Sys sys() {
+            return sys;
+        }
+
         public synchronized Stat stat(String path) {
             call(STAT, "stat " + path, path(0, path));
             return stat();
@@ -223,6 +228,24 @@ public final class Fs {
                 }
             }
             return done;
+        }
+
+        /**
+         * Reads up to {@code length} bytes (at most {@link #BUFFER_SIZE}) at {@code offset} into
+         * this client's buffer, and hands them to {@code visitor} where they are, with no copy:
+         * read-only segments, valid only during the call. Returns how many bytes were read.
+         */
+        public synchronized int readInPlace(long handle, long offset, int length, VirtualMemory.Run visitor) {
+            if (length < 0 || length > BUFFER_SIZE) {
+                throw new Error(Errno.EINVAL, "read in place of " + length + " bytes (the buffer holds " + BUFFER_SIZE + ")");
+            }
+            sys.mr(0, handle).mr(1, offset).mr(2, length);
+            call(READ, "read", 3);
+            int got = (int) sys.mr(0);
+            if (got > 0) {
+                memory.readInPlace(va, got, visitor);
+            }
+            return got;
         }
 
         public int read(long handle, long offset, byte[] dst, int at, int length) {

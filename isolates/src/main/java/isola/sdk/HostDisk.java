@@ -21,44 +21,141 @@ import java.nio.file.Path;
  * the caller's memory (heap segments included: the calls are critical, so the JVM neither copies
  * nor moves the buffer while the kernel reads or writes it). Only the block driver, and the
  * host's own tools (mkfs, fsck), should open one.
+ *
+ * <p>The native executable has no Panama (the builder on Maven Central lacks its support):
+ * there {@link #openFile} is substituted with one over a FileChannel, the same three calls
+ * through the JDK's own natives.
  */
 public final class HostDisk implements BlockDevice {
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final MethodHandle OPEN = downcall("open", FunctionDescriptor.of(ValueLayout.JAVA_INT,
-            ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), false);
-    private static final MethodHandle PREAD = downcall("pread", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
-            ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG), true);
-    private static final MethodHandle PWRITE = downcall("pwrite", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
-            ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG), true);
-    private static final MethodHandle FDATASYNC = downcall("fdatasync", FunctionDescriptor.of(ValueLayout.JAVA_INT,
-            ValueLayout.JAVA_INT), false);
-    private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(ValueLayout.JAVA_INT,
-            ValueLayout.JAVA_INT), false);
-    private static final int O_RDONLY = 0;
-    private static final int O_RDWR = 2;
-    private static final int O_CLOEXEC = 0x80000;
-    private static final int EINTR = 4;
+    /** An open host file: positioned reads and writes of whole buffers, and a data sync. */
+    public interface HostFile {
+        /** Bytes read into {@code buf} (up to its size) at {@code position}; 0 at the end; negative on an I/O error. */
+        long read(MemorySegment buf, long position);
+
+        /** Bytes written from {@code buf} at {@code position}; negative on an I/O error. */
+        long write(MemorySegment buf, long position);
+
+        /** Makes the file's data durable, or throws naming the failure. */
+        void sync() throws IOException;
+
+        void close();
+    }
+
+    /** Opens the host file; the native image substitutes this (see the class comment). */
+    static HostFile openFile(Path path, boolean readOnly) throws IOException {
+        return Panama.open(path, readOnly);
+    }
+
+    /** The Panama calls, in a holder of their own: its handles are made only where it is used. */
+    private static final class Panama implements HostFile {
+        private static final Linker LINKER = Linker.nativeLinker();
+        private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+        private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+        private static final MethodHandle OPEN = downcall("open", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), false);
+        private static final MethodHandle PREAD = downcall("pread", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG), true);
+        private static final MethodHandle PWRITE = downcall("pwrite", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG), true);
+        private static final MethodHandle FDATASYNC = downcall("fdatasync", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT), false);
+        private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT), false);
+        private static final int O_RDONLY = 0;
+        private static final int O_RDWR = 2;
+        private static final int O_CLOEXEC = 0x80000;
+        private static final int EINTR = 4;
+
+        private final Path path;
+        private final int fd;
+
+        private Panama(Path path, int fd) {
+            this.path = path;
+            this.fd = fd;
+        }
+
+        private static MethodHandle downcall(String name, FunctionDescriptor fd, boolean critical) {
+            MemorySegment symbol = LINKER.defaultLookup().find(name)
+                    .orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+            return critical
+                    ? LINKER.downcallHandle(symbol, fd, Linker.Option.critical(true))
+                    : LINKER.downcallHandle(symbol, fd, Linker.Option.captureCallState("errno"));
+        }
+
+        static HostFile open(Path path, boolean readOnly) throws IOException {
+            int fd;
+            int errno;
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment state = arena.allocate(CALL_STATE);
+                fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+                errno = (int) ERRNO.get(state, 0L);
+            } catch (Throwable t) {
+                throw new IOException("disk image " + path + ": open failed", t);
+            }
+            if (fd < 0) {
+                throw new IOException("disk image " + path + ": open failed, " + Errno.name(errno));
+            }
+            return new Panama(path, fd);
+        }
+
+        @Override
+        public long read(MemorySegment buf, long position) {
+            try {
+                return (long) PREAD.invokeExact(fd, buf, buf.byteSize(), position);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        @Override
+        public long write(MemorySegment buf, long position) {
+            try {
+                return (long) PWRITE.invokeExact(fd, buf, buf.byteSize(), position);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        @Override
+        public void sync() throws IOException {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment state = arena.allocate(CALL_STATE);
+                int rc;
+                do {
+                    rc = (int) FDATASYNC.invokeExact(state, fd);
+                } while (rc != 0 && (int) ERRNO.get(state, 0L) == EINTR);
+                if (rc != 0) {
+                    throw new IOException("disk image " + path + ": fdatasync failed, " + Errno.name((int) ERRNO.get(state, 0L)));
+                }
+            } catch (IOException e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        @Override
+        public void close() {
+            try (Arena arena = Arena.ofConfined()) {
+                int rc = (int) CLOSE.invokeExact(arena.allocate(CALL_STATE), fd);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+    }
+
+    private static final java.util.Map<String, HostDisk> ATTACHED = new java.util.concurrent.ConcurrentHashMap<>();
 
     private final Path path;
     private final long blocks;
     private final boolean readOnly;
-    private volatile int fd;
+    private volatile HostFile file;
 
-    private HostDisk(Path path, int fd, long blocks, boolean readOnly) {
+    private HostDisk(Path path, HostFile file, long blocks, boolean readOnly) {
         this.path = path;
-        this.fd = fd;
+        this.file = file;
         this.blocks = blocks;
         this.readOnly = readOnly;
-    }
-
-    private static MethodHandle downcall(String name, FunctionDescriptor fd, boolean critical) {
-        MemorySegment symbol = LINKER.defaultLookup().find(name)
-                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
-        return critical
-                ? LINKER.downcallHandle(symbol, fd, Linker.Option.critical(true))
-                : LINKER.downcallHandle(symbol, fd, Linker.Option.captureCallState("errno"));
     }
 
     /**
@@ -74,20 +171,8 @@ public final class HostDisk implements BlockDevice {
             throw new IOException("disk image " + path + ": its size, " + size
                     + " bytes, is not a positive multiple of the " + BLOCK_SIZE + "-byte block");
         }
-        int fd;
-        MemorySegment state = Arena.ofAuto().allocate(CALL_STATE);
-        try (Arena arena = Arena.ofConfined()) {
-            fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
-        } catch (Throwable t) {
-            throw new IOException("disk image " + path + ": open failed", t);
-        }
-        if (fd < 0) {
-            throw new IOException("disk image " + path + ": open failed, " + Errno.name((int) ERRNO.get(state, 0L)));
-        }
-        return new HostDisk(path, fd, size / BLOCK_SIZE, readOnly);
+        return new HostDisk(path, openFile(path, readOnly), size / BLOCK_SIZE, readOnly);
     }
-
-    private static final java.util.Map<String, HostDisk> ATTACHED = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * Attaches {@code disk} to the machine as {@code name} (the launcher does, as it plugs in
@@ -122,7 +207,7 @@ public final class HostDisk implements BlockDevice {
     @Override
     public void read(long block, int count, MemorySegment dst, long offset) {
         BlockDevice.checkRange(path.toString(), blocks, block, count, dst, offset);
-        transfer(PREAD, "read", block, count, dst, offset);
+        transfer(false, block, count, dst, offset);
     }
 
     @Override
@@ -131,26 +216,22 @@ public final class HostDisk implements BlockDevice {
         if (readOnly) {
             throw new UncheckedIOException(new IOException("disk image " + path + " is open read-only: write of block " + block));
         }
-        transfer(PWRITE, "write", block, count, src, offset);
+        transfer(true, block, count, src, offset);
     }
 
-    private void transfer(MethodHandle call, String what, long block, int count, MemorySegment buffer, long offset) {
+    private void transfer(boolean write, long block, int count, MemorySegment buffer, long offset) {
         long want = (long) count << BLOCK_SHIFT;
         long done = 0;
-        int fd = liveFd();
+        HostFile f = liveFile();
         while (done < want) {
-            long n;
-            try {
-                n = (long) call.invokeExact(fd, buffer.asSlice(offset + done, want - done), want - done,
-                        (block << BLOCK_SHIFT) + done);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
+            MemorySegment part = buffer.asSlice(offset + done, want - done);
+            long position = (block << BLOCK_SHIFT) + done;
+            long n = write ? f.write(part, position) : f.read(part, position);
             if (n <= 0) {
-                // A critical call cannot capture errno; a short or failed transfer of a file that
-                // has the disk's size is an I/O error either way, named by block.
-                throw new UncheckedIOException(new IOException("disk image " + path + ": " + what + " of block "
-                        + (block + (done >> BLOCK_SHIFT)) + " failed (" + (n == 0 ? "end of file" : "I/O error") + ")"));
+                // A short or failed transfer of a file that has the disk's size is an I/O
+                // error either way, named by block.
+                throw new UncheckedIOException(new IOException("disk image " + path + ": " + (write ? "write" : "read")
+                        + " of block " + (block + (done >> BLOCK_SHIFT)) + " failed (" + (n == 0 ? "end of file" : "I/O error") + ")"));
             }
             done += n;
         }
@@ -158,42 +239,27 @@ public final class HostDisk implements BlockDevice {
 
     @Override
     public void flush() {
-        int fd = liveFd();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            int rc;
-            do {
-                rc = (int) FDATASYNC.invokeExact(state, fd);
-            } while (rc != 0 && (int) ERRNO.get(state, 0L) == EINTR);
-            if (rc != 0) {
-                throw new UncheckedIOException(new IOException("disk image " + path + ": fdatasync failed, "
-                        + Errno.name((int) ERRNO.get(state, 0L))));
-            }
-        } catch (UncheckedIOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
+        try {
+            liveFile().sync();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
-    private int liveFd() {
-        int fd = this.fd;
-        if (fd < 0) {
+    private HostFile liveFile() {
+        HostFile f = this.file;
+        if (f == null) {
             throw new IllegalStateException("disk image " + path + " is closed");
         }
-        return fd;
+        return f;
     }
 
     @Override
     public synchronized void close() {
-        int fd = this.fd;
-        if (fd >= 0) {
-            this.fd = -1;
-            try (Arena arena = Arena.ofConfined()) {
-                int rc = (int) CLOSE.invokeExact(arena.allocate(CALL_STATE), fd);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
+        HostFile f = this.file;
+        if (f != null) {
+            this.file = null;
+            f.close();
         }
     }
 

@@ -48,15 +48,26 @@ public final class FsClients implements MountedFs {
                 }
                 i = clients++;
             }
-            int first = i * SLOTS_PER_CLIENT;
-            boot.init().grantService("fs", domain, first, 0xF000 + i);
-            Tcb t = kernel.createThread(domain, "fuse-" + i, 120);
-            boot.machine().attach(t);
-            Sys sys = Sys.of(kernel, t);
-            c = Fs.Client.create(sys, first, first + 1, first + 2, BASE_VA + i * REGION);
+            c = newClient(boot, domain, i, "fuse-" + i);
             client.set(c);
         }
         return c;
+    }
+
+    /**
+     * Client {@code i} of {@code domain}, a host-side domain of a booted system: a kernel thread
+     * for the calling JVM thread, its own fs capability (badge {@code 0xF000 + i}) and buffer,
+     * in slots from {@code i * 8} and a 512 GiB region of its own. For embedders, tests and
+     * benchmarks; the domain needs 8 slots and 520 frames of quota per client.
+     */
+    public static Fs.Client newClient(Boot boot, Domain domain, int i, String threadName) {
+        Kernel kernel = boot.machine().kernel();
+        int first = i * SLOTS_PER_CLIENT;
+        boot.init().grantService("fs", domain, first, 0xF000 + i);
+        Tcb t = kernel.createThread(domain, threadName, 120);
+        boot.machine().attach(t);
+        Sys sys = Sys.of(kernel, t);
+        return Fs.Client.create(sys, first, first + 1, first + 2, BASE_VA + i * REGION);
     }
 
     private interface Call {

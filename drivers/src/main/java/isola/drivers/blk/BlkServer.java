@@ -40,6 +40,11 @@ public final class BlkServer implements Server {
     static final String KEPT_DOORBELL = "doorbell";
     static final String KEPT_REGION = "region";
     static final String KEPT_COMPLETION = "completion";
+    static final String KEPT_BUFFER = "buffer/";
+    /** Registered buffers' frames, index i in slot BUFFERS + i, mapped at BUFFERS_VA + i * 2 MiB. */
+    static final int BUFFERS = 160;
+    static final int BUFFER_TABLES = 200;
+    static final long BUFFERS_VA = 0x0000_0080_0000_0000L;
 
     private HostDisk disk;
     private int keep;
@@ -69,6 +74,14 @@ public final class BlkServer implements Server {
             sys.check(sys.move(completion, COMPLETION), "blk: take the kept completion notification");
             map(sys);
         }
+        sys.check(sys.linkTables(Sys.SELF, BUFFERS_VA, Sys.PAGE_2M, BUFFER_TABLES), "blk: page tables for buffers");
+        for (var e : kept.caps().entrySet()) { // no lambdas on the restart path: see Server
+            if (e.getKey().startsWith(KEPT_BUFFER)) {
+                int index = Integer.parseInt(e.getKey().substring(KEPT_BUFFER.length()));
+                sys.check(sys.move(e.getValue(), BUFFERS + index), "blk: take a kept buffer");
+                mapBuffer(sys, index);
+            }
+        }
         ctx.spawn("blk-queue", 180, this::serveQueue);
         serve(sys, ctx.endpoint("blk"));
     }
@@ -93,6 +106,9 @@ public final class BlkServer implements Server {
     }
 
     private long handle(Sys sys) {
+        if (sys.label() == Blk.ADD_BUFFER) {
+            return addBuffer(sys);
+        }
         if (sys.label() != Blk.ATTACH) {
             return Replies.error(sys, Status.E_INVALID_ARG, "blk: unknown request " + sys.label());
         }
@@ -121,6 +137,39 @@ public final class BlkServer implements Server {
         sys.mr(0, disk.blocks());
         sys.capSlot(0, DOORBELL);
         return Tag.of(Replies.OK, 1, 1);
+    }
+
+    /** Buffers mapped, by index. */
+    private final boolean[] buffers = new boolean[Blk.MAX_BUFFERS + 1];
+
+    private long addBuffer(Sys sys) {
+        long index = sys.mr(0);
+        if (index < 1 || index > Blk.MAX_BUFFERS || sys.capsReceived() != 1) {
+            return Replies.error(sys, Status.E_INVALID_ARG, "blk add buffer: index " + index + " (1.." + Blk.MAX_BUFFERS
+                    + ") and one frame, " + sys.capsReceived() + " capabilities came");
+        }
+        int i = (int) index;
+        synchronized (this) {
+            if (buffers[i]) {
+                sys.unmap(Sys.SELF, BUFFERS_VA + i * Blk.BUFFER_SIZE, Blk.BUFFER_SIZE);
+                buffers[i] = false;
+            }
+            sys.delete(BUFFERS + i);
+            sys.check(sys.move(sys.capSlot(0), BUFFERS + i), "blk add buffer: take the frame");
+            int st = mapBuffer(sys, i);
+            if (st != Status.OK) {
+                sys.delete(BUFFERS + i);
+                return Replies.error(sys, st, sys.describe(st, "blk add buffer: map it (a 2 MiB frame?)"));
+            }
+            Keep.putCap(sys, keep, KEPT_BUFFER + i, BUFFERS + i);
+        }
+        return Replies.ok(0);
+    }
+
+    private int mapBuffer(Sys sys, int i) {
+        int st = sys.map(Sys.SELF, BUFFERS + i, BUFFERS_VA + i * Blk.BUFFER_SIZE, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC);
+        buffers[i] = st == Status.OK;
+        return st;
     }
 
     /** Maps the region's frame; returns the status of the mapping. */
@@ -175,29 +224,31 @@ public final class BlkServer implements Server {
         int count = memory.getInt(d + 4);
         long block = memory.getLong(d + 8);
         long offset = memory.getLong(d + 16);
+        int buffer = memory.getInt(d + 24);
         try {
             if (op == Blk.FLUSH) {
                 disk.flush();
                 return;
             }
             long bytes = (long) count << BlockDevice.BLOCK_SHIFT;
-            if ((op != Blk.READ && op != Blk.WRITE) || count <= 0 || count > Blk.MAX_REQUEST
-                    || offset < Blk.STAGING || offset > Blk.REGION_SIZE - bytes || (offset & 4095) != 0) {
-                fail(memory, id + 1, "request " + (id + 1) + ": op " + op + ", " + count + " blocks at region offset "
-                        + offset + " is not a valid request");
+            boolean inRegion = buffer == 0 && offset >= Blk.STAGING && offset <= Blk.REGION_SIZE - bytes;
+            boolean inBuffer = buffer > 0 && buffer <= Blk.MAX_BUFFERS && buffers[buffer] && offset >= 0
+                    && offset <= Blk.BUFFER_SIZE - bytes;
+            if ((op != Blk.READ && op != Blk.WRITE) || count <= 0 || count > Blk.MAX_REQUEST || !(inRegion || inBuffer)) {
+                fail(memory, id + 1, "request " + (id + 1) + ": op " + op + ", " + count + " blocks at offset "
+                        + offset + " of buffer " + buffer + " is not a valid request");
                 return;
             }
+            long va = buffer == 0 ? REGION_VA + offset : BUFFERS_VA + buffer * Blk.BUFFER_SIZE + offset;
             if (block < 0 || block > disk.blocks() - count) {
                 fail(memory, id + 1, "request " + (id + 1) + ": blocks " + block + ".." + (block + count - 1)
                         + " are outside the disk of " + disk.blocks() + " blocks");
                 return;
             }
             if (op == Blk.READ) {
-                memory.writeInPlace(REGION_VA + offset, bytes, (run, at) -> disk.read(block + (at >> 12),
-                        (int) (run.byteSize() >> 12), run, 0));
+                memory.writeInPlace(va, bytes, (run, at) -> disk.read(block + (at >> 12), (int) (run.byteSize() >> 12), run, 0));
             } else {
-                memory.readInPlace(REGION_VA + offset, bytes, (run, at) -> disk.write(block + (at >> 12),
-                        (int) (run.byteSize() >> 12), run, 0));
+                memory.readInPlace(va, bytes, (run, at) -> disk.write(block + (at >> 12), (int) (run.byteSize() >> 12), run, 0));
             }
         } catch (RuntimeException e) {
             fail(memory, id + 1, e.getMessage());

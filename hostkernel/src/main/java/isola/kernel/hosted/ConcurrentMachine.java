@@ -75,6 +75,7 @@ public final class ConcurrentMachine extends HostedMachine {
                     + " (attach the thread that makes its system calls)");
         }
         MemorySegment u = self.utcb();
+        long budget = self.spinNanos == 0 ? spinNanos : self.spinNanos;
         long start = 0;
         int spins = 0;
         for (;;) {
@@ -86,7 +87,7 @@ public final class ConcurrentMachine extends HostedMachine {
                 long now = System.nanoTime();
                 if (start == 0) {
                     start = now;
-                } else if (now - start > spinNanos) {
+                } else if (now - start > budget) {
                     if (Utcb.markParked(u, w)) {
                         break;
                     }
@@ -97,11 +98,21 @@ public final class ConcurrentMachine extends HostedMachine {
             }
             Thread.onSpinWait();
         }
+        long parked = System.nanoTime();
         while (!Utcb.isWoken(Utcb.wakeWord(u))) {
             LockSupport.park(this);
         }
         Utcb.clearParked(u);
+        // Adaptive spinning, as HotSpot's monitors do: a wake that came soon after this thread
+        // gave up means its partner answers in a little more than the budget (a server that
+        // copies a megabyte), so spin longer next time; a long sleep means the partner is idle,
+        // and spinning would only burn a core.
+        long slept = System.nanoTime() - parked;
+        self.spinNanos = slept < 2 * budget ? Math.min(MAX_SPIN_NANOS, budget * 2) : Math.max(spinNanos, budget / 2);
     }
+
+    /** The most an adaptive spin grows to: a few hand-offs' worth of a blocking wake-up. */
+    static final long MAX_SPIN_NANOS = 400_000;
 
     @Override
     public void unpark(Tcb t) {

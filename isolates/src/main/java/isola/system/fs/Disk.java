@@ -82,6 +82,16 @@ final class Disk {
         return i32(b, TAIL) == checksum(block, b, 0, TAIL);
     }
 
+    private static final byte[] ZEROS = new byte[BLOCK];
+
+    /**
+     * True if {@code length} bytes of {@code b} from {@code at} are zero. Through the JDK's
+     * (intrinsic, and already compiled) comparison: a restarted server's own code is cold.
+     */
+    static boolean zero(byte[] b, int at, int length) {
+        return java.util.Arrays.mismatch(b, at, at + length, ZEROS, 0, length) < 0;
+    }
+
     static String hex(long v) {
         return "0x" + Long.toHexString(v);
     }

@@ -41,11 +41,14 @@ public final class FsServer implements Server {
     /** Clients' buffer frames: one slot each, from here to the end of the capability space. */
     static final int FIRST_CLIENT = 144;
     static final long COMMIT_INTERVAL_NS = 1_000_000_000L;
+    /** The buffer cache: 64 MiB of the most recently read blocks. */
+    static final int CACHE_BLOCKS = 16384;
 
     private Sys sys;
     private VirtualMemory memory;
     private int log;
     private FileSystem fs;
+    private Blk.Device device;
     private String unmounted;
     private int clientSlots;
     /** A client's badge to its buffer's slot. */
@@ -66,9 +69,9 @@ public final class FsServer implements Server {
         sys.check(sys.map(Sys.SELF, REGION, REGION_VA, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC), "fs: map the block queue");
         sys.check(sys.createNotification(COMPLETION), "fs: the completion notification");
         sys.check(sys.linkTables(Sys.SELF, CLIENTS_VA, Sys.PAGE_2M, CLIENT_TABLES), "fs: page tables for client buffers");
-        Blk.Device device = Blk.attach(sys, blk, REGION, REGION_VA, COMPLETION, DOORBELL);
+        device = Blk.attach(sys, blk, REGION, REGION_VA, COMPLETION, DOORBELL);
         try {
-            fs = FileSystem.mount(device);
+            fs = FileSystem.mount(new BlockCache(device, CACHE_BLOCKS));
             long ms = (System.nanoTime() - t0) / 1_000_000;
             FileSystem.Usage u = fs.usage();
             Log.info(sys, log, "fs: mounted " + device.blocks() * 4 / 1024 + " MiB at / in " + ms + " ms ("
@@ -77,16 +80,27 @@ public final class FsServer implements Server {
             unmounted = e.getMessage();
             Log.write(sys, log, Log.ERROR, "fs: cannot mount the disk: " + unmounted + " (run ./isola fsck on the image)");
         }
-        serve(ctx.endpoint("fs"));
+        int endpoint = ctx.endpoint("fs");
+        // The clock of the periodic commit: a thread that calls the endpoint once a second, so
+        // the serving thread waits without a timeout (a timed wait leaves the IPC fast path).
+        ctx.spawn("fs-commit-clock", 100, clock -> {
+            for (;;) {
+                Thread.sleep(COMMIT_INTERVAL_NS / 1_000_000);
+                clock.call(endpoint, TICK, 0);
+            }
+        });
+        serve(endpoint);
     }
 
-    /** The receive loop, with a timeout for the periodic commit. */
+    /** The label of the commit clock's call. */
+    static final int TICK = 0x7F;
+
+    /** The receive loop. */
     private void serve(int endpoint) {
         long reply = 0;
         for (;;) {
-            int window = freeSlot();
-            sys.receiveWindow(window);
-            int st = sys.replyRecv(endpoint, reply, COMMIT_INTERVAL_NS);
+            sys.receiveWindow(freeSlot());
+            int st = sys.replyRecv(endpoint, reply);
             if (st == Status.OK) {
                 reply = handle();
             } else if (st == Status.E_DELETED || st == Status.E_REVOKED || st == Status.E_EMPTY_SLOT) {
@@ -94,13 +108,17 @@ public final class FsServer implements Server {
             } else {
                 reply = 0;
             }
-            if (fs != null && System.nanoTime() - lastCommit >= COMMIT_INTERVAL_NS) {
-                lastCommit = System.nanoTime();
-                try {
-                    fs.commitIfDirty();
-                } catch (FsException e) {
-                    Log.write(sys, log, Log.ERROR, "fs: periodic commit: " + e.getMessage());
-                }
+        }
+    }
+
+    /** Commits the running transaction if the last commit is a second old. */
+    private void commitIfDue() {
+        if (fs != null && System.nanoTime() - lastCommit >= COMMIT_INTERVAL_NS) {
+            lastCommit = System.nanoTime();
+            try {
+                fs.commitIfDirty();
+            } catch (FsException e) {
+                Log.write(sys, log, Log.ERROR, "fs: periodic commit: " + e.getMessage());
             }
         }
     }
@@ -115,6 +133,10 @@ public final class FsServer implements Server {
         try {
             if (label == Fs.ATTACH) {
                 return attach();
+            }
+            if (label == TICK) {
+                commitIfDue();
+                return Replies.ok(0);
             }
             Integer slot = clients.get(sys.badge());
             if (sys.capsReceived() > 0) {
@@ -214,6 +236,12 @@ public final class FsServer implements Server {
         }
         clients.put(badge, slot);
         usedSlots.set(slot - FIRST_CLIENT);
+        if (device != null) {
+            // The driver maps the buffer too, and reads for this client land in it directly.
+            long[] host = {0};
+            memory.readInPlace(bufferVa(slot), 1, (run, at) -> host[0] = run.address());
+            device.addBuffer(slot - FIRST_CLIENT + 1, slot, host[0]);
+        }
         return Replies.ok(0);
     }
 

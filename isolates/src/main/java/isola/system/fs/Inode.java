@@ -206,14 +206,7 @@ final class Inode {
      */
     static Inode decode(int ino, byte[] b, int at, long block) {
         Inode i = new Inode(ino);
-        boolean zero = true;
-        for (int k = 0; k < Superblock.INODE_SIZE; k += 8) {
-            if (Disk.i64(b, at + k) != 0) {
-                zero = false;
-                break;
-            }
-        }
-        if (zero) {
+        if (Disk.zero(b, at, Superblock.INODE_SIZE)) {
             return i;
         }
         if (Disk.i32(b, at + 252) != Disk.checksum(ino, b, at, 252)) {

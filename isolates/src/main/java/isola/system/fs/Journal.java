@@ -63,6 +63,25 @@ final class Journal {
      * transaction follows an incomplete one.
      */
     List<Transaction> scan() {
+        // The whole region in one pass of large reads: mount time is recovery time.
+        log = new byte[sb.journalBlocks() * Disk.BLOCK];
+        for (int at = 0; at < sb.journalBlocks(); at += READ_RUN) {
+            int n = Math.min(READ_RUN, sb.journalBlocks() - at);
+            device.read(sb.journalStart() + at, n, MemorySegment.ofArray(log), (long) at * Disk.BLOCK);
+        }
+        try {
+            return scanLog();
+        } finally {
+            log = null;
+        }
+    }
+
+    /** Blocks one read of the journal region takes. */
+    private static final int READ_RUN = 255;
+    /** The journal region while {@link #scan} reads it. */
+    private byte[] log;
+
+    private List<Transaction> scanLog() {
         byte[] jsb = readBlock(sb.journalStart());
         String where = "journal superblock (block " + sb.journalStart() + ")";
         if (Disk.i32(jsb, 0) != Disk.MAGIC_JOURNAL) {
@@ -143,8 +162,7 @@ final class Journal {
         if (count <= 0 || count > MAX_BLOCKS || pos + count + 2 > sb.journalBlocks()) {
             throw FsException.corrupt("journal descriptor (block " + at + "): " + count + " blocks do not fit the journal");
         }
-        byte[] run = new byte[count * Disk.BLOCK];
-        device.read(at + 1, count, MemorySegment.ofArray(run), 0);
+        byte[] run = java.util.Arrays.copyOfRange(log, (int) (pos + 1) * Disk.BLOCK, (int) (pos + 1 + count) * Disk.BLOCK);
         byte[] c = readBlock(at + 1 + count);
         CRC32C crc = new CRC32C();
         crc.update(d);
@@ -241,9 +259,9 @@ final class Journal {
         device.write(sb.journalStart(), 1, MemorySegment.ofArray(b), 0);
     }
 
+    /** A block of the journal region, from the copy {@link #scan} read. */
     private byte[] readBlock(long block) {
-        byte[] b = new byte[Disk.BLOCK];
-        device.read(block, 1, MemorySegment.ofArray(b), 0);
-        return b;
+        int at = (int) (block - sb.journalStart()) * Disk.BLOCK;
+        return java.util.Arrays.copyOfRange(log, at, at + Disk.BLOCK);
     }
 }
