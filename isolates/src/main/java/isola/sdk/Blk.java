@@ -30,6 +30,14 @@ public final class Blk {
 
     /** Caps: the region's frame and the completion notification. Reply: MR0 the disk's blocks; cap: the doorbell. */
     public static final int ATTACH = 1;
+    /** The machine's disk the block driver serves ({@link HostDisk#attached}). */
+    public static final String DISK = "disk0";
+    /**
+     * The driver's kept value naming the disk's host file, which init seeds: where a driver
+     * incarnation cannot share the launcher's open disk (an isolate of its own, in the native
+     * tier), it opens the file itself.
+     */
+    public static final String KEPT_DISK_PATH = "disk/path";
     /**
      * MR0 an index (1..{@link #MAX_BUFFERS}), one capability: a 2 MiB frame the driver maps as
      * buffer {@code index}, which descriptors may name instead of the region: the disk then
@@ -235,9 +243,10 @@ public final class Blk {
         private int stage(int n) {
             while (true) {
                 reclaim();
-                int waste = stageHead + n > STAGING_BLOCKS ? STAGING_BLOCKS - stageHead : 0;
+                boolean wrap = stageHead + n > STAGING_BLOCKS;
+                int waste = wrap ? STAGING_BLOCKS - stageHead : 0; // 0 too when the head is at the very end
                 if (stageUsed + waste + n <= STAGING_BLOCKS) {
-                    int at = waste > 0 ? 0 : stageHead;
+                    int at = wrap ? 0 : stageHead;
                     stageHead = at + n;
                     stageUsed += waste + n;
                     pendingStage = waste + n;

@@ -29,7 +29,7 @@ import java.nio.charset.StandardCharsets;
  * is performed again, which is harmless for reads, writes and flushes alike.
  */
 public final class BlkServer implements Server {
-    public static final String DISK = "disk0";
+    public static final String DISK = Blk.DISK;
     static final long REGION_VA = 0x0000_0040_0000_0000L;
     static final int DOORBELL = 128;
     static final int REGION = 129;
@@ -52,14 +52,20 @@ public final class BlkServer implements Server {
     private boolean tablesLinked;
 
     @Override
-    public void start(ServerContext ctx) {
+    public void start(ServerContext ctx) throws java.io.IOException {
+        Kept kept = ctx.kept();
         disk = HostDisk.attached(DISK);
+        String path = kept.values().get(Blk.KEPT_DISK_PATH);
+        if (disk == null && path != null) {
+            // Not the launcher's heap (an isolate of its own): open the disk's file here.
+            disk = HostDisk.open(java.nio.file.Path.of(path), false);
+            HostDisk.attach(DISK, disk);
+        }
         if (disk == null) {
             throw new IllegalStateException("blk: no disk is attached as " + DISK + " (boot with a disk image)");
         }
         Sys sys = ctx.sys();
         keep = ctx.keep();
-        Kept kept = ctx.kept();
         Integer door = kept.caps().get(KEPT_DOORBELL);
         if (door != null) {
             sys.check(sys.move(door, DOORBELL), "blk: take the kept doorbell");

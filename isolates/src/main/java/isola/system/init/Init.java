@@ -256,6 +256,10 @@ public final class Init {
                 r.keptCaps.put(Names.KEPT_NAME + svc, slot);
             }
         }
+        isola.sdk.HostDisk disk = isola.sdk.HostDisk.attached(isola.sdk.Blk.DISK);
+        if (r.spec.provides().contains("blk") && disk != null) {
+            r.keptValues.put(isola.sdk.Blk.KEPT_DISK_PATH, disk.path().toAbsolutePath().toString());
+        }
         if (r.spec.provides().contains("log")) {
             r.keptValues.put(Log.KEPT_SOURCE + 0, "kernel");
             r.keptValues.put(Log.KEPT_SOURCE + INIT_BADGE, "init");
