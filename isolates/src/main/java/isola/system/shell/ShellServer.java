@@ -91,12 +91,27 @@ public final class ShellServer implements Server {
             }
             if (words[0].equals("shutdown") && words.length == 1) {
                 Console.println(sys, console, "shutting down");
-                Proc.shutdown(sys, proc, 0);
+                Proc.shutdown(sys, proc, syncFileSystem() ? 0 : 1);
                 return;
             }
             allOk &= run(words);
         }
+        allOk &= syncFileSystem();
         Proc.shutdown(sys, proc, allOk ? 0 : 1);
+    }
+
+    /** Before the system stops: what was written goes to disk, as a shutdown syncs and unmounts. */
+    private boolean syncFileSystem() {
+        if (fs == null) {
+            return true;
+        }
+        try {
+            fs.sync();
+            return true;
+        } catch (IsolaException e) {
+            out("shutdown: sync: " + e.getMessage());
+            return false;
+        }
     }
 
     /** Runs one command; false (after printing why) if it failed. */
