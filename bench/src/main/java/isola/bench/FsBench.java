@@ -96,7 +96,7 @@ public class FsBench {
             Path bootImage = dir.resolve("boot.img");
             // Restarted at once on every crash, however often.
             DefaultImage.build(bootImage, DefaultImage.defaultManifest()
-                    .replace("provides = fs\n", "provides = fs\nmax-restarts = 1000\nbackoff = 0ms\n"));
+                    .replace("provides = fs, fs-attach\n", "provides = fs, fs-attach\nmax-restarts = 1000\nbackoff = 0ms\n"));
             keepOpen = new PipedOutputStream();
             boot = Boot.start(bootImage, new PipedInputStream(keepOpen), new PrintStream(new ByteArrayOutputStream()), false)
                     .awaitBooted();

@@ -40,7 +40,7 @@ public final class CrashSystem implements AutoCloseable {
     static final int PROC = 2;
     static final long PROC_BADGE = 0xBE_0003;
     /** The services a fully booted (or fully recovered) names server lists, sorted. */
-    static final List<String> BOOT_SERVICES = List.of("blk", "console", "fs", "log", "names", "proc", "supervisor");
+    static final List<String> BOOT_SERVICES = List.of("blk", "console", "fs", "fs-attach", "log", "names", "proc", "supervisor");
     /** Servers the benchmarks crash: restarted on every crash, without backoff. */
     static final List<String> CRASHED = List.of("names", "log");
     /**

@@ -178,7 +178,7 @@ final class DiskCommands {
                 [server fs]
                 jar      = fs.jar
                 priority = 160
-                provides = fs
+                provides = fs, fs-attach
                 grants   = blk, log
                 memory   = 32M
                 """;

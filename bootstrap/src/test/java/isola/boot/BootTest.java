@@ -129,7 +129,7 @@ class BootTest {
                 assertEquals(Domain.DEAD, before.state());
                 assertEquals(1, b.init().restarts("names"));
                 assertTrue(restarted <= 1, "at most the call in flight saw the restart");
-                assertEquals(List.of("blk", "console", "fs", "log", "names", "proc", "supervisor"), awaitNames(sys),
+                assertEquals(List.of("blk", "console", "fs", "fs-attach", "log", "names", "proc", "supervisor"), awaitNames(sys),
                         "init told the new names server every service again");
             });
             keepOpen.close();
@@ -141,7 +141,7 @@ class BootTest {
     static List<String> awaitNames(Sys sys) throws InterruptedException {
         long end = System.nanoTime() + 30_000_000_000L;
         List<String> names;
-        while ((names = Names.list(sys, 0)).size() < 7 && System.nanoTime() < end) {
+        while ((names = Names.list(sys, 0)).size() < 8 && System.nanoTime() < end) {
             Thread.sleep(1);
         }
         return names;

@@ -54,6 +54,8 @@ class FsServerTest {
     static Path image;
 
     Path disk;
+    /** What the shell exits with: 1 if its sync at shutdown must fail (the disk is not mounted). */
+    int exitStatus;
     PipedOutputStream keepOpen;
     Boot boot;
     Kernel k;
@@ -65,7 +67,7 @@ class FsServerTest {
         // The fs server and the driver are restarted on every crash, at once, however often.
         String manifest = DefaultImage.defaultManifest()
                 .replace("provides = blk\n", "provides = blk\nmax-restarts = 1000\nbackoff = 0ms\n")
-                .replace("provides = fs\n", "provides = fs\nmax-restarts = 1000\nbackoff = 0ms\n");
+                .replace("provides = fs, fs-attach\n", "provides = fs, fs-attach\nmax-restarts = 1000\nbackoff = 0ms\n");
         image = DefaultImage.build(dir.resolve("isola.img"), manifest);
     }
 
@@ -94,7 +96,7 @@ class FsServerTest {
     void shutdown() throws Exception {
         if (boot != null) {
             keepOpen.close();
-            assertEquals(0, boot.awaitExit());
+            assertEquals(exitStatus, boot.awaitExit(), "the shell's exit status (its sync at shutdown)");
             boot.close();
             HostDisk.detach(BlkServer.DISK);
             boot = null;
@@ -320,6 +322,7 @@ class FsServerTest {
             assertTrue(e.getMessage().contains("superblock (block 0): checksum mismatch"), e.getMessage());
             Thread.sleep(200);
             assertEquals(0, boot.init().restarts("fs"));
+            exitStatus = 1;
         });
     }
 }

@@ -97,10 +97,13 @@ public final class Blk {
         return new Device(sys, blk, regionVa, doorbellSlot, completionSlot, blocks);
     }
 
-    /** The client's side of an attached region. Used by one thread at a time (its owner serializes). */
+    /**
+     * The client's side of an attached region. Used by one thread at a time (its owner
+     * serializes), through that thread's system calls: {@link #bind} it to the thread first.
+     */
     public static final class Device implements BlockDevice {
-        private final Sys sys;
-        private final VirtualMemory memory;
+        private Sys sys;
+        private VirtualMemory memory;
         private final long region;
         private final int doorbell;
         private final int completion;
@@ -137,6 +140,17 @@ public final class Blk {
         @Override
         public long blocks() {
             return blocks;
+        }
+
+        /**
+         * Makes the calling thread's {@code sys} the one requests go through: a passive server's
+         * calls run on its clients' threads, one at a time under the server's lock.
+         */
+        public void bind(Sys sys) {
+            if (this.sys != sys) {
+                this.sys = sys;
+                this.memory = sys.memory();
+            }
         }
 
         /**

@@ -23,8 +23,14 @@ import java.util.List;
 public final class Fs {
     private Fs() {}
 
-    /** One capability: the client's buffer frame (2 MiB). */
+    /**
+     * One capability: the client's buffer frame (2 MiB). Sent to the server's second endpoint,
+     * {@link #ATTACH_SERVICE}: the operations' endpoint is passive (a call runs the server's code
+     * on the caller's thread), and a passive endpoint takes no capabilities.
+     */
     public static final int ATTACH = 1;
+    /** The service of the fs server's attach endpoint (its operations' is "fs"). */
+    public static final String ATTACH_SERVICE = "fs-attach";
     /** MR0 path length. Reply: the {@link Stat} in MR0..7. */
     public static final int STAT = 2;
     /** MR0 path length, MR1 the index of the first entry. Reply: MR0 entries in the buffer, MR1 the next index or -1. */
@@ -107,6 +113,7 @@ public final class Fs {
     public static final class Client {
         private final Sys sys;
         private final int fs;
+        private final int attachSlot;
         private final int frameSlot;
         private final long va;
         private final VirtualMemory memory;
@@ -115,9 +122,11 @@ public final class Fs {
         /** The server restarted while changes were unsynced: they may be lost, and the next sync says so. */
         private boolean mayHaveLost;
 
-        public Client(Sys sys, int fs, int frameSlot, long bufferVa) {
+        /** {@code fs} and {@code attach}: the slots of the capabilities to the server's two endpoints. */
+        public Client(Sys sys, int fs, int attach, int frameSlot, long bufferVa) {
             this.sys = sys;
             this.fs = fs;
+            this.attachSlot = attach;
             this.frameSlot = frameSlot;
             this.va = bufferVa;
             this.memory = sys.memory();
@@ -125,13 +134,14 @@ public final class Fs {
 
         /**
          * Allocates a buffer frame in {@code frameSlot}, page tables from {@code firstTableSlot},
-         * maps it at {@code bufferVa} (2 MiB aligned), and returns the client of {@code fs}.
+         * maps it at {@code bufferVa} (2 MiB aligned), and returns the client of the server
+         * behind {@code fs} and {@code attach}.
          */
-        public static Client create(Sys sys, int fs, int frameSlot, int firstTableSlot, long bufferVa) {
+        public static Client create(Sys sys, int fs, int attach, int frameSlot, int firstTableSlot, long bufferVa) {
             sys.check(sys.linkTables(Sys.SELF, bufferVa, Sys.PAGE_2M, firstTableSlot), "fs client: page tables");
             sys.check(sys.frameAlloc(frameSlot, BUFFER_SIZE), "fs client: buffer frame");
             sys.check(sys.map(Sys.SELF, frameSlot, bufferVa, Sys.MAP_WRITE | Sys.MAP_USER | Sys.MAP_NO_EXEC), "fs client: map the buffer");
-            return new Client(sys, fs, frameSlot, bufferVa);
+            return new Client(sys, fs, attach, frameSlot, bufferVa);
         }
 
         /** The system-call interface this client calls through (its thread's). */
@@ -390,7 +400,7 @@ public final class Fs {
 
         private void attach() {
             sys.capSlot(0, frameSlot);
-            int st = sys.callRetrying(fs, Tag.of(ATTACH, 0, 1), Sys.RESTART_ATTEMPTS);
+            int st = sys.callRetrying(attachSlot, Tag.of(ATTACH, 0, 1), Sys.RESTART_ATTEMPTS);
             if (st != Status.OK) {
                 throw new Error(st, sys.describe(st, "fs: attach the buffer"));
             }

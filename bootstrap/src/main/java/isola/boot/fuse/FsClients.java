@@ -17,7 +17,7 @@ import java.util.List;
  * concurrently and each through its own shared frame. Errors come back as negative errnos.
  */
 public final class FsClients implements MountedFs {
-    /** Slots a client uses: its fs capability, its buffer frame, three page tables. */
+    /** Slots a client uses: its two fs capabilities, its buffer frame, three page tables. */
     private static final int SLOTS_PER_CLIENT = 8;
     private static final int MAX_CLIENTS = 32;
     /** Each client's buffer in a 512 GiB region of its own, so that each links its own page tables. */
@@ -64,10 +64,11 @@ public final class FsClients implements MountedFs {
         Kernel kernel = boot.machine().kernel();
         int first = i * SLOTS_PER_CLIENT;
         boot.init().grantService("fs", domain, first, 0xF000 + i);
+        boot.init().grantService(Fs.ATTACH_SERVICE, domain, first + 1, 0xF000 + i);
         Tcb t = kernel.createThread(domain, threadName, 120);
         boot.machine().attach(t);
         Sys sys = Sys.of(kernel, t);
-        return Fs.Client.create(sys, first, first + 1, first + 2, BASE_VA + i * REGION);
+        return Fs.Client.create(sys, first, first + 1, first + 2, first + 3, BASE_VA + i * REGION);
     }
 
     private interface Call {

@@ -686,6 +686,9 @@ public final class FileSystem implements AutoCloseable {
             if (e instanceof FsException fe) {
                 throw fe;
             }
+            if (e instanceof isola.sdk.IsolaException) {
+                throw e; // the kernel's, not the disk's: this server's domain is going (killed, or its client gone)
+            }
             throw fail("operation", e);
         }
     }

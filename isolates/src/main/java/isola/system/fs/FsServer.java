@@ -4,7 +4,7 @@ import isola.kernel.Status;
 import isola.sdk.Blk;
 import isola.sdk.Errno;
 import isola.sdk.Fs;
-import isola.sdk.IsolaException;
+import isola.sdk.Handler;
 import isola.sdk.Log;
 import isola.sdk.Replies;
 import isola.sdk.Server;
@@ -19,9 +19,14 @@ import java.util.Map;
 /**
  * The file system server: {@link FileSystem} on the block driver ({@link Blk}), served to
  * clients through their shared buffers ({@link Fs}). At start it gives the driver a region of
- * its own frames for the request queue, mounts the disk (replaying the journal), and serves on
- * one thread, which also commits the running transaction once a second when there is one, so
- * what clients did without fsync is on disk within about a second.
+ * its own frames for the request queue and mounts the disk (replaying the journal). Its
+ * operations are served passively: a call runs this code on the caller's thread inside this
+ * domain, one caller at a time under the server's lock, so reading cached data is one copy
+ * into the client's buffer with no thread hand-off (the block driver's requests go through the
+ * caller's thread too). The start thread serves the second endpoint, where clients attach
+ * their buffers (a passive endpoint takes no capabilities). A clock thread calls in once a
+ * second to commit the running transaction, so what clients did without fsync is on disk
+ * within about a second.
  *
  * <p>A crash loses nothing fsync acknowledged: the next incarnation replays the journal. Its
  * clients' calls in flight fail with E_RESTARTED and are sent again; their buffers are unknown
@@ -30,7 +35,7 @@ import java.util.Map;
  * answers every request with the reason, naming the block, until it is restarted on a
  * repaired disk.
  */
-public final class FsServer implements Server {
+public final class FsServer implements Server, Handler {
     static final long REGION_VA = 0x0000_0040_0000_0000L;
     static final long CLIENTS_VA = 0x0000_0080_0000_0000L;
     static final int REGION = 128;
@@ -44,8 +49,12 @@ public final class FsServer implements Server {
     /** The buffer cache: 64 MiB of the most recently read blocks. */
     static final int CACHE_BLOCKS = 16384;
 
+    /** The thread being served (a caller's, passively, or the start thread's): set under {@link #lock}. */
     private Sys sys;
     private VirtualMemory memory;
+    private Sys startSys;
+    /** One request at a time: the file system, the device binding and the client table. */
+    private final Object lock = new Object();
     private int log;
     private FileSystem fs;
     private Blk.Device device;
@@ -60,6 +69,7 @@ public final class FsServer implements Server {
     public void start(ServerContext ctx) {
         sys = ctx.sys();
         memory = sys.memory();
+        startSys = sys;
         log = ctx.service("log");
         int blk = ctx.service("blk");
         clientSlots = Math.max(0, sys.slotCount() - FIRST_CLIENT);
@@ -81,33 +91,57 @@ public final class FsServer implements Server {
             Log.write(sys, log, Log.ERROR, "fs: cannot mount the disk: " + unmounted + " (run ./isola fsck on the image)");
         }
         int endpoint = ctx.endpoint("fs");
-        // The clock of the periodic commit: a thread that calls the endpoint once a second, so
-        // the serving thread waits without a timeout (a timed wait leaves the IPC fast path).
+        ctx.servePassive(endpoint, this);
+        // The clock of the periodic commit: a thread that calls the endpoint once a second.
         ctx.spawn("fs-commit-clock", 100, clock -> {
             for (;;) {
                 Thread.sleep(COMMIT_INTERVAL_NS / 1_000_000);
                 clock.call(endpoint, TICK, 0);
             }
         });
-        serve(endpoint);
+        serveAttach(ctx.endpoint(Fs.ATTACH_SERVICE));
     }
 
     /** The label of the commit clock's call. */
     static final int TICK = 0x7F;
 
-    /** The receive loop. */
-    private void serve(int endpoint) {
+    /** The attach endpoint's receive loop, on the start thread: the window takes a client's buffer frame. */
+    private void serveAttach(int endpoint) {
         long reply = 0;
         for (;;) {
-            sys.receiveWindow(freeSlot());
-            int st = sys.replyRecv(endpoint, reply);
+            synchronized (lock) {
+                startSys.receiveWindow(freeSlot());
+            }
+            int st = startSys.replyRecv(endpoint, reply);
             if (st == Status.OK) {
-                reply = handle();
+                synchronized (lock) {
+                    enter(startSys);
+                    reply = startSys.label() == Fs.ATTACH ? attach()
+                            : Replies.error(startSys, Errno.ENOSYS, "fs attach endpoint: unknown request " + startSys.label());
+                }
             } else if (st == Status.E_DELETED || st == Status.E_REVOKED || st == Status.E_EMPTY_SLOT) {
                 return;
             } else {
                 reply = 0;
             }
+        }
+    }
+
+    /** Serves on {@code caller}'s thread: the device's requests and buffer accesses go through it. */
+    private void enter(Sys caller) {
+        sys = caller;
+        memory = caller.memory();
+        if (device != null) {
+            device.bind(caller);
+        }
+    }
+
+    /** A passive call: runs on the caller's thread, one at a time. */
+    @Override
+    public long handle(Sys caller) {
+        synchronized (lock) {
+            enter(caller);
+            return handle();
         }
     }
 
@@ -131,17 +165,11 @@ public final class FsServer implements Server {
     private long handle() {
         int label = sys.label();
         try {
-            if (label == Fs.ATTACH) {
-                return attach();
-            }
             if (label == TICK) {
                 commitIfDue();
                 return Replies.ok(0);
             }
             Integer slot = clients.get(sys.badge());
-            if (sys.capsReceived() > 0) {
-                sys.delete(sys.capSlot(0)); // only ATTACH takes a capability
-            }
             if (slot == null) {
                 return Replies.error(sys, Fs.NOT_ATTACHED, "fs: attach a buffer first");
             }
@@ -210,9 +238,9 @@ public final class FsServer implements Server {
             };
         } catch (FsException e) {
             return Replies.error(sys, e.errno(), e.getMessage());
-        } catch (IsolaException e) {
-            return Replies.error(sys, e.status(), "fs: " + e.getMessage());
         }
+        // A kernel error (IsolaException) is not the client's: it propagates, a fault of this
+        // server, so the caller's call fails with E_SERVER_FAULT and is retried.
     }
 
     /** Takes the client's buffer frame and maps it; a client attaching again replaces its old one. */

@@ -68,7 +68,7 @@ public final class ShellServer implements Server {
         proc = ctx.service(Proc.PROC);
         supervisor = ctx.service(Proc.SUPERVISOR);
         try {
-            fs = Fs.Client.create(sys, ctx.service("fs"), FS_FRAME, FS_TABLES, FS_BUFFER_VA);
+            fs = Fs.Client.create(sys, ctx.service("fs"), ctx.service(Fs.ATTACH_SERVICE), FS_FRAME, FS_TABLES, FS_BUFFER_VA);
         } catch (IsolaException e) {
             noFs = e.getMessage();
         }
