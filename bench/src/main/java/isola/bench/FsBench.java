@@ -60,7 +60,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
     "-Xms1g", "-Xmx1g"})
-@Warmup(iterations = 40) // a workload is a few dozen calls: the servers' code needs many to be compiled
+// A workload is a few dozen calls, and the servers' code needs thousands to be compiled: the
+// short workloads warm up longer.
+@Warmup(iterations = 40)
 @Measurement(iterations = 20)
 @Threads(1)
 public class FsBench {
@@ -162,11 +164,13 @@ public class FsBench {
     }
 
     @Benchmark
+    @Warmup(iterations = 60)
     public long seqWrite(Sys s) {
         return writeFile(s, "/bench/seq", true);
     }
 
     @Benchmark
+    @Warmup(iterations = 60)
     public long hostSeqWrite(Sys s) throws IOException {
         try (FileChannel c = FileChannel.open(s.dir.resolve("host-seq"), StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -176,11 +180,13 @@ public class FsBench {
     }
 
     @Benchmark
+    @Warmup(iterations = 60)
     public long seqWriteBuffered(Sys s) {
         return writeFile(s, "/bench/seq", false);
     }
 
     @Benchmark
+    @Warmup(iterations = 60)
     public long hostSeqWriteBuffered(Sys s) throws IOException {
         try (FileChannel c = FileChannel.open(s.dir.resolve("host-seq"), StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -191,6 +197,7 @@ public class FsBench {
 
     /** Into memory the client owns, in place: its shared buffer (as read(2) fills a buffer the caller owns). */
     @Benchmark
+    @Warmup(iterations = 300)
     public long seqRead(Sys s) {
         long h = s.fs.open("/bench/seq", 0, 0);
         long sum = 0;
@@ -202,6 +209,7 @@ public class FsBench {
 
     /** Into a direct buffer: the kernel's one copy, from its page cache to memory the caller owns. */
     @Benchmark
+    @Warmup(iterations = 300)
     public long hostSeqRead(Sys s) throws IOException {
         try (FileChannel c = FileChannel.open(s.dir.resolve("host-seq"), StandardOpenOption.READ)) {
             return hostRead(c, s.direct);
@@ -210,6 +218,7 @@ public class FsBench {
 
     /** The same, then into a Java array (the client copies from its buffer). */
     @Benchmark
+    @Warmup(iterations = 300)
     public long seqReadToHeap(Sys s) {
         long h = s.fs.open("/bench/seq", 0, 0);
         long sum = 0;
@@ -221,6 +230,7 @@ public class FsBench {
 
     /** Into a heap ByteBuffer (the JDK reads into a direct buffer of its own and copies). */
     @Benchmark
+    @Warmup(iterations = 300)
     public long hostSeqReadToHeap(Sys s) throws IOException {
         try (FileChannel c = FileChannel.open(s.dir.resolve("host-seq"), StandardOpenOption.READ)) {
             return hostRead(c, ByteBuffer.wrap(s.data));

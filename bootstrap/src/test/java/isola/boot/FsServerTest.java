@@ -143,6 +143,9 @@ class FsServerTest {
             long h = fs.open("/d/renamed", 0, 0);
             fs.unlink("/d/renamed");
             assertEquals(Errno.ESTALE, errno(() -> fs.read(h, 0, new byte[1], 0, 1)));
+            assertEquals(Errno.ESTALE, errno(() -> fs.close(h)));
+            assertEquals(Errno.EBADF, errno(() -> fs.close(0)));
+            fs.close(fs.open("/d/big", 0, 0));
             // A request the protocol does not know, and a read longer than the buffer.
             sys.mr(0, 0);
             assertEquals(Status.OK, sys.call(FS, Tag.of(99, 1), Sys.FOREVER));

@@ -60,6 +60,11 @@ public final class Fs {
     public static final int SYNC = 16;
     /** MR0 handle. Reply: as {@link #STAT}. */
     public static final int FSTAT = 17;
+    /**
+     * MR0 handle: the client is done with it. Handles hold nothing on the server, so this only
+     * checks it (EBADF for a handle that never was, ESTALE for a file that is gone).
+     */
+    public static final int CLOSE = 18;
 
     public static final int CREATE = 1;
     public static final int EXCLUSIVE = 2;
@@ -288,6 +293,12 @@ public final class Fs {
         public synchronized void truncate(long handle, long size) {
             sys.mr(0, -1).mr(1, size).mr(2, handle);
             call(TRUNCATE, "truncate", 3);
+        }
+
+        /** Done with {@code handle}; see {@link Fs#CLOSE}. */
+        public synchronized void close(long handle) {
+            sys.mr(0, handle);
+            call(CLOSE, "close", 1);
         }
 
         /** Returns once the file's data and everything before it is durable. */

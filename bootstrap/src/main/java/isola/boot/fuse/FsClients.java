@@ -175,7 +175,10 @@ public final class FsClients implements MountedFs {
 
     @Override
     public int close(long handle) {
-        return 0; // handles are stateless: nothing to release on the server
+        return (int) call(fs -> {
+            fs.close(handle);
+            return 0;
+        });
     }
 
     @Override

@@ -180,6 +180,10 @@ public final class FsServer implements Server, Handler {
             return switch (label) {
                 case Fs.STAT -> stat(fs.stat(path(buf, 0, 0)));
                 case Fs.FSTAT -> stat(fs.stat(handle(sys.mr(0))));
+                case Fs.CLOSE -> {
+                    fs.stat(handle(sys.mr(0)));
+                    yield Replies.ok(0);
+                }
                 case Fs.LIST -> list(buf);
                 case Fs.MKDIR -> {
                     fs.mkdir(path(buf, 0, 0), (int) sys.mr(1));
