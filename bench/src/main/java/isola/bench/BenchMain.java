@@ -97,11 +97,12 @@ public final class BenchMain {
         s.println("options:");
         s.println("  --forks N         forked JVMs (isolates: runs of the executable; baremetal: QEMU");
         s.println("                    boots) per benchmark (default: ipc 2, boot 1, mem 2, isolates 2,");
-        s.println("                    baremetal 3)");
+        s.println("                    baremetal 3, fs 1)");
         s.println("  --warmup N        warm-up iterations per fork (default: ipc 5; boot per benchmark:");
-        s.println("                    3 launcher starts, 10 crashes)");
+        s.println("                    3 launcher starts, 10 crashes; fs per benchmark: 300 reads, 60");
+        s.println("                    sequential writes, 40 small-file rounds, 10 crashes)");
         s.println("  --iterations N    measurement iterations per fork (default: ipc 10; boot per");
-        s.println("                    benchmark: 10 launcher starts, 30 crashes)");
+        s.println("                    benchmark: 10 launcher starts, 30 crashes; fs 20)");
         s.println("  --time S          ipc only: seconds per iteration, warm-up and measurement (default 1)");
         s.println("  --warmup-time S   ipc only: seconds per warm-up iteration (default: --time)");
         s.println("  --include REGEX   only benchmarks of the suite whose name matches REGEX");
