@@ -155,7 +155,8 @@ public final class Fs {
         }
 
         public synchronized Stat stat(String path) {
-            call(STAT, "stat " + path, path(0, path));
+            path(path);
+            call(STAT, "stat " + path, 1);
             return stat();
         }
 
@@ -200,15 +201,18 @@ public final class Fs {
 
         public synchronized void mkdir(String path, int mode) {
             sys.mr(1, mode);
-            call(MKDIR, "mkdir " + path, path(0, path), 2);
+            path(path);
+            call(MKDIR, "mkdir " + path, 2);
         }
 
         public synchronized void rmdir(String path) {
-            call(RMDIR, "rmdir " + path, path(0, path));
+            path(path);
+            call(RMDIR, "rmdir " + path, 1);
         }
 
         public synchronized void unlink(String path) {
-            call(UNLINK, "rm " + path, path(0, path));
+            path(path);
+            call(UNLINK, "rm " + path, 1);
         }
 
         public synchronized void rename(String from, String to) {
@@ -221,7 +225,8 @@ public final class Fs {
         /** Opens (flags: {@link #CREATE}, {@link #EXCLUSIVE}, {@link #TRUNCATE_FLAG}) and returns the file's handle. */
         public synchronized long open(String path, int flags, int mode) {
             sys.mr(1, flags).mr(2, mode);
-            call(OPEN, "open " + path, path(0, path), 3);
+            path(path);
+            call(OPEN, "open " + path, 3);
             return sys.mr(0);
         }
 
@@ -287,7 +292,8 @@ public final class Fs {
 
         public synchronized void truncate(String path, long size) {
             sys.mr(1, size);
-            call(TRUNCATE, "truncate " + path, path(0, path), 2);
+            path(path);
+            call(TRUNCATE, "truncate " + path, 2);
         }
 
         public synchronized void truncate(long handle, long size) {
@@ -318,12 +324,14 @@ public final class Fs {
 
         public synchronized void chmod(String path, int mode) {
             sys.mr(1, mode);
-            call(CHMOD, "chmod " + path, path(0, path), 2);
+            path(path);
+            call(CHMOD, "chmod " + path, 2);
         }
 
         public synchronized void setTimes(String path, long atimeNs, long mtimeNs) {
             sys.mr(1, atimeNs).mr(2, mtimeNs);
-            call(UTIMENS, "touch " + path, path(0, path), 3);
+            path(path);
+            call(UTIMENS, "touch " + path, 3);
         }
 
         /** Puts {@code path} in the buffer at {@code at}; returns its length in bytes. */
@@ -337,21 +345,16 @@ public final class Fs {
             return b.length;
         }
 
-        /** Puts the path in the buffer and its length in MR0; returns the message length 1. */
-        private int path(int at, String path) {
-            sys.mr(0, putPath(at, path));
-            return 1;
-        }
-
-        private void call(int label, String what, int length) {
-            call(label, what, length, length);
+        /** Puts the path at the buffer's start and its length in MR0. */
+        private void path(String path) {
+            sys.mr(0, putPath(0, path));
         }
 
         /**
          * Calls the server; on a new incarnation that does not know the buffer, attaches it
          * and calls again. The registers are saved first, since a reply overwrites them.
          */
-        private void call(int label, String what, int ignored, int length) {
+        private void call(int label, String what, int length) {
             long[] saved = new long[length];
             for (int i = 0; i < length; i++) {
                 saved[i] = sys.mr(i);
