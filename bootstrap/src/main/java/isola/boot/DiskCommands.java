@@ -118,7 +118,10 @@ final class DiskCommands {
             // The host checks the disk first, so a damaged one is refused here, naming the block.
             try (HostDisk d = HostDisk.open(image, false); FileSystem fs = FileSystem.mount(d)) {
                 fs.usage();
-            } catch (IOException | FsException e) {
+            } catch (IOException e) {
+                System.err.println("isola mount: " + e.getMessage());
+                return 1;
+            } catch (FsException e) {
                 System.err.println("isola mount: " + image + ": " + e.getMessage() + " (./isola fsck " + image + " names every problem)");
                 return 1;
             }
