@@ -93,7 +93,7 @@ public final class FsServer implements Server, Handler {
         int endpoint = ctx.endpoint("fs");
         ctx.servePassive(endpoint, this);
         // The clock of the periodic commit: a thread that calls the endpoint once a second.
-        ctx.spawn("fs-commit-clock", 100, clock -> {
+        ctx.spawn("fs-clock", 100, clock -> {
             for (;;) {
                 Thread.sleep(COMMIT_INTERVAL_NS / 1_000_000);
                 clock.call(endpoint, TICK, 0);
