@@ -36,7 +36,7 @@ class HostKillTest {
         Random seeds = new Random(Long.getLong("isola.crash.seed", 424242));
         int runs = Integer.getInteger("isola.hostkill.runs", 4);
         for (int run = 0; run < runs; run++) {
-            killOnce(seeds.nextLong(), 300 + seeds.nextInt(1500), run);
+            killOnce(seeds.nextLong(), 800 + seeds.nextInt(1500), run); // the first sync comes within a few ms of READY
         }
     }
 
