@@ -27,8 +27,11 @@ public final class BootOptions {
     long memory;
 
     @Option(names = "--disk", paramLabel = "FILE", description = "the disk image served as / (made, "
-            + "64 MiB and empty, if there is no such file; default: ${DEFAULT-VALUE})", defaultValue = "target/disk.img")
+            + "64 MiB and empty, if there is no such file; default: target/disk.img in the repository)")
     Path disk;
+
+    /** The repository's disk image, when --disk names none. */
+    static final Path DEFAULT_DISK = Path.of("target", "disk.img");
 
     /**
      * Boots the image into the shell, each server in a domain of the tier {@code tier} makes;
@@ -38,7 +41,8 @@ public final class BootOptions {
     public int boot(Function<HostedMachine, IsolationTier> tier) {
         boolean terminal = System.console() != null && System.console().isTerminal();
         try {
-            HostDisk.attach(BlkServer.DISK, DiskImage.openOrCreate(disk, m -> System.err.println("isola: " + m)));
+            Path file = disk == null ? DEFAULT_DISK : DiskCommands.users(disk);
+            HostDisk.attach(BlkServer.DISK, DiskImage.openOrCreate(file, m -> System.err.println("isola: " + m)));
         } catch (IOException e) {
             System.err.println("isola boot: " + e.getMessage());
             return 2;

@@ -18,6 +18,15 @@ import picocli.CommandLine.Parameters;
 final class DiskCommands {
     private DiskCommands() {}
 
+    /**
+     * A path the user gave: a relative one is taken from the directory they ran {@code ./isola}
+     * in (which changes into the repository), as {@code -Disola.caller.dir} says.
+     */
+    static Path users(Path p) {
+        String dir = System.getProperty("isola.caller.dir");
+        return p.isAbsolute() || dir == null ? p : Path.of(dir).resolve(p).normalize();
+    }
+
     @Command(name = "mkfs", mixinStandardHelpOptions = true,
             description = "Make IMAGE an empty Isola file system (the file is created or overwritten).")
     static final class Mkfs implements Callable<Integer> {
@@ -33,6 +42,7 @@ final class DiskCommands {
 
         @Override
         public Integer call() {
+            image = users(image);
             try {
                 long bytes = size != null ? size : Files.exists(image) ? Files.size(image) : DiskImage.DEFAULT_SIZE;
                 if (!force && Files.isRegularFile(image) && holdsFileSystem(image)) {
@@ -71,6 +81,7 @@ final class DiskCommands {
 
         @Override
         public Integer call() {
+            image = users(image);
             Fsck.Report r;
             try (HostDisk d = HostDisk.open(image, true)) {
                 r = Fsck.check(d);
@@ -111,6 +122,8 @@ final class DiskCommands {
 
         @Override
         public Integer call() throws Exception {
+            image = users(image);
+            dir = users(dir);
             if (!Files.isDirectory(dir)) {
                 System.err.println("isola mount: " + dir + " is not a directory");
                 return 2;
