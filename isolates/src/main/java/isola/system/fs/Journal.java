@@ -3,6 +3,7 @@ package isola.system.fs;
 import isola.sdk.BlockDevice;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
@@ -44,10 +45,6 @@ final class Journal {
     /** Blocks one transaction may change: what a descriptor holds and the region fits. */
     int maxTransactionBlocks() {
         return Math.min(MAX_BLOCKS, sb.journalBlocks() - 3);
-    }
-
-    long sequence() {
-        return sequence;
     }
 
     /** Writes an empty journal that starts at sequence 1 (mkfs). */
@@ -114,18 +111,12 @@ final class Journal {
                         + " was committed after it");
             }
         }
-        firstFree = pos;
         nextSequence = seq;
         return found;
     }
 
-    private long firstFree;
-    private long nextSequence;
-
     /** The sequence number the log's end expects, after {@link #scan}. */
-    long scannedEnd() {
-        return nextSequence;
-    }
+    private long nextSequence;
 
     /**
      * Mount: writes every complete transaction in place, flushes, and starts a fresh log whose
@@ -162,7 +153,7 @@ final class Journal {
         if (count <= 0 || count > MAX_BLOCKS || pos + count + 2 > sb.journalBlocks()) {
             throw FsException.corrupt("journal descriptor (block " + at + "): " + count + " blocks do not fit the journal");
         }
-        byte[] run = java.util.Arrays.copyOfRange(log, (int) (pos + 1) * Disk.BLOCK, (int) (pos + 1 + count) * Disk.BLOCK);
+        byte[] run = Arrays.copyOfRange(log, (int) (pos + 1) * Disk.BLOCK, (int) (pos + 1 + count) * Disk.BLOCK);
         byte[] c = readBlock(at + 1 + count);
         CRC32C crc = new CRC32C();
         crc.update(d);
@@ -179,7 +170,7 @@ final class Journal {
                 throw FsException.corrupt("journal descriptor (block " + at + "): transaction " + seq
                         + " writes block " + targets[i] + ", which is not a metadata or data block");
             }
-            contents[i] = java.util.Arrays.copyOfRange(run, i * Disk.BLOCK, (i + 1) * Disk.BLOCK);
+            contents[i] = Arrays.copyOfRange(run, i * Disk.BLOCK, (i + 1) * Disk.BLOCK);
         }
         return new Transaction(seq, pos, targets, contents);
     }
@@ -210,7 +201,7 @@ final class Journal {
             System.arraycopy(e.getValue(), 0, run, (i + 1) * Disk.BLOCK, Disk.BLOCK);
             i++;
         }
-        byte[] descriptor = java.util.Arrays.copyOf(run, Disk.BLOCK);
+        byte[] descriptor = Arrays.copyOf(run, Disk.BLOCK);
         Disk.seal(at, descriptor);
         System.arraycopy(descriptor, 0, run, 0, Disk.BLOCK);
         CRC32C crc = new CRC32C();
@@ -245,11 +236,6 @@ final class Journal {
         device.flush();
     }
 
-    /** True if the log holds transactions (a restart would free space). */
-    boolean used() {
-        return position > 1;
-    }
-
     private void writeSuperblock() {
         byte[] b = new byte[Disk.BLOCK];
         Disk.i32(b, 0, Disk.MAGIC_JOURNAL);
@@ -262,6 +248,6 @@ final class Journal {
     /** A block of the journal region, from the copy {@link #scan} read. */
     private byte[] readBlock(long block) {
         int at = (int) (block - sb.journalStart()) * Disk.BLOCK;
-        return java.util.Arrays.copyOfRange(log, at, at + Disk.BLOCK);
+        return Arrays.copyOfRange(log, at, at + Disk.BLOCK);
     }
 }
