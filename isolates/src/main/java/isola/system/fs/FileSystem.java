@@ -812,45 +812,18 @@ public final class FileSystem implements AutoCloseable {
         if (i.free()) {
             throw FsException.corrupt("inode " + ino + " (inode table block " + blk + ") is referenced but free");
         }
-        long chain = i.firstChain;
-        int e = Inode.INLINE_EXTENTS;
-        List<Long> chainBlocks = new ArrayList<>();
-        while (e < i.extentCount) {
-            if (chain < sb.dataStart() || chain >= sb.blocks() || chainBlocks.contains(chain)) {
-                throw FsException.corrupt("inode " + ino + ": extent block " + chain + " is outside the data region or repeats");
-            }
-            chainBlocks.add(chain);
-            byte[] b = extentBlock(chain, ino);
-            int n = Disk.i32(b, 4);
-            if (n <= 0 || n > Inode.EXTENTS_PER_BLOCK || e + n > i.extentCount) {
-                throw FsException.corrupt("extent block " + chain + " of inode " + ino + ": " + n + " extents");
-            }
-            for (int k = 0; k < n; k++) {
-                i.getExtent(b, 16 + 12 * k, e++);
-            }
-            chain = Disk.u32(b, 8);
-        }
-        i.chain = chainBlocks;
-        long end = 0;
-        for (int k = 0; k < i.extentCount; k++) {
-            long p = i.physical(k);
-            long len = i.length(k);
-            if (len <= 0 || p < sb.dataStart() || p + len > sb.blocks() || i.start(k) < end) {
-                throw FsException.corrupt("inode " + ino + " (inode table block " + blk + "): extent " + k + " ("
-                        + i.start(k) + ", " + p + ", " + len + ") is outside the data region or out of order");
-            }
-            end = i.start(k) + len;
-        }
+        i.readChain(sb, blk, b -> extentBlock(b, ino));
         return i;
     }
 
     private byte[] extentBlock(long blk, int owner) {
         boolean fresh = !cache.containsKey(blk);
         byte[] b = cached(blk);
-        if (fresh && (!Disk.sealed(blk, b) || Disk.i32(b, 0) != Disk.MAGIC_EXTENTS || Disk.i32(b, 12) != owner)) {
+        // Checked when read: a block changed since then is sealed again only at commit.
+        String problem = fresh ? Inode.extentBlockProblem(blk, b, owner) : null;
+        if (problem != null) {
             cache.remove(blk);
-            throw FsException.corrupt("extent block " + blk + " of inode " + owner + ": "
-                    + (Disk.sealed(blk, b) ? "not an extent block of this inode" : "checksum mismatch"));
+            throw FsException.corrupt("extent block " + blk + " of inode " + owner + ": " + problem);
         }
         return b;
     }
@@ -947,12 +920,13 @@ public final class FileSystem implements AutoCloseable {
             throw new FsException(Errno.EBADF, "no such open file: " + h);
         }
         long blk = sb.inodeBlock(h.inode());
-        Inode peek = Inode.decode(h.inode(), cached(blk), sb.inodeOffset(h.inode()), blk);
-        if (peek.free() || peek.generation != h.generation()) {
+        Inode i = Inode.decode(h.inode(), cached(blk), sb.inodeOffset(h.inode()), blk);
+        if (i.free() || i.generation != h.generation()) {
             throw new FsException(Errno.ESTALE, "inode " + h.inode() + " was removed since it was opened"
                     + " (or its creation was lost to a restart before a sync)");
         }
-        return inode(h.inode());
+        i.readChain(sb, blk, b -> extentBlock(b, i.ino));
+        return i;
     }
 
     private static void touch(Inode dir) {

@@ -186,47 +186,25 @@ public final class Fsck {
 
     /** Reads the extent chain and claims every block; false if the inode is beyond use. */
     private boolean readExtents(Inode i, long itableBlock) {
-        long chain = i.firstChain;
-        int e = Inode.INLINE_EXTENTS;
-        while (e < i.extentCount) {
-            if (chain < sb.dataStart() || chain >= sb.blocks()) {
-                problems.add("inode " + i.ino + ": extent block " + chain + " is outside the data region");
+        try {
+            i.readChain(sb, itableBlock, blk -> extentBlock(blk, i.ino));
+        } catch (FsException e) {
+            problems.add(e.getMessage());
+            return false;
+        }
+        for (long blk : i.chain) {
+            if (!claim(blk, i.ino)) {
                 return false;
             }
-            byte[] b = read(chain);
-            if (!Disk.sealed(chain, b) || Disk.i32(b, 0) != Disk.MAGIC_EXTENTS || Disk.i32(b, 12) != i.ino) {
-                problems.add("extent block " + chain + " of inode " + i.ino + ": "
-                        + (Disk.sealed(chain, b) ? "not an extent block of this inode" : "checksum mismatch"));
-                return false;
-            }
-            int n = Disk.i32(b, 4);
-            if (n <= 0 || n > Inode.EXTENTS_PER_BLOCK || e + n > i.extentCount) {
-                problems.add("extent block " + chain + " of inode " + i.ino + ": holds " + n + " extents");
-                return false;
-            }
-            if (!claim(chain, i.ino)) {
-                return false;
-            }
-            for (int k = 0; k < n; k++) {
-                i.getExtent(b, 16 + 12 * k, e++);
-            }
-            chain = Disk.u32(b, 8);
         }
         long end = 0;
         for (int k = 0; k < i.extentCount; k++) {
-            long p = i.physical(k);
-            long len = i.length(k);
-            if (len <= 0 || p < sb.dataStart() || p + len > sb.blocks() || i.start(k) < end) {
-                problems.add("inode " + i.ino + " (inode table block " + itableBlock + "): extent " + k + " (logical "
-                        + i.start(k) + ", block " + p + ", " + len + " blocks) is outside the data region or out of order");
-                return false;
-            }
-            end = i.start(k) + len;
-            for (long x = 0; x < len; x++) {
-                if (!claim(p + x, i.ino)) {
+            for (long x = 0; x < i.length(k); x++) {
+                if (!claim(i.physical(k) + x, i.ino)) {
                     return false;
                 }
             }
+            end = i.start(k) + i.length(k);
         }
         if (i.isFile() && end > (i.size + Disk.BLOCK - 1) >>> Disk.SHIFT) {
             problems.add("inode " + i.ino + ": blocks are mapped past its size of " + i.size + " bytes");
@@ -235,6 +213,15 @@ public final class Fsck {
             problems.add("inode " + i.ino + " (directory): size " + i.size + " does not match its " + end + " blocks");
         }
         return true;
+    }
+
+    private byte[] extentBlock(long blk, int owner) {
+        byte[] b = read(blk);
+        String problem = Inode.extentBlockProblem(blk, b, owner);
+        if (problem != null) {
+            throw FsException.corrupt("extent block " + blk + " of inode " + owner + ": " + problem);
+        }
+        return b;
     }
 
     private boolean claim(long block, int ino) {

@@ -155,6 +155,54 @@ final class Inode {
         return Arrays.copyOf(freed, 2 * n);
     }
 
+    /**
+     * Reads the extents past the inline ones from the chain of extent blocks, then checks every
+     * extent against the data region of {@code sb} and against the order; throws EUCLEAN naming
+     * the extent block or the extent. {@code read} gives a block already checked as one of this
+     * inode's extent blocks ({@link #extentBlockProblem}). The file system and fsck both read
+     * inodes this way.
+     */
+    void readChain(Superblock sb, long itableBlock, java.util.function.LongFunction<byte[]> read) {
+        long next = firstChain;
+        int e = INLINE_EXTENTS;
+        java.util.List<Long> blocks = new java.util.ArrayList<>();
+        while (e < extentCount) {
+            if (next < sb.dataStart() || next >= sb.blocks() || blocks.contains(next)) {
+                throw FsException.corrupt("inode " + ino + ": extent block " + next + " is outside the data region or repeats");
+            }
+            blocks.add(next);
+            byte[] b = read.apply(next);
+            int n = Disk.i32(b, 4);
+            if (n <= 0 || n > EXTENTS_PER_BLOCK || e + n > extentCount) {
+                throw FsException.corrupt("extent block " + next + " of inode " + ino + ": holds " + n + " extents");
+            }
+            for (int k = 0; k < n; k++) {
+                getExtent(b, 16 + 12 * k, e++);
+            }
+            next = Disk.u32(b, 8);
+        }
+        chain = blocks;
+        long end = 0;
+        for (int k = 0; k < extentCount; k++) {
+            long p = physical(k);
+            long len = length(k);
+            if (len <= 0 || p < sb.dataStart() || p + len > sb.blocks() || start(k) < end) {
+                throw FsException.corrupt("inode " + ino + " (inode table block " + itableBlock + "): extent " + k
+                        + " (logical " + start(k) + ", block " + p + ", " + len + " blocks) is outside the data region"
+                        + " or out of order");
+            }
+            end = start(k) + len;
+        }
+    }
+
+    /** What is wrong with {@code b} as extent block {@code blk} of inode {@code owner}, or null. */
+    static String extentBlockProblem(long blk, byte[] b, int owner) {
+        if (!Disk.sealed(blk, b)) {
+            return "checksum mismatch";
+        }
+        return Disk.i32(b, 0) != Disk.MAGIC_EXTENTS || Disk.i32(b, 12) != owner ? "not an extent block of this inode" : null;
+    }
+
     /** Extent blocks the extents need beyond the inline ones. */
     int chainBlocks() {
         return chainBlocksFor(extentCount);

@@ -128,6 +128,30 @@ class FileSystemTest {
     }
 
     @Test
+    void manyExtentsGoIntoExtentBlocksAndSurviveARemount() throws Exception {
+        // Every other block: each written block is an extent of its own, far past the 16 inline.
+        FileSystem.Handle h = fs.open("/holes", true, true, false, 0644);
+        byte[] block = new byte[4096];
+        for (int i = 0; i < 400; i++) {
+            java.util.Arrays.fill(block, (byte) i);
+            fs.write(h, 2L * i * 4096, MemorySegment.ofArray(block), 0, block.length);
+        }
+        remount();
+        h = fs.open("/holes", false, false, false, 0);
+        byte[] back = new byte[4096];
+        for (int i = 0; i < 400; i++) {
+            fs.read(h, 2L * i * 4096, MemorySegment.ofArray(back), 0, back.length);
+            assertEquals((byte) i, back[4095], "block " + 2 * i);
+            if (i < 399) { // the last block written is the file's last
+                assertEquals(4096, fs.read(h, (2L * i + 1) * 4096, MemorySegment.ofArray(back), 0, back.length));
+                assertEquals(0, back[0], "hole " + (2 * i + 1));
+            }
+        }
+        fs.truncate("/holes", 4096 * 3); // back to inline extents: the extent blocks are freed
+        assertEquals(8 * 2, fs.stat("/holes").blocks512());
+    }
+
+    @Test
     void truncateShrinksAndGrowsWithZeros() {
         write("/t", "abcdefghij");
         fs.truncate("/t", 4);
