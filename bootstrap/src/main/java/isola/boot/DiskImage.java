@@ -13,8 +13,8 @@ public final class DiskImage {
     private DiskImage() {}
 
     public static final long DEFAULT_SIZE = 64L << 20;
-    public static final long MIN_SIZE = 1L << 20;
-    public static final long MAX_SIZE = 1L << 44;
+    public static final long MIN_SIZE = FileSystem.MIN_DISK_BYTES;
+    public static final long MAX_SIZE = FileSystem.MAX_DISK_BYTES;
 
     /**
      * Makes {@code image} a file of {@code bytes} (sparse where the host allows) holding an empty

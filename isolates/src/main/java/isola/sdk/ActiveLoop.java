@@ -11,8 +11,19 @@ public final class ActiveLoop {
 
     /** Runs until the endpoint is deleted or the domain is killed (which unwinds it). */
     public static void run(Sys sys, int slot, Handler handler) {
+        run(sys, slot, null, handler);
+    }
+
+    /**
+     * As {@link #run(Sys, int, Handler)}, for a server that takes capabilities: before each wait,
+     * {@code window} says the first slot where a request's capabilities go (-1: none).
+     */
+    public static void run(Sys sys, int slot, java.util.function.IntSupplier window, Handler handler) {
         long reply = 0;
         for (;;) {
+            if (window != null) {
+                sys.receiveWindow(window.getAsInt());
+            }
             int st = sys.replyRecv(slot, reply);
             if (st == Status.OK) {
                 reply = handler.handle(sys);

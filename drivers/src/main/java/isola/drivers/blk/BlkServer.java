@@ -1,6 +1,7 @@
 package isola.drivers.blk;
 
 import isola.kernel.Status;
+import isola.sdk.ActiveLoop;
 import isola.kernel.Tag;
 import isola.sdk.Blk;
 import isola.sdk.BlockDevice;
@@ -89,29 +90,21 @@ public final class BlkServer implements Server {
             }
         }
         ctx.spawn("blk-queue", 180, this::serveQueue);
-        serve(sys, ctx.endpoint("blk"));
+        // The window takes an attaching client's two capabilities.
+        ActiveLoop.run(sys, ctx.endpoint("blk"), () -> RECEIVED, this::handle);
     }
 
-    /** The endpoint's receive loop; the window takes an attaching client's two capabilities. */
-    private void serve(Sys sys, int endpoint) {
-        long reply = 0;
-        for (;;) {
-            sys.receiveWindow(RECEIVED);
-            int st = sys.replyRecv(endpoint, reply);
-            if (st == Status.OK) {
-                reply = handle(sys);
-                for (int i = 0; i < 2; i++) {
-                    sys.delete(RECEIVED + i); // whatever the request brought and did not use
-                }
-            } else if (st == Status.E_DELETED || st == Status.E_REVOKED || st == Status.E_EMPTY_SLOT) {
-                return;
-            } else {
-                reply = 0;
+    private long handle(Sys sys) {
+        try {
+            return request(sys);
+        } finally {
+            for (int i = 0; i < 2; i++) {
+                sys.delete(RECEIVED + i); // whatever the request brought and did not use
             }
         }
     }
 
-    private long handle(Sys sys) {
+    private long request(Sys sys) {
         if (sys.label() == Blk.ADD_BUFFER) {
             return addBuffer(sys);
         }

@@ -60,6 +60,9 @@ public final class FileSystem implements AutoCloseable {
     public static final int S_IFREG = Inode.S_IFREG;
     /** Files are at most 2^32 - 1 blocks (block numbers in extents are 32 bits). */
     public static final long MAX_FILE_SIZE = ((1L << 32) - 1) << Disk.SHIFT;
+    /** The smallest and the largest disk {@link #format} takes, in bytes. */
+    public static final long MIN_DISK_BYTES = Superblock.MIN_BLOCKS << Disk.SHIFT;
+    public static final long MAX_DISK_BYTES = Superblock.MAX_BLOCKS << Disk.SHIFT;
 
     private static final byte[] ABSENT = new byte[0];
 

@@ -1,6 +1,7 @@
 package isola.system.fs;
 
 import isola.kernel.Status;
+import isola.sdk.ActiveLoop;
 import isola.sdk.Blk;
 import isola.sdk.Errno;
 import isola.sdk.Fs;
@@ -99,31 +100,21 @@ public final class FsServer implements Server, Handler {
                 clock.call(endpoint, TICK, 0);
             }
         });
-        serveAttach(ctx.endpoint(Fs.ATTACH_SERVICE));
+        ActiveLoop.run(startSys, ctx.endpoint(Fs.ATTACH_SERVICE), this::freeSlot, this::handleAttach);
     }
 
     /** The label of the commit clock's call. */
     static final int TICK = 0x7F;
 
-    /** The attach endpoint's receive loop, on the start thread: the window takes a client's buffer frame. */
-    private void serveAttach(int endpoint) {
-        long reply = 0;
-        for (;;) {
-            synchronized (lock) {
-                startSys.receiveWindow(freeSlot());
-            }
-            int st = startSys.replyRecv(endpoint, reply);
-            if (st == Status.OK) {
-                synchronized (lock) {
-                    enter(startSys);
-                    reply = startSys.label() == Fs.ATTACH ? attach()
-                            : Replies.error(startSys, Errno.ENOSYS, "fs attach endpoint: unknown request " + startSys.label());
-                }
-            } else if (st == Status.E_DELETED || st == Status.E_REVOKED || st == Status.E_EMPTY_SLOT) {
-                return;
-            } else {
-                reply = 0;
-            }
+    /**
+     * A request on the attach endpoint, served on the start thread; its receive window (a free
+     * client slot) takes the client's buffer frame. Only this thread changes the slots in use.
+     */
+    private long handleAttach(Sys caller) {
+        synchronized (lock) {
+            enter(caller);
+            return caller.label() == Fs.ATTACH ? attach()
+                    : Replies.error(caller, Errno.ENOSYS, "fs attach endpoint: unknown request " + caller.label());
         }
     }
 
