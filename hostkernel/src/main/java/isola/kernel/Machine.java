@@ -14,7 +14,9 @@ public interface Machine {
 
     /**
      * Releases the kernel lock; then, if the kernel blocked {@code self}, waits until it is woken
-     * and, on a uniprocessor machine, until the scheduler picks it again.
+     * and, on a uniprocessor machine, until the scheduler picks it again. A thread that has
+     * exited ({@link Tcb#DEAD}) is not read once the lock is released: its Tcb may already be
+     * another thread's.
      */
     void leave(Tcb self);
 

@@ -500,4 +500,27 @@ class ConcurrentIpcTest {
         assertEquals(0, e.srv.threadCount());
         assertEquals(Domain.DEAD, e.srv.state());
     }
+
+    /**
+     * A thread's last kernel entry (its exit) returns its Tcb to the pool, and once the entry
+     * releases the lock a new thread can be given that Tcb and wait on its wake word, as seen
+     * when a restart's new server threads were created while the old ones exited: the exiting
+     * thread then found the wake word armed, waited on it, and died with "kernel thread ... is
+     * run by" another JVM thread. Here the Tcb is left as that race leaves it, dead to the exiting
+     * thread and armed by its next user (another JVM thread): leaving must not touch it.
+     */
+    @Test
+    void anExitingThreadLeavesItsReusedTcbAlone() {
+        rig = KernelRig.concurrent();
+        Tcb t = rig.thread(rig.domain("d"), "exiting", 10);
+        Thread nextUser = new Thread(() -> { });
+        t.runner = nextUser;
+        t.state = Tcb.DEAD;
+        long gen = Utcb.arm(t.utcb(), Utcb.WAIT_RECV, 0);
+        rig.machine.enter(t);
+        rig.machine.leave(t);
+        long w = Utcb.wakeWord(t.utcb());
+        assertEquals(gen, w >>> Utcb.GEN_SHIFT, "the next user's wait is as it armed it");
+        assertFalse(Utcb.isWoken(w) || Utcb.isClaimed(w) || (w & Utcb.PARKED) != 0, Long.toHexString(w));
+    }
 }

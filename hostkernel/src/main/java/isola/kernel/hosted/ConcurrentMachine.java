@@ -55,8 +55,12 @@ public final class ConcurrentMachine extends HostedMachine {
 
     @Override
     public void leave(Tcb self) {
+        // Decided under the lock: an exiting thread's Tcb is back in the kernel's pool by now, and
+        // once the lock is released a new thread may be given it and wait on its wake word; the
+        // exiting thread must then not wait there (it was not its wait) nor clear its flags.
+        boolean own = self != null && lock.getHoldCount() == 1 && self.state() != Tcb.DEAD;
         lock.unlock();
-        if (self != null && lock.getHoldCount() == 0) {
+        if (own) {
             if (!self.isAwake()) {
                 await(self);
             }
