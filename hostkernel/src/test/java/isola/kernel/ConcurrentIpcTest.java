@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -64,11 +65,23 @@ class ConcurrentIpcTest {
         final Domain[] clients = new Domain[CLIENTS];
         /** How many times each (client, seq) message reached a server thread. */
         final AtomicIntegerArray seen = new AtomicIntegerArray(CLIENTS * CALLS);
+        /**
+         * With {@link #ordered}: the seq each client's next message must have. Such clients only
+         * call, one call at a time, so their messages reach the server in order, each once, with
+         * no bound on seq (the check needs no reset, unlike {@link #seen}).
+         */
+        final AtomicLongArray nextSeq = new AtomicLongArray(CLIENTS);
+        final boolean ordered;
         final ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
         final AtomicLong served = new AtomicLong();
         final List<Tcb> serverThreads = new ArrayList<>();
 
         Echo(int serverThreads) {
+            this(serverThreads, false);
+        }
+
+        Echo(int serverThreads, boolean ordered) {
+            this.ordered = ordered;
             Kernel k = rig.k;
             srv = rig.domain("srv");
             ep = rig.servedEndpoint(srv, EP);
@@ -91,7 +104,7 @@ class ConcurrentIpcTest {
                 int id = (int) mr(t, 0);
                 long seq = mr(t, 1);
                 long v = mr(t, 2);
-                if (id < 0 || id >= CLIENTS || seq < 0 || seq >= CALLS) {
+                if (id < 0 || id >= CLIENTS || seq < 0 || (!ordered && seq >= CALLS)) {
                     errors.add("server" + sid + ": bad message id " + id + " seq " + seq);
                     reply = Tag.of(99, 0);
                     continue;
@@ -105,9 +118,17 @@ class ConcurrentIpcTest {
                 if (v != payload(id, seq)) {
                     errors.add("server" + sid + ": payload of " + id + "/" + seq + " is " + v);
                 }
-                int times = seen.incrementAndGet(id * CALLS + (int) seq);
-                if (times != 1) {
-                    errors.add("server" + sid + ": " + id + "/" + seq + " delivered " + times + " times");
+                if (ordered) {
+                    long want = nextSeq.get(id);
+                    if (!nextSeq.compareAndSet(id, seq, seq + 1)) {
+                        errors.add("server" + sid + ": " + id + "/" + seq + (seq < want ? " delivered again" : " delivered")
+                                + " when " + id + "/" + want + " was due");
+                    }
+                } else {
+                    int times = seen.incrementAndGet(id * CALLS + (int) seq);
+                    if (times != 1) {
+                        errors.add("server" + sid + ": " + id + "/" + seq + " delivered " + times + " times");
+                    }
                 }
                 boolean call = Tag.label(tg) == CALL;
                 boolean bound = t.reply.caller() != null;
@@ -432,13 +453,16 @@ class ConcurrentIpcTest {
      * stops promptly with E_DEAD_DOMAIN, none hangs, every server thread ends, and nothing
      * delivered before the kill was answered wrongly. Repeated, since the kill races the
      * lock-free paths: a fast call can claim a server thread after the kill, whose exit must
-     * then fail that caller with E_DEAD_DOMAIN too (it said E_DELETED).
+     * then fail that caller with E_DEAD_DOMAIN too (it said E_DELETED). Each client's calls must
+     * reach the server in order, each once. {@code -Disola.ipc.rounds=N} runs N rounds instead of
+     * {@link #ROUNDS}, to look for rare interleavings.
      */
     @ParameterizedTest(name = "{0} server thread(s)")
     @ValueSource(ints = {1, 2})
     void killServerDuringTraffic(int serverThreads) {
-        for (int round = 0; round < 20; round++) {
-            int r = round;
+        int rounds = Integer.getInteger("isola.ipc.rounds", ROUNDS);
+        for (int round = 0; round < rounds; round++) {
+            int r = round % ROUNDS;
             rig = KernelRig.concurrent();
             assertTimeoutPreemptively(HANG_GUARD, () -> killRound(serverThreads, r), "round " + r);
             rig.close();
@@ -446,9 +470,12 @@ class ConcurrentIpcTest {
         }
     }
 
+    /** Rounds of the kill test; each round's calls before the kill grow with it. */
+    static final int ROUNDS = 20;
+
     private void killRound(int serverThreads, int round) throws InterruptedException {
         Kernel k = rig.k;
-        Echo e = new Echo(serverThreads);
+        Echo e = new Echo(serverThreads, true);
         int[] ended = new int[CLIENTS];
         long[] done = new long[CLIENTS];
         AtomicLong total = new AtomicLong();
@@ -456,10 +483,10 @@ class ConcurrentIpcTest {
         for (int c = 0; c < CLIENTS; c++) {
             int id = c;
             Tcb t = rig.spawn(e.clients[c], "client" + c, 10, self -> {
-                for (int seq = 0; ; seq++) {
-                    long v = payload(id, seq % CALLS);
+                for (long seq = 0; ; seq++) {
+                    long v = payload(id, seq);
                     setMr(self, 0, id);
-                    setMr(self, 1, seq % CALLS);
+                    setMr(self, 1, seq);
                     setMr(self, 2, v);
                     long timeout = (id + round) % 2 == 0 ? Kernel.FOREVER : SLOW_TIMEOUT;
                     int r = k.call(self, EP, Tag.of(CALL, 3), timeout);
@@ -469,15 +496,9 @@ class ConcurrentIpcTest {
                         return;
                     }
                     assertEquals(id, mr(self, 0));
-                    assertEquals(seq % CALLS, mr(self, 1));
+                    assertEquals(seq, mr(self, 1));
                     assertEquals(answer(v), mr(self, 2));
                     total.incrementAndGet();
-                    if (seq % CALLS == CALLS - 1) {
-                        // wrap around: the server's duplicate check restarts with a new lap
-                        for (int i = 0; i < CALLS; i++) {
-                            e.seen.set(id * CALLS + i, 0);
-                        }
-                    }
                 }
             });
             threads.add((Thread) t.runner);
