@@ -10,10 +10,13 @@ import static org.junit.jupiter.api.Assertions.*;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -543,5 +546,163 @@ class ConcurrentIpcTest {
         long w = Utcb.wakeWord(t.utcb());
         assertEquals(gen, w >>> Utcb.GEN_SHIFT, "the next user's wait is as it armed it");
         assertFalse(Utcb.isWoken(w) || Utcb.isClaimed(w) || (w & Utcb.PARKED) != 0, Long.toHexString(w));
+    }
+
+    // ---- restarts under traffic ----------------------------------------------------------
+
+    /** The most calls a client makes in one restart round, and the most attempts of one call. */
+    static final int RESTART_CALLS = 50_000;
+    static final int MAX_ATTEMPTS = 16;
+    static final int RESTART_ROUNDS = 4;
+
+    /**
+     * The server is restarted again and again under traffic, as the supervisor does it
+     * ({@code killForRestart}, a fresh domain rebound to the same endpoint, new threads), while
+     * clients call on the fast and the slow path and retry a call that failed with E_RESTARTED,
+     * as {@code Sys.callRetrying} does: each retry is a new attempt, numbered in the message.
+     * The kernel's guarantee, checked for every attempt once all threads have settled: it was
+     * delivered to a server thread at most once; it was delivered if its caller got OK or
+     * E_RESTARTED; an attempt never made was never delivered (so a call that was queued while
+     * the server was down reached the next incarnation once, and nothing was re-sent by the
+     * kernel). Restart times come from a seeded random source ({@code -Disola.seed=N} repeats
+     * a seed's choices; thread timing still varies); {@code -Disola.ipc.rounds=N} runs N rounds.
+     */
+    @ParameterizedTest(name = "{0} server thread(s)")
+    @ValueSource(ints = {1, 2})
+    void restartServerDuringTraffic(int serverThreads) {
+        long seed = Long.getLong("isola.seed", 17L);
+        int rounds = Integer.getInteger("isola.ipc.rounds", RESTART_ROUNDS);
+        // A kernel thread that dies of an exception (the machine's, not its body's: the body's
+        // are faults) would otherwise only print to stderr.
+        ConcurrentLinkedQueue<String> died = new ConcurrentLinkedQueue<>();
+        Thread.UncaughtExceptionHandler before = Thread.getDefaultUncaughtExceptionHandler();
+        Thread.setDefaultUncaughtExceptionHandler((jt, ex) -> died.add(jt.getName() + ": " + ex));
+        try {
+            for (int round = 0; round < rounds; round++) {
+                long s = seed * 1_000 + round;
+                rig = KernelRig.concurrent();
+                assertTimeoutPreemptively(HANG_GUARD, () -> restartRound(serverThreads, s), "seed " + s);
+                rig.close();
+                rig = null;
+                assertTrue(died.isEmpty(), () -> "seed " + s + ": kernel threads died: " + died);
+            }
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(before);
+        }
+    }
+
+    private void restartRound(int serverThreads, long seed) throws InterruptedException {
+        Kernel k = rig.k;
+        Random random = new Random(seed);
+        Domain owner = rig.domain("init");
+        Endpoint ep = rig.endpoint(owner, EP);
+        Domain[] clients = new Domain[CLIENTS];
+        for (int c = 0; c < CLIENTS; c++) {
+            clients[c] = rig.domain("cli" + c);
+            rig.grant(owner, EP, clients[c], EP, Rights.SEND, 1000 + c);
+        }
+        // Per (client, seq): the attempts a server thread received, as bits; the attempts that
+        // failed with E_RESTARTED, as bits; and 1 + the attempt that was answered (0: none yet).
+        AtomicIntegerArray delivered = new AtomicIntegerArray(CLIENTS * RESTART_CALLS);
+        AtomicIntegerArray restarted = new AtomicIntegerArray(CLIENTS * RESTART_CALLS);
+        AtomicIntegerArray answered = new AtomicIntegerArray(CLIENTS * RESTART_CALLS);
+        int[] sent = new int[CLIENTS];
+        ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
+        AtomicLong total = new AtomicLong();
+        AtomicBoolean stop = new AtomicBoolean();
+
+        IntFunction<Domain> incarnation = n -> {
+            Domain d = rig.domain("srv" + n);
+            rig.grant(owner, EP, d, EP, Rights.RECV, 0);
+            k.rebindEndpoint(ep, d);
+            for (int s = 0; s < serverThreads; s++) {
+                rig.spawn(d, "server" + s, 10, t -> {
+                    long reply = 0;
+                    while (k.replyRecv(t, EP, reply, Kernel.FOREVER) == OK) {
+                        int id = (int) mr(t, 0);
+                        long seq = mr(t, 1);
+                        int attempt = (int) mr(t, 2);
+                        if (id < 0 || id >= CLIENTS || seq < 0 || seq >= RESTART_CALLS || attempt < 0
+                                || attempt >= MAX_ATTEMPTS || badge(t) != 1000 + id || mr(t, 3) != payload(id, seq)) {
+                            errors.add("srv" + n + ": bad message " + id + "/" + seq + "/" + attempt + " badge " + badge(t));
+                            reply = Tag.of(99, 0);
+                            continue;
+                        }
+                        int bit = 1 << attempt;
+                        int before = delivered.getAndAccumulate(id * RESTART_CALLS + (int) seq, bit, (a, b) -> a | b);
+                        if ((before & bit) != 0) {
+                            errors.add("srv" + n + ": " + id + "/" + seq + " attempt " + attempt + " delivered twice");
+                        }
+                        setMr(t, 3, answer(mr(t, 3)));
+                        reply = Tag.of(CALL, 4);
+                    }
+                });
+            }
+            return d;
+        };
+
+        Domain current = incarnation.apply(0);
+        List<Thread> threads = new ArrayList<>();
+        for (int c = 0; c < CLIENTS; c++) {
+            int id = c;
+            long timeout = random.nextBoolean() ? Kernel.FOREVER : SLOW_TIMEOUT;
+            Tcb t = rig.spawn(clients[c], "client" + c, 10, self -> {
+                for (int seq = 0; seq < RESTART_CALLS && !stop.get(); seq++) {
+                    int i = id * RESTART_CALLS + seq;
+                    sent[id] = seq + 1;
+                    for (int attempt = 0; ; attempt++) {
+                        assertTrue(attempt < MAX_ATTEMPTS, "client " + id + " call " + seq + ": too many restarts");
+                        setMr(self, 0, id);
+                        setMr(self, 1, seq);
+                        setMr(self, 2, attempt);
+                        setMr(self, 3, payload(id, seq));
+                        int r = k.call(self, EP, Tag.of(CALL, 4), timeout);
+                        if (r == E_RESTARTED) {
+                            restarted.getAndAccumulate(i, 1 << attempt, (a, b) -> a | b);
+                            continue;
+                        }
+                        assertEquals(OK, r, "client " + id + " call " + seq + " attempt " + attempt);
+                        assertEquals(id, mr(self, 0));
+                        assertEquals(seq, mr(self, 1), "reply for another call, client " + id);
+                        assertEquals(attempt, mr(self, 2), "reply for another attempt, client " + id + " call " + seq);
+                        assertEquals(answer(payload(id, seq)), mr(self, 3));
+                        answered.set(i, attempt + 1);
+                        total.incrementAndGet();
+                        break;
+                    }
+                }
+            });
+            threads.add((Thread) t.runner);
+        }
+        int restarts = 3 + random.nextInt(6);
+        for (int n = 1; n <= restarts; n++) {
+            long target = total.get() + 50 + random.nextInt(1_500);
+            while (total.get() < target && threads.stream().anyMatch(Thread::isAlive)) {
+                Thread.sleep(1);
+            }
+            k.killForRestart(current);
+            if (random.nextBoolean()) {
+                Thread.sleep(random.nextInt(3)); // down a while: calls queue for the next incarnation
+            }
+            current = incarnation.apply(n);
+        }
+        stop.set(true);
+        for (Thread jt : threads) {
+            jt.join();
+        }
+        k.killDomainNow(current);
+        assertTrue(rig.machine.awaitRunners(30_000), "server threads did not end");
+        rig.check();
+        assertTrue(errors.isEmpty(), () -> "seed " + seed + ": " + errors.stream().limit(10).toList());
+        for (int c = 0; c < CLIENTS; c++) {
+            for (int seq = 0; seq < sent[c]; seq++) {
+                int i = c * RESTART_CALLS + seq;
+                int a = answered.get(i);
+                assertTrue(a > 0, "seed " + seed + ": client " + c + " call " + seq + " was not answered");
+                int expected = restarted.get(i) | 1 << (a - 1);
+                assertEquals(expected, delivered.get(i), "seed " + seed + ": client " + c + " call " + seq
+                        + ": attempts delivered (bits) against attempts answered or failed with E_RESTARTED");
+            }
+        }
     }
 }
