@@ -21,6 +21,9 @@ import java.io.PipedOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * keeper's answers to bad requests.
  */
 class KeptStateTest {
-    static final int NAMES = 0, LOG = 1, KEEP = 2, OWN = 3, PREFIXED = 4, LOOKED_UP = 5;
+    static final int NAMES = 0, LOG = 1, KEEP = 2, OWN = 3, PREFIXED = 4, LOOKED_UP = 5, SUPERVISOR = 6;
 
     @TempDir
     static Path dir;
@@ -117,8 +120,122 @@ class KeptStateTest {
             List<String> names = Names.list(sys, NAMES);
             assertFalse(names.contains("test/own"), "the unregistration survived too: " + names);
             assertTrue(names.containsAll(List.of("app/svc", "console", "log", "names", "proc", "supervisor")), names.toString());
-            assertTrue(b.init().kept("names").containsKey(Names.KEPT_NAME + "app/svc"));
+            assertTrue(b.init().kept("names").keySet().stream().anyMatch(key -> key.startsWith(Names.KEPT_NAME + "app/svc@")),
+                    "kept with its owner: " + b.init().kept("names").keySet());
         });
+    }
+
+    /**
+     * A name's owner (the names capability that registered it) may register it again, also
+     * after a restart of names; anyone else, even with a prefix that covers the name, is told
+     * it is taken, and a name given up can be taken by another owner.
+     */
+    @Test
+    void registeringAgainSucceedsForTheOwnerOnly() throws Exception {
+        assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+            attach();
+            Names.register(sys, NAMES, "test/own", OWN);
+            Names.register(sys, NAMES, "test/own", OWN); // the owner again: not a conflict
+            Names.mintPrefix(sys, NAMES, "test/", PREFIXED); // another owner, allowed test/...
+            assertTaken(PREFIXED, "test/own");
+            Names.register(sys, PREFIXED, "test/theirs", OWN);
+            Names.register(sys, PREFIXED, "test/theirs", OWN);
+            assertTaken(NAMES, "test/theirs");
+
+            crash("names");
+            Names.register(sys, NAMES, "test/own", OWN);
+            Names.register(sys, PREFIXED, "test/theirs", OWN);
+            assertTaken(PREFIXED, "test/own");
+            assertTaken(NAMES, "test/theirs");
+
+            Names.unregister(sys, PREFIXED, "test/theirs");
+            Names.register(sys, NAMES, "test/theirs", OWN); // given up: anyone may take it
+            crash("names");
+            Names.register(sys, NAMES, "test/theirs", OWN);
+            assertTaken(PREFIXED, "test/theirs");
+            Names.lookup(sys, NAMES, "test/theirs", LOOKED_UP);
+            List<String> names = Names.list(sys, NAMES);
+            assertEquals(1, names.stream().filter("test/own"::equals).count(), names.toString());
+            assertEquals(1, names.stream().filter("test/theirs"::equals).count(), names.toString());
+        });
+    }
+
+    void assertTaken(int through, String name) {
+        IsolaException e = assertThrows(IsolaException.class, () -> Names.register(sys, through, name, OWN));
+        assertEquals(Status.E_SLOT_OCCUPIED, e.status(), e.getMessage());
+        assertTrue(e.getMessage().contains("'" + name + "' is already registered"), e.getMessage());
+    }
+
+    /**
+     * The acknowledgement of a registration is lost: names has kept it when it is killed for a
+     * restart, before it answers, so the caller gets E_RESTARTED and {@code callRetrying} sends
+     * the same registration to the next incarnation, which has it already; it must succeed. The
+     * window is held open through init's lock, which the keeper takes to keep anything: the
+     * keeper has the request and waits while names is killed, then keeps it and answers the dead.
+     */
+    @Test
+    void aRegistrationWhoseAnswerWasLostSucceedsWhenRetried() throws Exception {
+        b.init().grantService(isola.sdk.Proc.SUPERVISOR, client, SUPERVISOR, 0);
+        Domain init = k.liveDomains().stream().filter(d -> d.name().equals("init")).findFirst().orElseThrow();
+        Tcb keeper = k.threadsOf(init).stream().filter(t -> t.name().equals("keeper")).findFirst().orElseThrow();
+        Tcb registrar = k.createThread(client, "registrar", 100);
+        ExecutorService a = Executors.newSingleThreadExecutor(r -> new Thread(r, "registrar"));
+        try {
+            assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+                attach();
+                Sys rs = a.submit(() -> {
+                    b.machine().attach(registrar);
+                    return Sys.of(k, registrar);
+                }).get();
+                Domain names = b.init().serverDomain("names");
+                String name = null;
+                String trying = null;
+                Future<?> registered = null;
+                // Another server's keep (the block driver's, as the file system attaches) may
+                // hold the keeper first: it is let through, and if the registration got through
+                // meanwhile (answered), the next name is tried.
+                for (int tries = 0; name == null; tries++) {
+                    assertTrue(tries < 10, "the keeper never held a registration of names");
+                    synchronized (b.init()) {
+                        if (registered == null || registered.isDone()) {
+                            String next = "test/lost" + tries;
+                            registered = a.submit(() -> {
+                                Names.register(rs, NAMES, next, OWN);
+                                return null;
+                            });
+                            trying = next;
+                        }
+                        while (((Thread) keeper.runner).getState() != Thread.State.BLOCKED) {
+                            Thread.sleep(1); // until the keeper has a request and waits for init's lock
+                        }
+                        if ((Names.KEPT_NAME + trying).equals(Sys.of(k, keeper).string(0))) {
+                            k.killForRestart(names);
+                            name = trying;
+                        }
+                    }
+                    while (name == null && ((Thread) keeper.runner).getState() == Thread.State.BLOCKED) {
+                        Thread.sleep(1); // the other request goes through
+                    }
+                }
+                String kept = Names.KEPT_NAME + name;
+                long end = System.nanoTime() + 30_000_000_000L;
+                while (!b.init().kept("names").containsKey(kept) && System.nanoTime() < end) {
+                    Thread.sleep(1);
+                }
+                assertTrue(b.init().kept("names").containsKey(kept),
+                        "the dead incarnation's registration was kept: " + b.init().kept("names").keySet());
+                assertFalse(registered.isDone(), "its caller was told E_RESTARTED, and waits to retry");
+                isola.sdk.Proc.restart(sys, SUPERVISOR, "names");
+                registered.get(); // the retry, served by the next incarnation
+                assertNotSame(names, b.init().serverDomain("names"));
+                assertTrue(rs.interruptedCalls() > 0, "the registration was retried");
+                Names.lookup(sys, NAMES, name, LOOKED_UP);
+                Names.mintPrefix(sys, NAMES, "test/", PREFIXED);
+                assertTaken(PREFIXED, name);
+            });
+        } finally {
+            a.shutdownNow();
+        }
     }
 
     @Test

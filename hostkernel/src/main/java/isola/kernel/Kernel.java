@@ -36,7 +36,8 @@ import java.lang.foreign.MemorySegment;
  * </ul>
  * So retrying after E_RESTARTED or E_SERVER_FAULT ({@code Sys.callRetrying}) is a new send, and
  * the request may be carried out twice, by the old incarnation and by the new: a server whose
- * requests are retried makes them idempotent.
+ * requests are retried makes them idempotent (as the names server's {@code register} is: its
+ * owner's repeat succeeds).
  */
 public final class Kernel {
     /** Block until done. */

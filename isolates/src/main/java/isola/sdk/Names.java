@@ -18,11 +18,21 @@ public final class Names {
     public static final int LIST = 4;
     public static final int MINT_PREFIX = 5;
 
-    /** Keys of the names server's kept state: a registered capability, a badge's prefix. */
+    /**
+     * Keys of the names server's kept state: a registered capability ({@code name/NAME}, or
+     * {@code name/NAME@OWNER} with the owner's badge in hex: the badge of the names capability
+     * that registered it, when it is not init's, 0), a badge's prefix.
+     */
     public static final String KEPT_NAME = "name/";
+    public static final char KEPT_OWNER = '@';
     public static final String KEPT_PREFIX = "prefix/";
 
-    /** Registers the capability in {@code capSlot} under {@code name}. */
+    /**
+     * Registers the capability in {@code capSlot} under {@code name}. Registering a name again
+     * through the names capability that registered it succeeds (the name then stands for the
+     * capability sent), so a retry after a restart lost the answer succeeds; through another
+     * capability it fails with E_SLOT_OCCUPIED.
+     */
     public static void register(Sys sys, int names, String name, int capSlot) {
         int len = sys.putString(0, name);
         sys.capSlot(0, capSlot);

@@ -21,18 +21,29 @@ import java.util.TreeMap;
  * The names server: a map from service names to capabilities, held in its own capability
  * space. Active (one thread), since registering carries a capability in the message.
  *
- * <p>Its state is kept by init ({@link Keep}): every registration and minted prefix is kept
- * before it is acknowledged, and each incarnation starts from what was kept, which init seeds
- * with the system's services and each server's prefix. A crash loses nothing acknowledged.
+ * <p>Its state is kept by init ({@link Keep}): every registration (its capability, under a key
+ * naming its owner) and minted prefix is kept before it is acknowledged, and each incarnation
+ * starts from what was kept, which init seeds with the system's services and each server's
+ * prefix. A crash loses nothing acknowledged.
+ *
+ * <p>A name's owner is the badge of the names capability that registered it (init's, 0, for
+ * the services init seeds). Registering a name again through its owner's capability succeeds
+ * and makes the name stand for the capability just sent: a crash after a registration was kept
+ * and before it was answered loses only the answer, and {@code Sys.callRetrying} then sends the
+ * same request to the next incarnation, which must not take the owner's own registration for a
+ * conflict. Through any other capability it fails with E_SLOT_OCCUPIED.
  */
 public final class NamesServer implements Server {
     /** Slots from here on hold registered and minted capabilities. */
     static final int FIRST_FREE = 8;
     /** Badges this server mints for prefix capabilities; init's client badges are small. */
     static final long PREFIX_BADGE_BASE = 1L << 40;
-    static final int MAX_NAME = 100;
+    /** Longest name: its key, with the longest owner suffix, must fit the keeper's. */
+    static final int MAX_NAME = Keep.MAX_KEY - Names.KEPT_NAME.length() - 1 - 16;
 
     private final TreeMap<String, Integer> names = new TreeMap<>();
+    /** The owner of each registered name whose owner is not init (0). */
+    private final Map<String, Long> owners = new HashMap<>();
     private final Map<Long, String> prefixes = new HashMap<>();
     private final BitSet used = new BitSet();
     private int endpoint;
@@ -71,10 +82,24 @@ public final class NamesServer implements Server {
         }
         for (Map.Entry<String, Integer> e : kept.caps().entrySet()) {
             if (e.getKey().startsWith(Names.KEPT_NAME)) {
-                names.put(e.getKey().substring(Names.KEPT_NAME.length()), e.getValue());
+                String name = e.getKey().substring(Names.KEPT_NAME.length());
+                int at = name.lastIndexOf(Names.KEPT_OWNER);
+                if (at >= 0) {
+                    owners.put(name.substring(0, at), Long.parseUnsignedLong(name.substring(at + 1), 16));
+                    name = name.substring(0, at);
+                }
+                names.put(name, e.getValue());
                 used.set(e.getValue());
             }
         }
+    }
+
+    /**
+     * The key a registration is kept under: its name and its owner in one key, so that one keep
+     * records both (a crash cannot keep one without the other).
+     */
+    private static String keptKey(String name, long owner) {
+        return owner == 0 ? Names.KEPT_NAME + name : Names.KEPT_NAME + name + Names.KEPT_OWNER + Long.toHexString(owner);
     }
 
     /** Runs a change of the kept state; its failure is the request's error reply, else null. */
@@ -147,18 +172,33 @@ public final class NamesServer implements Server {
         }
         int slot = sys.capSlot(0);
         String denied = deny(badge, name);
-        if (denied != null || names.containsKey(name)) {
+        if (denied != null) {
             sys.delete(slot);
-            return denied != null ? Replies.error(sys, Status.E_NO_RIGHTS, "register: " + denied)
-                    : Replies.error(sys, Status.E_SLOT_OCCUPIED, "register: '" + name + "' is already registered");
+            return Replies.error(sys, Status.E_NO_RIGHTS, "register: " + denied);
         }
-        Long failed = kept(sys, "register " + name, () -> Keep.putCap(sys, keep, Names.KEPT_NAME + name, slot));
+        Integer old = names.get(name);
+        if (old != null && owners.getOrDefault(name, 0L) != badge) {
+            sys.delete(slot);
+            return Replies.error(sys, Status.E_SLOT_OCCUPIED, "register: '" + name
+                    + "' is already registered, through another names capability");
+        }
+        // The owner's own name again (a retry whose first answer was lost, as a rule): the same
+        // key, so the keeper replaces the capability it keeps with this one.
+        String key = keptKey(name, badge);
+        Long failed = kept(sys, "register " + name, () -> Keep.putCap(sys, keep, key, slot));
         if (failed != null) {
             sys.delete(slot);
             return failed;
         }
+        if (old != null) {
+            sys.delete(old);
+            used.clear(old);
+        }
         used.set(slot);
         names.put(name, slot);
+        if (badge != 0) {
+            owners.put(name, badge);
+        }
         return Replies.ok(0);
     }
 
@@ -182,11 +222,13 @@ public final class NamesServer implements Server {
         if (slot == null) {
             return Replies.error(sys, Status.E_EMPTY_SLOT, "unregister: no service is registered as '" + name + "'");
         }
-        Long failed = kept(sys, "unregister " + name, () -> Keep.remove(sys, keep, Names.KEPT_NAME + name));
+        String key = keptKey(name, owners.getOrDefault(name, 0L));
+        Long failed = kept(sys, "unregister " + name, () -> Keep.remove(sys, keep, key));
         if (failed != null) {
             return failed;
         }
         names.remove(name);
+        owners.remove(name);
         sys.delete(slot);
         used.clear(slot);
         return Replies.ok(0);
