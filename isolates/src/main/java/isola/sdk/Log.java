@@ -48,7 +48,12 @@ public final class Log {
 
     /** Waits until every record written so far has reached the host's log (Log4j). */
     public static void sync(Sys sys, int log) {
-        Replies.check(sys, sys.call(log, Tag.of(SYNC, 0), Sys.FOREVER), "log sync");
+        sync(sys, log, Sys.FOREVER);
+    }
+
+    /** As {@link #sync(Sys, int)}, failing with E_TIMEOUT after {@code timeoutNs}. */
+    public static void sync(Sys sys, int log, long timeoutNs) {
+        Replies.check(sys, sys.call(log, Tag.of(SYNC, 0), timeoutNs), "log sync");
     }
 
     /** Every record in the ring, oldest first, formatted like dmesg. */

@@ -51,10 +51,14 @@ public final class Proc {
         return Replies.lines(sys, proc, SERVERS, null, "servers");
     }
 
-    /** Crashes {@code server} on purpose (its supervisor restarts it). */
-    public static void kill(Sys sys, int proc, String server) {
+    /**
+     * Crashes {@code server} on purpose and waits (briefly) for its supervisor to restart it;
+     * returns what happened: restarted, restarting (a backoff is longer than the wait), or left dead.
+     */
+    public static String kill(Sys sys, int proc, String server) {
         int len = sys.putString(0, server);
         Replies.check(sys, sys.callRetrying(proc, Tag.of(KILL, len), Sys.RESTART_ATTEMPTS), "kill " + server);
+        return sys.string(0);
     }
 
     /** Stops every server; the system exits with {@code status}. */

@@ -452,6 +452,10 @@ public final class FileSystem implements AutoCloseable {
      */
     public synchronized Handle open(String path, boolean create, boolean exclusive, boolean truncate, int mode) {
         return op(() -> {
+            if (namesDirectoryItself(path)) { // "/", "/a/.": no entry to open as a file, but a directory
+                directory(resolve(path), path);
+                throw new FsException(Errno.EISDIR, path + ": is a directory");
+            }
             Parent p = parent(path);
             int ino = lookup(p.dir, p.name);
             Inode f;
@@ -971,16 +975,32 @@ public final class FileSystem implements AutoCloseable {
         return ino;
     }
 
-    /** The directory that holds {@code path}'s last component, and that component. */
-    private Parent parent(String path) {
+    /** Whether {@code path}'s last component is none, "." or "..": it names a directory, not an entry in one. */
+    private static boolean namesDirectoryItself(String path) {
         checkPath(path);
+        String name = lastComponent(stripSlashes(path));
+        return name.isEmpty() || name.equals(".") || name.equals("..");
+    }
+
+    private static String stripSlashes(String path) {
         String p = path;
         while (p.length() > 1 && p.endsWith("/")) {
             p = p.substring(0, p.length() - 1);
         }
+        return p;
+    }
+
+    private static String lastComponent(String stripped) {
+        return stripped.substring(stripped.lastIndexOf('/') + 1);
+    }
+
+    /** The directory that holds {@code path}'s last component, and that component. */
+    private Parent parent(String path) {
+        checkPath(path);
+        String p = stripSlashes(path);
         int slash = p.lastIndexOf('/');
-        String name = p.substring(slash + 1);
-        if (name.isEmpty() || name.equals(".") || name.equals("..")) {
+        String name = lastComponent(p);
+        if (namesDirectoryItself(path)) {
             throw new FsException(Errno.EINVAL, path + ": names no entry that can be made, moved or removed");
         }
         byte[] bytes = nameBytes(name, path);

@@ -62,6 +62,8 @@ public final class Init {
     /** init's IRQ control capability: drivers get their lines from it. */
     static final int IRQ_CONTROL = 246;
     static final int KLOG_LOG = 247;
+    /** The log capability badged as the supervisor's, through which klogd writes the supervisor's records. */
+    static final int SUPERVISOR_LOG = 245;
     /** Kept capabilities live in init's slots from here on. */
     static final int FIRST_KEPT = 1024;
     static final int SLOTS = 8192;
@@ -81,6 +83,13 @@ public final class Init {
     private final Map<String, Path> jars;
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
     private final CompletableFuture<Void> booted = new CompletableFuture<>();
+    /** init's and the supervisor's records, which klogd writes to the log server (they never wait on it). */
+    final LogQueue logQueue = new LogQueue();
+    /** Set once klogd runs (a log server exists); before, records go to the host's stderr. */
+    private volatile boolean klogdRunning;
+    /** Set at shutdown: klogd writes what is queued, then ends. */
+    private volatile boolean klogdStopping;
+    private final CompletableFuture<Void> klogdDone = new CompletableFuture<>();
 
     Domain domain;
     private Sys sys;
@@ -124,10 +133,10 @@ public final class Init {
         volatile IsolationTier.Loaded vd;
         /** The next incarnation, prepared ahead of a crash (null: none yet). */
         java.util.concurrent.Future<? extends IsolationTier.Prepared> standby;
-        int restarts;
+        volatile int restarts;
         int consecutiveCrashes;
         long lastCrashNanos;
-        boolean gaveUp;
+        volatile boolean gaveUp;
 
         Running(ServerSpec spec, long badge) {
             this.spec = spec;
@@ -222,6 +231,7 @@ public final class Init {
         }
         Tcb keeper = kernel.createThread(domain, "keeper", 245);
         machine.spawn(keeper, () -> serveKeep(Sys.of(kernel, keeper)));
+        kernel.installCap(domain, KLOG, kernel.createNotification(domain), Rights.ALL, 0); // before the supervisor, which signals it
         supervisor = new Supervisor(this, sup, faults);
         supervisor.start();
         for (ServerSpec s : order) {
@@ -230,6 +240,7 @@ public final class Init {
             if (s.provides().contains("log")) {
                 kernel.grantCap(domain, serviceSlots.get("log"), domain, INIT_LOG, Rights.SEND, INIT_BADGE);
                 kernel.grantCap(domain, serviceSlots.get("log"), domain, KLOG_LOG, Rights.SEND, 0);
+                kernel.grantCap(domain, serviceSlots.get("log"), domain, SUPERVISOR_LOG, Rights.SEND, SUPERVISOR_BADGE);
                 startKlogd();
             }
         }
@@ -270,9 +281,24 @@ public final class Init {
         }
     }
 
-    /** Logs as init, once the log server is up (the host's stderr before). */
+    /** Logs as init: queued for klogd once the log server is up (the host's stderr before); never blocks. */
     void log(int level, String text) {
-        logThrough(sys, INIT_LOG, level, text);
+        if (queueLog(INIT_LOG, level, text)) {
+            sys.signal(KLOG);
+        }
+    }
+
+    /**
+     * Queues a record for klogd to write through init's slot {@code slot}; false (and the record
+     * printed on the host's stderr) if no log server exists. The caller then signals klogd.
+     */
+    boolean queueLog(int slot, int level, String text) {
+        if (!klogdRunning) {
+            System.err.println("isola: " + text);
+            return false;
+        }
+        logQueue.add(slot, level, text);
+        return true;
     }
 
     /** Writes a log record through {@code slot} if it holds the log capability. */
@@ -333,12 +359,9 @@ public final class Init {
         return r == null ? 0 : r.restarts;
     }
 
-    /** Grants the log capability the supervisor logs through, into its {@code slot}. */
-    void grantLog(Domain to, int slot) {
-        Integer log = serviceSlots.get("log");
-        if (log != null) {
-            kernel.grantCap(domain, log, to, slot, Rights.SEND, SUPERVISOR_BADGE);
-        }
+    /** Gives the supervisor's domain a capability to signal klogd, in its {@code slot}. */
+    void grantKlogSignal(Domain to, int slot) {
+        kernel.grantCap(domain, KLOG, to, slot, Rights.SEND, 0);
     }
 
     /**
@@ -398,6 +421,8 @@ public final class Init {
      * which lends its slot {@code scratch} for the capability to the pager. A failure is logged
      * by the caller: the client stays dead either way.
      */
+    static final long PAGER_FORGET_NS = TimeUnit.SECONDS.toNanos(2);
+
     int releasePaged(Domain caller, Sys sys, int scratch, Running client) {
         if (client.spec.pager() == null || client.pagerSlot < 0) {
             return Status.OK;
@@ -410,7 +435,8 @@ public final class Init {
         int st;
         try {
             sys.mr(0, client.pagerSlot);
-            st = sys.call(scratch, isola.sdk.Pager.FORGET, 1);
+            // bounded: the pager may itself be down, and the supervisor must not wait on it
+            st = sys.call(scratch, isola.kernel.Tag.of(isola.sdk.Pager.FORGET, 1), PAGER_FORGET_NS);
             if (st == Status.OK && sys.label() != 0) {
                 st = Status.E_INVALID_ARG;
             }
@@ -511,27 +537,50 @@ public final class Init {
      */
     static final long LOG_BATCH_NS = 10_000_000;
 
-    /** Starts the thread that drains the kernel's log into the log server, as "kernel". */
+    /**
+     * Starts klogd, the one thread that writes to the log server for init, the supervisor and the
+     * kernel (as "kernel"): it drains the kernel's log and {@link #logQueue}. It is the only one of
+     * theirs that may wait on the log server, which the supervisor may be restarting meanwhile.
+     */
     private void startKlogd() {
-        kernel.installCap(domain, KLOG, kernel.createNotification(domain), Rights.ALL, 0);
         kernel.setLogReader((isola.kernel.Notification) domain.cspace().get(KLOG).object);
         Tcb klogd = kernel.createThread(domain, "klogd", 230);
+        klogdRunning = true;
         machine.spawn(klogd, () -> {
             Sys ks = Sys.of(kernel, klogd);
-            for (long next = kernel.logFirst(); !exit.isDone(); ks.await(KLOG), pause(LOG_BATCH_NS)) {
-                for (long end = kernel.logWritten(); next < end; next++) {
-                    long first = kernel.logFirst();
-                    if (next < first) {
-                        logThrough(ks, KLOG_LOG, Log.WARN, (first - next) + " kernel log records were overwritten before klogd read them");
-                        next = first;
+            try {
+                for (long next = kernel.logFirst(); ; ks.await(KLOG), pause(LOG_BATCH_NS)) {
+                    if (klogdStopping) {
+                        drainQueue(ks);
+                        return;
                     }
-                    String line = kernel.logRecord(next);
-                    if (line != null) {
-                        logThrough(ks, KLOG_LOG, Log.INFO, line);
+                    for (long end = kernel.logWritten(); next < end; next++) {
+                        long first = kernel.logFirst();
+                        if (next < first) {
+                            logThrough(ks, KLOG_LOG, Log.WARN, (first - next) + " kernel log records were overwritten before klogd read them");
+                            next = first;
+                        }
+                        String line = kernel.logRecord(next);
+                        if (line != null) {
+                            logThrough(ks, KLOG_LOG, Log.INFO, line);
+                        }
                     }
+                    drainQueue(ks);
                 }
+            } finally {
+                klogdDone.complete(null);
             }
         });
+    }
+
+    private void drainQueue(Sys ks) {
+        long dropped = logQueue.takeDropped();
+        if (dropped > 0) {
+            logThrough(ks, INIT_LOG, Log.WARN, dropped + " records of init's and the supervisor's were dropped while the log server was unavailable");
+        }
+        for (LogQueue.Entry e = logQueue.poll(); e != null; e = logQueue.poll()) {
+            logThrough(ks, e.slot(), e.level(), e.text());
+        }
     }
 
     // ---- keeper ----
@@ -769,18 +818,28 @@ public final class Init {
             return Replies.error(sys, Status.E_INVALID_ARG, "kill: no server named '" + name
                     + "' (servers: " + String.join(", ", servers.keySet()) + ")");
         }
+        int before = r.restarts;
         kernel.injectFault(r.vd.domain(), "killed from the shell");
-        return Replies.ok(0);
+        // Answer once the supervisor has dealt with it, so that what the caller does next (ps,
+        // supervisor, a call to the server) sees the new incarnation; bounded, as a backoff may be long.
+        long deadline = System.nanoTime() + KILL_WAIT_NS;
+        while (r.restarts == before && !r.gaveUp && r.spec.restart().onCrash() && System.nanoTime() < deadline) {
+            pause(KILL_POLL_NS);
+        }
+        String line = r.restarts != before ? "killed " + name + "; restarted (restarts: " + r.restarts + ")"
+                : r.gaveUp ? "killed " + name + "; the supervisor gave up on it (see supervisor)"
+                : !r.spec.restart().onCrash() ? "killed " + name + "; restart = never: left dead"
+                : "killed " + name + "; restarting (after its backoff)";
+        return isola.kernel.Tag.of(Replies.OK, sys.putString(0, line));
     }
+
+    /** How long {@code kill} waits for the restart before it answers "restarting". */
+    static final long KILL_WAIT_NS = TimeUnit.SECONDS.toNanos(2);
+    static final long KILL_POLL_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private long shutdown(int status) {
         log(Log.INFO, "init: shutdown, status " + status);
-        kernel.setLogReader(null); // klogd stops; the kills below are the end, not news
-        try {
-            Log.sync(sys, INIT_LOG);
-        } catch (IsolaException e) {
-            System.err.println("isola: the host log may miss records: " + e.getMessage());
-        }
+        flushLog();
         supervisor.stop();
         for (Running r : servers.values()) {
             kernel.killDomainNow(r.vd.domain());
@@ -801,6 +860,37 @@ public final class Init {
         kernel.killDomainNow(supervisor.domain);
         exit.complete(status);
         return Replies.ok(0);
+    }
+
+    /** How long shutdown waits for klogd to write what is queued, and then for the log to reach the host's. */
+    static final long SHUTDOWN_LOG_NS = TimeUnit.SECONDS.toNanos(2);
+
+    /**
+     * At shutdown: klogd writes what is queued and stops (the kills that follow are the end, not
+     * news), then the log server syncs to the host's log. Both are bounded: a log server that is
+     * down or hung costs the host log its last records, not the shutdown.
+     */
+    private void flushLog() {
+        kernel.setLogReader(null);
+        if (!klogdRunning) {
+            return;
+        }
+        klogdStopping = true;
+        sys.signal(KLOG);
+        String problem = null;
+        try {
+            klogdDone.get(SHUTDOWN_LOG_NS, TimeUnit.NANOSECONDS);
+            Log.sync(sys, INIT_LOG, SHUTDOWN_LOG_NS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            problem = "the log server did not take init's last records within " + TimeUnit.NANOSECONDS.toMillis(SHUTDOWN_LOG_NS) + " ms";
+        } catch (IsolaException e) {
+            problem = e.getMessage();
+        } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+            problem = e.toString();
+        }
+        if (problem != null) {
+            System.err.println("isola: the host log may miss records: " + problem);
+        }
     }
 
     /** Waits a little, without holding anything (backoff between restarts). */

@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
 final class Supervisor {
     static final int SERVICE = 0;
     static final int FAULTS = 1;
-    static final int LOG = 2;
+    /** A capability to signal klogd, which writes the supervisor's log records for it. */
+    static final int KLOG = 2;
     /** Lent to the capability to a pager while it is told to forget a dead client. */
     static final int PAGER = 3;
     /** Crashes closer together than this count as consecutive. */
@@ -50,6 +51,7 @@ final class Supervisor {
         kernel.grantCap(init.domain, Init.FAULTS, domain, FAULTS, Rights.ALL, 0);
         kernel.rebindEndpoint(service, domain);
         kernel.rebindEndpoint(faults, domain);
+        init.grantKlogSignal(domain, KLOG);
     }
 
     void start() {
@@ -66,20 +68,11 @@ final class Supervisor {
         init.machine.spawn(t, () -> ActiveLoop.run(Sys.of(kernel, t), slot, h));
     }
 
+    /** Logs as "supervisor": queued for klogd, never waiting on the log server (one it restarts). */
     private void log(Sys sys, int level, String text) {
-        if (hasLog()) {
-            Init.logThrough(sys, LOG, level, text);
-        } else {
-            System.err.println("isola: " + text);
+        if (init.queueLog(Init.SUPERVISOR_LOG, level, text)) {
+            sys.signal(KLOG);
         }
-    }
-
-    /** Whether the log capability is in its slot; init grants it once a log service exists. */
-    private synchronized boolean hasLog() {
-        if (domain.cspace().get(LOG) == null) {
-            init.grantLog(domain, LOG);
-        }
-        return domain.cspace().get(LOG) != null;
     }
 
     /** A fault message from a server domain's proxy: MR0 kind, MR1 thread, MR2 domain, MR3 count. */

@@ -91,7 +91,8 @@ public final class ShellServer implements Server {
             }
             if (words[0].equals("shutdown") && words.length == 1) {
                 Console.println(sys, console, "shutting down");
-                Proc.shutdown(sys, proc, syncFileSystem() ? 0 : 1);
+                boolean synced = syncFileSystem();
+                Proc.shutdown(sys, proc, allOk && synced ? 0 : 1); // the status says whether every command succeeded
                 return;
             }
             allOk &= run(words);
@@ -156,10 +157,7 @@ public final class ShellServer implements Server {
                 case "irq" -> lines(Proc.irq(sys, proc));
                 case "names" -> lines(Names.list(sys, names));
                 case "dmesg" -> lines(Log.read(sys, log));
-                case "kill" -> {
-                    Proc.kill(sys, proc, args[0]);
-                    out("crashed " + args[0]);
-                }
+                case "kill" -> out(Proc.kill(sys, proc, args[0]));
                 case "restart" -> out(Proc.restart(sys, supervisor, args[0]));
                 case "supervisor" -> lines(Proc.supervisorStatus(sys, supervisor));
                 case "echo" -> echo(args);

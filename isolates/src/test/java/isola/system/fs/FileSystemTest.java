@@ -166,6 +166,9 @@ class FileSystemTest {
     @Test
     void openFlags() {
         assertEquals(Errno.ENOENT, errno(() -> fs.open("/missing", false, false, false, 0)));
+        assertEquals(Errno.EISDIR, errno(() -> fs.open("/", false, false, false, 0)), "the root is a directory, not a file");
+        assertEquals(Errno.EISDIR, errno(() -> fs.open("/.", true, false, false, 0644)));
+        assertEquals(Errno.ENOENT, errno(() -> fs.open("/nodir/..", false, false, false, 0)));
         write("/f", "data");
         assertEquals(Errno.EEXIST, errno(() -> fs.open("/f", true, true, false, 0644)));
         fs.open("/f", true, false, false, 0644); // create without exclusive opens the existing file

@@ -1,0 +1,67 @@
+package isola.boot;
+
+import static isola.boot.BootTest.boot;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import isola.boot.image.DefaultImage;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Orders of faults that once hung the system, run through the shell as a user types them: each
+ * must end (BootTest's hang guard), with every command run.
+ */
+class FaultOrderTest {
+    @TempDir
+    static Path dir;
+    static Path image;
+
+    @BeforeAll
+    static void buildImage() throws Exception {
+        image = DefaultImage.build(dir.resolve("isola.img"), DefaultImage.defaultManifest());
+    }
+
+    /** The supervisor once logged through the log server it had to restart, and waited on it forever. */
+    @Test
+    void killingLogRightAfterAnotherRestartDoesNotHangTheSupervisor() {
+        BootTest.Run r = boot(image, "kill fs\nkill fs\nkill log\nps\nsupervisor\nnames\necho done\n");
+        assertEquals(0, r.status(), r.out());
+        String o = r.out();
+        assertTrue(o.lines().anyMatch(l -> l.matches("log\\s+on-crash\\s+1\\s+.*running")), "log was restarted once:\n" + o);
+        assertTrue(o.lines().anyMatch(l -> l.matches("fs\\s+on-crash\\s+2\\s+.*running")), "fs twice:\n" + o);
+        assertTrue(o.contains("\ndone\n"), o);
+    }
+
+    @Test
+    void killingNamesThenLogDoesNotHang() {
+        BootTest.Run r = boot(image, "kill names\nkill log\nnames\ndmesg\necho done\n");
+        assertEquals(0, r.status(), r.out());
+        assertTrue(r.out().contains("\ndone\n"), r.out());
+    }
+
+    /** kill answers once the restart is done, so what runs next sees the new incarnation. */
+    @Test
+    void killWaitsForTheRestart() {
+        BootTest.Run r = boot(image, "kill names\nsupervisor\n");
+        assertEquals(0, r.status(), r.out());
+        assertTrue(r.out().contains("killed names; restarted (restarts: 1)"), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.matches("names\\s+on-crash\\s+1\\s+.*running")), r.out());
+    }
+
+    @Test
+    void shutdownKeepsAFailedCommandsStatus() {
+        BootTest.Run r = boot(image, "cat /nonexistent\nshutdown\n");
+        assertEquals(1, r.status(), "a command failed before shutdown:\n" + r.out());
+        assertEquals(0, boot(image, "echo fine\nshutdown\n").status());
+    }
+
+    @Test
+    void catOfADirectorySaysEisdir() {
+        BootTest.Run r = boot(image, "cat /\n");
+        assertEquals(1, r.status(), r.out());
+        assertTrue(r.out().contains("cat: /: is a directory (EISDIR)"), r.out());
+    }
+}
