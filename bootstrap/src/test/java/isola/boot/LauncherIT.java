@@ -72,12 +72,17 @@ class LauncherIT {
 
     /** {@code LAUNCHER COMMAND ARGS} (e.g. {@code qemu}) with {@code stdin} piped in, ISOLA_NO_BUILD=1. */
     Run command(Path launcher, String stdin, String... commandAndArgs) throws Exception {
+        return command(root, launcher, stdin, commandAndArgs);
+    }
+
+    /** As {@link #command(Path, String, String...)}, run in the directory {@code cwd}. */
+    Run command(Path cwd, Path launcher, String stdin, String... commandAndArgs) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(launcher.toString()));
         cmd.addAll(List.of(commandAndArgs));
         List<String> args = cmd.subList(1, cmd.size());
         Path out = Files.createTempFile(tmp, "out", ".txt");
         Path err = Files.createTempFile(tmp, "err", ".txt");
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile())
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile())
                 .redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().put("ISOLA_NO_BUILD", "1");
         // The JDK running the tests is a JDK 25 (the build's); the launcher takes it unless told otherwise.
@@ -149,6 +154,22 @@ class LauncherIT {
         Run r = boot("echo no shutdown\n");
         assertEquals(0, r.status(), r.toString());
         assertTrue(r.out().lines().anyMatch(l -> l.equals("no shutdown")), r.toString());
+    }
+
+    @Test
+    void initrdAndBootImageTakeRelativePathsFromWhereTheLauncherRan() throws Exception {
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        Files.writeString(work.resolve("my.manifest"), isola.boot.image.DefaultImage.defaultManifest());
+        Run made = command(work, root.resolve("isola"), "", "initrd", "--manifest", "my.manifest", "--out", "my.img");
+        assertEquals(0, made.status(), made.toString());
+        assertTrue(Files.isRegularFile(work.resolve("my.img")), "the image is where the user ran ./isola:\n" + made);
+        Run r = command(work, root.resolve("isola"), "echo from my image\n", "boot", "--image", "my.img");
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.out().lines().anyMatch(l -> l.equals("from my image")), r.toString());
+
+        Run bad = command(work, root.resolve("isola"), "", "initrd", "--manifest", "my.manifest", "--jar", "no.jar", "--out", "x.img");
+        assertEquals(2, bad.status(), bad.toString());
+        assertTrue(bad.err().contains("--jar " + work.resolve("no.jar") + ": no such file"), bad.toString());
     }
 
     // ---- ISOLA_NO_BUILD on a system that is not built: the launcher copied to a scratch tree ----
