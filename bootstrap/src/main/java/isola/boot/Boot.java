@@ -1,5 +1,6 @@
 package isola.boot;
 
+import isola.boot.image.BootImage;
 import isola.drivers.blk.BlkServer;
 import isola.kernel.KernelConfig;
 import isola.kernel.hosted.ConcurrentMachine;
@@ -7,7 +8,6 @@ import isola.kernel.hosted.HostedMachine;
 import isola.kernel.initrd.Initrd;
 import isola.sdk.HostConsole;
 import isola.sdk.HostDisk;
-import isola.sdk.Proc;
 import isola.system.init.BootManifest;
 import isola.system.init.Init;
 import isola.tier.IsolationTier;
@@ -19,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -27,13 +26,13 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * Boots Isola on the hosted machine from a boot image: reads the cpio image with the kernel's
- * own reader, checks the manifest, unpacks the server jars (the RAM disk, as files the vm tier
+ * own reader, checks the manifest ({@link BootImage#check}), unpacks the server jars (the RAM disk, as files the vm tier
  * loads), attaches the console device and starts init. {@link #run} returns the status the
  * system exits with.
  */
 public final class Boot implements AutoCloseable {
-    public static final String MANIFEST = "boot.manifest";
-    public static final Set<String> BUILTIN_SERVICES = Set.of(Proc.PROC, Proc.SUPERVISOR);
+    public static final String MANIFEST = BootImage.MANIFEST;
+    public static final Set<String> BUILTIN_SERVICES = BootImage.BUILTIN_SERVICES;
 
     private final ConcurrentMachine machine;
     private final Init init;
@@ -79,15 +78,9 @@ public final class Boot implements AutoCloseable {
         Initrd initrd;
         BootManifest manifest;
         try {
-            initrd = Initrd.parse(image.getFileName().toString(), bytes);
-            Set<String> files = new LinkedHashSet<>();
-            initrd.entries().forEach(e -> {
-                if (e.isFile()) {
-                    files.add(e.path());
-                }
-            });
-            String text = new String(initrd.read(MANIFEST), java.nio.charset.StandardCharsets.UTF_8);
-            manifest = BootManifest.parse(image.getFileName() + ":" + MANIFEST, text, files, BUILTIN_SERVICES);
+            BootImage.Checked checked = BootImage.check(image.toString(), bytes);
+            initrd = checked.initrd();
+            manifest = checked.manifest();
         } catch (RuntimeException e) {
             throw new BootException(e.getMessage(), e);
         }

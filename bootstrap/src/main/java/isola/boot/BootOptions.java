@@ -17,9 +17,15 @@ import picocli.CommandLine.Option;
  * ({@link Main}) and the native executable's, which differ only in the tier servers run in.
  */
 public final class BootOptions {
-    @Option(names = "--image", paramLabel = "FILE", description = "boot image (default: ${DEFAULT-VALUE})",
-            defaultValue = "bootstrap/target/isola.img")
-    Path image;
+    /** The repository's boot image, when --image names none. */
+    static final Path DEFAULT_IMAGE = Path.of("bootstrap", "target", "isola.img");
+
+    Path image = DEFAULT_IMAGE;
+
+    @Option(names = "--image", paramLabel = "FILE", description = "boot image (default: bootstrap/target/isola.img in the repository)")
+    void image(Path file) {
+        image = DiskCommands.users(file); // relative: from where ./isola was run
+    }
 
     @Option(names = "--mem", paramLabel = "SIZE", converter = MemorySize.class,
             description = "physical memory, with unit K, M or G, from " + MemorySize.MIN + " to " + MemorySize.MAX

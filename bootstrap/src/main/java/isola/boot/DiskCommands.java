@@ -20,11 +20,16 @@ final class DiskCommands {
 
     /**
      * A path the user gave: a relative one is taken from the directory they ran {@code ./isola}
-     * in (which changes into the repository), as {@code -Disola.caller.dir} says.
+     * in (which changes into the repository), as {@code -Disola.caller.dir} says, or the
+     * environment's {@code ISOLA_CALLER_DIR}, which the launcher exports (the native executable
+     * gets no system properties from it).
      */
     static Path users(Path p) {
         String dir = System.getProperty("isola.caller.dir");
-        return p.isAbsolute() || dir == null ? p : Path.of(dir).resolve(p).normalize();
+        if (dir == null) {
+            dir = System.getenv("ISOLA_CALLER_DIR");
+        }
+        return p.isAbsolute() || dir == null || dir.isEmpty() ? p : Path.of(dir).resolve(p).normalize();
     }
 
     @Command(name = "mkfs", mixinStandardHelpOptions = true,

@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 
 /** Isola's hosted command line (the {@code ./isola} launcher runs it). */
 @Command(name = "isola", mixinStandardHelpOptions = true, description = "Isola, a microkernel OS in Java",
-        subcommands = {Main.BootCommand.class, Main.ImageCommand.class, Main.QemuCommand.class,
+        subcommands = {Main.BootCommand.class, Main.InitrdCommand.class, Main.QemuCommand.class,
                 DiskCommands.Mkfs.class, DiskCommands.FsckCommand.class, DiskCommands.Mount.class})
 public final class Main implements Callable<Integer> {
     @Override
@@ -29,22 +29,61 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "image", mixinStandardHelpOptions = true,
-            description = "Build a boot image from a manifest and the project's servers.")
-    static final class ImageCommand implements Callable<Integer> {
+    /**
+     * {@code initrd}: writes a boot image (the cpio RAM disk boot reads) from a manifest and the
+     * jars it names. (The launcher's {@code ./isola image} is another thing: the bare-metal kernel.)
+     */
+    @Command(name = "initrd", mixinStandardHelpOptions = true,
+            description = {"Write a boot image: the manifest and each jar it names, taken from --jar, from beside the "
+                    + "manifest, or from the project's own servers (log.jar, names.jar, ...), in that order.",
+                    "The manifest is checked as boot checks it, and every jar from outside the project must be a server "
+                            + "(its manifest's Isola-Server attribute naming a class that implements isola.sdk.Server); "
+                            + "nothing is written otherwise. Exit 0 on success, 2 with the problem on stderr."})
+    static final class InitrdCommand implements Callable<Integer> {
         @Option(names = "--manifest", paramLabel = "FILE", description = "boot manifest (default: the built-in one)")
         Path manifest;
+
+        @Option(names = "--jar", paramLabel = "JAR", description = "a server jar, put in the image under its file name "
+                + "(repeatable); the manifest must name it")
+        java.util.List<Path> jars = new java.util.ArrayList<>();
 
         @Option(names = "--out", paramLabel = "FILE", required = true, description = "image to write")
         Path out;
 
         @Override
-        public Integer call() throws Exception {
-            String text = manifest == null ? isola.boot.image.DefaultImage.defaultManifest()
-                    : java.nio.file.Files.readString(manifest);
-            isola.boot.image.DefaultImage.build(out, text);
-            System.out.println("wrote " + out);
-            return 0;
+        public Integer call() {
+            Path outFile = DiskCommands.users(out);
+            try {
+                String name, text;
+                Path beside = null;
+                if (manifest == null) {
+                    name = "the built-in manifest";
+                    text = isola.boot.image.DefaultImage.defaultManifest();
+                } else {
+                    Path m = DiskCommands.users(manifest);
+                    name = manifest.toString();
+                    if (!java.nio.file.Files.isRegularFile(m)) {
+                        System.err.println("isola initrd: --manifest " + manifest + ": no such file");
+                        return 2;
+                    }
+                    text = java.nio.file.Files.readString(m);
+                    beside = m.toAbsolutePath().getParent();
+                }
+                java.util.List<Path> given = jars.stream().map(DiskCommands::users).toList();
+                var r = isola.boot.image.InitrdBuilder.build(name, text, beside, given, out.toString());
+                Path dir = outFile.toAbsolutePath().getParent();
+                java.nio.file.Files.createDirectories(dir);
+                java.nio.file.Files.write(outFile, r.image());
+                System.out.println("isola initrd: wrote " + out + " (" + r.image().length + " bytes):");
+                r.contents().forEach(c -> System.out.println("  " + c));
+                return 0;
+            } catch (isola.boot.image.InitrdBuilder.InitrdException e) {
+                System.err.println("isola initrd: " + e.getMessage());
+                return 2;
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                System.err.println("isola initrd: " + e.getMessage());
+                return 2;
+            }
         }
     }
 

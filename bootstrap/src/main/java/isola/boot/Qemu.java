@@ -32,13 +32,22 @@ public final class Qemu {
 
     // Defaults are the fields' initial values (picocli shows them as ${DEFAULT-VALUE}), so a Qemu
     // made in code (the tests, the benchmark harness) has them too.
-    @Option(names = "--image", paramLabel = "FILE",
-            description = "kernel image, a Multiboot ELF (default: ${DEFAULT-VALUE}, built by ./isola image)")
+    // Given on the command line, a relative file is the user's: from where ./isola was run.
     public Path image = Path.of("baremetal/target/image/isola-kernel.elf");
 
-    @Option(names = "--initrd", paramLabel = "FILE",
-            description = "RAM disk passed as the boot module (default: ${DEFAULT-VALUE})")
+    @Option(names = "--image", paramLabel = "FILE",
+            description = "kernel image, a Multiboot ELF (default: baremetal/target/image/isola-kernel.elf, built by ./isola image)")
+    void image(Path file) {
+        image = DiskCommands.users(file);
+    }
+
     public Path initrd = Path.of("bootstrap/target/isola.img");
+
+    @Option(names = "--initrd", paramLabel = "FILE",
+            description = "RAM disk passed as the boot module (default: bootstrap/target/isola.img)")
+    void initrd(Path file) {
+        initrd = DiskCommands.users(file);
+    }
 
     @Option(names = "--no-initrd", description = "boot with no RAM disk (the kernel panics: for testing that path)")
     public boolean noInitrd;

@@ -65,11 +65,24 @@ class LauncherIT {
     }
 
     Run launch(Path launcher, String stdin, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(launcher.toString(), "boot"));
+        List<String> cmd = new ArrayList<>(List.of("boot"));
         cmd.addAll(List.of(args));
+        return command(launcher, stdin, cmd.toArray(String[]::new));
+    }
+
+    /** {@code LAUNCHER COMMAND ARGS} (e.g. {@code qemu}) with {@code stdin} piped in, ISOLA_NO_BUILD=1. */
+    Run command(Path launcher, String stdin, String... commandAndArgs) throws Exception {
+        return command(root, launcher, stdin, commandAndArgs);
+    }
+
+    /** As {@link #command(Path, String, String...)}, run in the directory {@code cwd}. */
+    Run command(Path cwd, Path launcher, String stdin, String... commandAndArgs) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(launcher.toString()));
+        cmd.addAll(List.of(commandAndArgs));
+        List<String> args = cmd.subList(1, cmd.size());
         Path out = Files.createTempFile(tmp, "out", ".txt");
         Path err = Files.createTempFile(tmp, "err", ".txt");
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile())
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile())
                 .redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().put("ISOLA_NO_BUILD", "1");
         // The JDK running the tests is a JDK 25 (the build's); the launcher takes it unless told otherwise.
@@ -84,7 +97,7 @@ class LauncherIT {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
-            fail("./isola boot " + String.join(" ", args) + " did not exit within " + LIMIT + "; destroyed it\n"
+            fail("./isola " + String.join(" ", args) + " did not exit within " + LIMIT + "; destroyed it\n"
                     + new Run(-1, Files.readString(out), Files.readString(err)));
         }
         return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
@@ -143,6 +156,22 @@ class LauncherIT {
         assertTrue(r.out().lines().anyMatch(l -> l.equals("no shutdown")), r.toString());
     }
 
+    @Test
+    void initrdAndBootImageTakeRelativePathsFromWhereTheLauncherRan() throws Exception {
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        Files.writeString(work.resolve("my.manifest"), isola.boot.image.DefaultImage.defaultManifest());
+        Run made = command(work, root.resolve("isola"), "", "initrd", "--manifest", "my.manifest", "--out", "my.img");
+        assertEquals(0, made.status(), made.toString());
+        assertTrue(Files.isRegularFile(work.resolve("my.img")), "the image is where the user ran ./isola:\n" + made);
+        Run r = command(work, root.resolve("isola"), "echo from my image\n", "boot", "--image", "my.img");
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.out().lines().anyMatch(l -> l.equals("from my image")), r.toString());
+
+        Run bad = command(work, root.resolve("isola"), "", "initrd", "--manifest", "my.manifest", "--jar", "no.jar", "--out", "x.img");
+        assertEquals(2, bad.status(), bad.toString());
+        assertTrue(bad.err().contains("--jar " + work.resolve("no.jar") + ": no such file"), bad.toString());
+    }
+
     // ---- ISOLA_NO_BUILD on a system that is not built: the launcher copied to a scratch tree ----
 
     /** A copy of the launcher in a scratch directory (it works in its own directory). */
@@ -159,6 +188,111 @@ class LauncherIT {
         assertEquals(2, r.status(), r.toString());
         assertTrue(r.err().contains("bootstrap/target/bootstrap-0.1.0-SNAPSHOT.jar is missing"), r.toString());
         assertTrue(r.err().contains("./isola build"), r.toString());
+    }
+
+    /** Empty files dated an hour ago under the scratch tree: stamps and outputs of a build that is not stale. */
+    void built(String... files) throws IOException {
+        Instant built = Instant.now().minusSeconds(3600);
+        for (String f : files) {
+            Path p = tmp.resolve(f);
+            Files.createDirectories(p.getParent());
+            if (!Files.exists(p)) {
+                Files.createFile(p);
+            }
+            Files.setLastModifiedTime(p, FileTime.from(built));
+        }
+    }
+
+    static final String[] HOSTED = {"bootstrap/target/bootstrap-0.1.0-SNAPSHOT.jar", "bootstrap/target/isola.img",
+            "bootstrap/target/classpath.txt"};
+    static final String[] NATIVE = {"native/target/native-0.1.0-SNAPSHOT.jar", "native/target/imagecp.txt",
+            "native/target/graal/svm-25.0.1.jar"};
+    static final String[] BAREMETAL = {"baremetal/target/baremetal-0.1.0-SNAPSHOT.jar", "baremetal/target/imagecp.txt"};
+
+    String[] all(String[]... parts) {
+        return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
+    }
+
+    @Test
+    void noBuildRefusesBootNativeWithoutTheExecutableNamingIt() throws Exception {
+        Path launcher = scratchLauncher();
+        built(all(HOSTED, NATIVE));
+        Run r = launch(launcher, "shutdown\n", "--native");
+        assertEquals(2, r.status(), r.toString());
+        assertTrue(r.err().contains("native/target/bin/isola is missing"), r.toString());
+        assertTrue(r.err().contains("./isola native"), r.toString());
+    }
+
+    @Test
+    void noBuildRefusesBootNativeWithStaleModulesNamingTheNewerSource() throws Exception {
+        Path launcher = scratchLauncher();
+        built(all(HOSTED, NATIVE));
+        Path src = Files.createDirectories(tmp.resolve("native/src/main/java"));
+        Files.writeString(src.resolve("Changed.java"), "class Changed {}\n");
+        Run r = launch(launcher, "shutdown\n", "--native");
+        assertEquals(2, r.status(), r.toString());
+        assertTrue(r.err().contains("native/src/main/java/Changed.java is newer than native/target/native-0.1.0-SNAPSHOT.jar"),
+                r.toString());
+        assertTrue(r.err().contains("./isola build"), r.toString());
+    }
+
+    @Test
+    void noBuildRefusesBootNativeWithoutTheDefaultImage() throws Exception {
+        Path launcher = scratchLauncher();
+        built(all(NATIVE));
+        Run r = launch(launcher, "shutdown\n", "--native");
+        assertEquals(2, r.status(), r.toString());
+        assertTrue(r.err().contains("bootstrap/target/bootstrap-0.1.0-SNAPSHOT.jar is missing"), r.toString());
+    }
+
+    @Test
+    void noBuildRefusesQemuWithoutTheKernelImageNamingIt() throws Exception {
+        Path launcher = scratchLauncher();
+        built(all(HOSTED, NATIVE, BAREMETAL));
+        Run r = command(launcher, "", "qemu");
+        assertEquals(2, r.status(), r.toString());
+        assertTrue(r.err().contains("baremetal/target/image/isola-kernel.elf is missing"), r.toString());
+        assertTrue(r.err().contains("./isola image"), r.toString());
+    }
+
+    @Test
+    void noBuildRefusesQemuWithStaleBareMetalSourcesNamingTheNewerOne() throws Exception {
+        Path launcher = scratchLauncher();
+        built(all(HOSTED, NATIVE, BAREMETAL));
+        Path src = Files.createDirectories(tmp.resolve("baremetal/src/main/java"));
+        Files.writeString(src.resolve("Changed.java"), "class Changed {}\n");
+        Run r = command(launcher, "", "qemu");
+        assertEquals(2, r.status(), r.toString());
+        assertTrue(r.err().contains("baremetal/src/main/java/Changed.java is newer than baremetal/target/baremetal-0.1.0-SNAPSHOT.jar"),
+                r.toString());
+        assertTrue(r.err().contains("./isola build"), r.toString());
+    }
+
+    @Test
+    void noBuildRefusesAKernelImageOlderThanItsBootStubNamingTheFile() throws Exception {
+        Path launcher = scratchLauncher();
+        built(all(HOSTED, NATIVE, BAREMETAL, new String[] {"baremetal/target/image/isola-kernel.elf",
+                "baremetal/target/image-inputs.sha256"}));
+        Path c = Files.createDirectories(tmp.resolve("baremetal/src/main/c"));
+        Files.writeString(c.resolve("boot.S"), "# changed\n");
+        Run r = command(launcher, "", "qemu");
+        assertEquals(2, r.status(), r.toString());
+        assertTrue(r.err().contains("baremetal/src/main/c/boot.S is newer than baremetal/target/image-inputs.sha256"), r.toString());
+        assertTrue(r.err().contains("./isola image"), r.toString());
+    }
+
+    @Test
+    void noBuildRefusesANativeExecutableOlderThanItsCNamingTheFile() throws Exception {
+        Path launcher = scratchLauncher();
+        built(all(HOSTED, NATIVE, new String[] {"native/target/bin/isola", "native/target/native-inputs.sha256"}));
+        Path c = Files.createDirectories(tmp.resolve("native/src/main/c"));
+        Files.writeString(c.resolve("isola.c"), "/* changed */\n");
+        // The launcher asks NativeBuild --check, which cannot run from the scratch tree's empty jars:
+        // the boot is refused either way, naming the newer file.
+        Run r = launch(launcher, "shutdown\n", "--native");
+        assertEquals(2, r.status(), r.toString());
+        assertTrue(r.err().contains("native/src/main/c/isola.c is newer than native/target/native-inputs.sha256"), r.toString());
+        assertFalse(r.out().contains("isola> "), "nothing booted:\n" + r);
     }
 
     @Test

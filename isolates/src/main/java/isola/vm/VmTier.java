@@ -188,27 +188,62 @@ public final class VmTier implements IsolationTier {
     }
 
     private static Server instantiate(Path jar, String serverClass, ClassLoader loader) {
+        Constructor<?> ctor = serverConstructor(jar, serverClass, loader, true);
+        try {
+            return (Server) ctor.newInstance();
+        } catch (ReflectiveOperationException e) {
+            throw new VmTierException(jar + ": cannot instantiate " + serverClass
+                    + ": " + e.getCause(), e);
+        }
+    }
+
+    /**
+     * The public no-argument constructor of {@code serverClass}, loaded by {@code loader} (and
+     * initialized if {@code initialize}), which must implement {@link Server}.
+     */
+    private static Constructor<?> serverConstructor(Path jar, String serverClass, ClassLoader loader, boolean initialize) {
         Class<?> c;
         try {
-            c = Class.forName(serverClass, true, loader);
+            c = Class.forName(serverClass, initialize, loader);
         } catch (ClassNotFoundException e) {
             throw new VmTierException(jar + ": " + MANIFEST_ATTRIBUTE + " class "
                     + serverClass + " not found: " + e.getMessage(), e);
+        } catch (LinkageError e) {
+            if (initialize) {
+                throw e; // a static initializer's failure: the server's own fault, reported as one
+            }
+            throw new VmTierException(jar + ": " + MANIFEST_ATTRIBUTE + " class " + serverClass
+                    + " cannot be loaded: " + e, e);
         }
         if (!Server.class.isAssignableFrom(c)) {
             throw new VmTierException(jar + ": " + serverClass + " does not implement "
                     + Server.class.getName());
         }
         try {
-            Constructor<?> ctor = c.getConstructor();
-            return (Server) ctor.newInstance();
+            return c.getConstructor();
         } catch (NoSuchMethodException e) {
             throw new VmTierException(jar + ": " + serverClass
                     + " has no public no-argument constructor", e);
-        } catch (ReflectiveOperationException e) {
-            throw new VmTierException(jar + ": cannot instantiate " + serverClass
-                    + ": " + e.getCause(), e);
         }
+    }
+
+    /**
+     * Checks that {@code jar} is a server the vm tier can start, without starting it or running
+     * any of its code: its manifest names an {@code Isola-Server} class, which the jar holds (loaded
+     * as a server domain loads it, seeing only the JDK and the SDK), which implements
+     * {@link Server} and has a public no-argument constructor. For tools that build boot images.
+     *
+     * @return the server class's name
+     * @throws VmTierException naming the jar and what is wrong, as {@link #prepare}'s errors do
+     */
+    public static String checkServerJar(Path jar) {
+        String serverClass = serverClassOf(jar);
+        try (DomainClassLoader loader = new DomainClassLoader("check", jar, Sys.class.getClassLoader())) {
+            serverConstructor(jar, serverClass, loader, false);
+        } catch (IOException e) {
+            throw new VmTierException(jar + ": cannot open: " + e.getMessage(), e);
+        }
+        return serverClass;
     }
 
     /** The {@code Isola-Server} class named by the jar's manifest. */

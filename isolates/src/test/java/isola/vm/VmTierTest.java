@@ -263,6 +263,45 @@ class VmTierTest {
     }
 
     @Test
+    void checkServerJarAcceptsAServerAndNamesTheJarAndProblemOfEachBadOneWithoutRunningIt() throws Exception {
+        int before = kernel.domainsInUse();
+        Path good = ServerJars.pack(EchoServer.class, dir.resolve("check-echo.jar"));
+        assertEquals(EchoServer.class.getName(), VmTier.checkServerJar(good));
+        Path throwing = ServerJars.pack(BadConstructorServer.class, dir.resolve("check-badctor.jar"));
+        assertEquals(BadConstructorServer.class.getName(), VmTier.checkServerJar(throwing), "no server code runs in a check");
+
+        Path missing = dir.resolve("check-missing.jar");
+        Path notJar = Files.writeString(dir.resolve("check-text.jar"), "not a jar");
+        Path noAttr = jar("check-noattr.jar", null);
+        Path absent = jar("check-absent.jar", null); // a manifest naming a class the jar does not hold:
+        try (OutputStream o = Files.newOutputStream(absent); JarOutputStream j = new JarOutputStream(o, manifestNaming("x.NoSuch"))) {
+            j.putNextEntry(new java.util.jar.JarEntry("x/Other.class"));
+            j.closeEntry();
+        }
+        Path notServer = jar("check-wrong.jar", "isola.testservers.notserver.NotAServer");
+        Object[][] cases = {
+            {missing, "no such server jar"},
+            {notJar, "not a readable jar"},
+            {noAttr, "manifest has no Isola-Server attribute"},
+            {absent, "Isola-Server class x.NoSuch not found"},
+            {notServer, "isola.testservers.notserver.NotAServer does not implement isola.sdk.Server"},
+        };
+        for (Object[] c : cases) {
+            Path jar = (Path) c[0];
+            var e = assertThrows(VmTier.VmTierException.class, () -> VmTier.checkServerJar(jar), jar.toString());
+            assertTrue(e.getMessage().startsWith(jar + ": ") && e.getMessage().contains((String) c[1]), e.getMessage());
+        }
+        assertEquals(before, kernel.domainsInUse(), "checking creates no domain");
+    }
+
+    private static Manifest manifestNaming(String serverClass) {
+        Manifest mf = new Manifest();
+        mf.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        mf.getMainAttributes().put(new Attributes.Name(VmTier.MANIFEST_ATTRIBUTE), serverClass);
+        return mf;
+    }
+
+    @Test
     void aServerPreparedAheadIsConstructedOnItsMainThreadBeforeItsStart() throws Exception {
         Path jar = ServerJars.pack(AheadServer.class, dir.resolve("ahead.jar"));
         int before = kernel.domainsInUse();

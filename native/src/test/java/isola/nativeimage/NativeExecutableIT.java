@@ -98,6 +98,30 @@ class NativeExecutableIT {
         assertTrue(out.contains("booted"), out);
     }
 
+    /**
+     * An image with a server the executable does not contain (built with the initrd command's code,
+     * as ./isola initrd builds it): the boot is refused naming the image, the manifest's line and
+     * the jar as the image names it, not the file init unpacked it to.
+     */
+    @Test
+    void aServerNotCompiledInIsRefusedNamingTheImageAndTheManifestLine(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        Path jar = isola.vm.ServerJars.pack(isola.nativeimage.testservers.outside.OutsideServer.class,
+                dir.resolve("outside.jar"));
+        String manifest = isola.boot.image.DefaultImage.defaultManifest()
+                + "\n[server outside]\njar = outside.jar\nprovides = outside\n";
+        Path image = dir.resolve("outside.img");
+        Files.write(image, isola.boot.image.InitrdBuilder.build("outside.manifest", manifest, null, List.of(jar),
+                image.toString()).image());
+        int header = manifest.lines().toList().indexOf("[server outside]") + 1;
+        Run r = runWithInput("ps\nshutdown\n", "boot", "--image", image.toString());
+        assertEquals(2, r.exit(), r.output());
+        assertTrue(r.output().contains(image + ":boot.manifest:" + header + ": [server outside] cannot start: outside.jar: "
+                + "server class isola.nativeimage.testservers.outside.OutsideServer is not compiled into this native executable"),
+                r.output());
+        assertTrue(!r.output().contains("isola-ramdisk"), "no temporary path:\n" + r.output());
+    }
+
     @Test
     void aBadMemorySizeIsAnErrorNamingIt() throws Exception {
         Run r = run("boot", "--mem", "3M");

@@ -23,7 +23,7 @@ import java.util.Map;
 public final class DefaultImage {
     private DefaultImage() {}
 
-    public static final String MANIFEST = "boot.manifest";
+    public static final String MANIFEST = BootImage.MANIFEST;
 
     /** The jars of the default image, by file name. */
     public static Map<String, Class<? extends Server>> servers() {

@@ -236,7 +236,12 @@ public final class Init {
         supervisor.start();
         for (ServerSpec s : order) {
             Running r = servers.get(s.name());
-            launch(r);
+            try {
+                launch(r);
+            } catch (RuntimeException e) {
+                throw new ServerStartFailure(manifest.fileName() + ":" + s.line() + ": [server " + s.name()
+                        + "] cannot start: " + inImageTerms(String.valueOf(e.getMessage()), s), e);
+            }
             if (s.provides().contains("log")) {
                 kernel.grantCap(domain, serviceSlots.get("log"), domain, INIT_LOG, Rights.SEND, INIT_BADGE);
                 kernel.grantCap(domain, serviceSlots.get("log"), domain, KLOG_LOG, Rights.SEND, 0);
@@ -246,6 +251,25 @@ public final class Init {
         }
         log(Log.INFO, "init: started " + order.size() + " servers in "
                 + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) + " ms");
+    }
+
+    /**
+     * A server of the manifest that could not be started at boot (its tier refused its jar, say):
+     * the message names the manifest's file and the server's line, and the jar as the boot image
+     * names it, not the host file init unpacked it to.
+     */
+    public static final class ServerStartFailure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        ServerStartFailure(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** {@code message} with the host path of the server's unpacked jar written as the jar's path in the image. */
+    private String inImageTerms(String message, ServerSpec s) {
+        Path unpacked = jars.get(s.jar());
+        return unpacked == null ? message : message.replace(unpacked.toString(), s.jar());
     }
 
     /**

@@ -25,7 +25,8 @@ import picocli.CommandLine.Command;
  *
  * <p>Output: {@code baremetal/target/image/isola-kernel.elf} (and the 64-bit
  * {@code isola-kernel.elf64} with symbols, for gdb). Skipped if no input changed since the last
- * build; {@code --force} builds anyway.
+ * build (the stamp {@code image-inputs.sha256} is touched then, as NativeBuild's is); {@code --force}
+ * builds anyway, {@code --check} only says whether a build is due.
  */
 @Command(name = "image", mixinStandardHelpOptions = true,
         description = "Build Isola's bare-metal kernel image (baremetal/target/image/isola-kernel.elf).")
@@ -62,7 +63,11 @@ public final class BareMetalBuild implements Callable<Integer> {
             Path image = image(project);
             Path stamp = target.resolve("image-inputs.sha256");
             String digest = builder.digest(List.of(csrc, builder.clib().resolve("cpufeatures.c"), builder.clib().resolve("include")));
-            if (!flags.force && Files.exists(image) && Files.exists(stamp) && Files.readString(stamp).strip().equals(digest)) {
+            boolean upToDate = Files.exists(image) && NativeBuild.upToDate(stamp, digest);
+            if (flags.check) {
+                return NativeBuild.check(project, image, upToDate, "isola image");
+            }
+            if (!flags.force && upToDate) {
                 System.out.println("isola image: " + project.relativize(image) + " is up to date");
                 return 0;
             }

@@ -12,6 +12,10 @@ final class BuildFlags {
     @Option(names = "--force", description = "build even if no input changed")
     boolean force;
 
+    @Option(names = "--check", description = "build nothing: exit 0 if the output is up to date (no input changed), 1 if not; "
+            + "the launcher's ISOLA_NO_BUILD=1 uses it")
+    boolean check;
+
     @Option(names = "--relink", description = "skip the builder: link the object the last build wrote again (for work on the C)")
     boolean relink;
 

@@ -29,7 +29,9 @@ import picocli.CommandLine.Command;
  * <p>Output, in {@code native/target/bin/}: {@code isola} and the shared libraries it loads
  * from its own directory (the JDK's libjava, libnio, libnet, libzip and a libjvm made here).
  * A build whose inputs (options, C sources, image class path, builder jars) did not change since
- * the last one is skipped; {@code --force} builds anyway.
+ * the last one is skipped, and its stamp ({@code native-inputs.sha256}, their digest) touched: the
+ * launcher finds the executable current while no input file is newer than the stamp, without
+ * starting this. {@code --force} builds anyway; {@code --check} only says whether a build is due.
  */
 @Command(name = "native", mixinStandardHelpOptions = true,
         description = "Build Isola's native executable (native/target/bin/isola) with GraalVM Native Image.")
@@ -63,8 +65,11 @@ public final class NativeBuild implements Callable<Integer> {
             Path executable = out.resolve(NAME);
             Path stamp = target.resolve("native-inputs.sha256");
             String digest = builder.digest(List.of(builder.clib()));
-            if (!flags.force && Files.isExecutable(executable) && Files.exists(stamp)
-                    && Files.readString(stamp).strip().equals(digest)) {
+            boolean upToDate = Files.isExecutable(executable) && upToDate(stamp, digest);
+            if (flags.check) {
+                return check(project, executable, upToDate, "isola native");
+            }
+            if (!flags.force && upToDate) {
                 System.out.println("isola native: " + project.relativize(executable) + " is up to date");
                 checkRuns(executable);
                 return 0;
@@ -88,6 +93,31 @@ public final class NativeBuild implements Callable<Integer> {
             System.err.println("isola native: " + e.getMessage());
             return 1;
         }
+    }
+
+    /**
+     * True if {@code stamp} holds {@code digest}: the output was built from these inputs. Then the
+     * stamp's modification time is set to now, so the launcher's cheap check (no input file newer
+     * than the stamp) finds the output up to date without asking again.
+     */
+    static boolean upToDate(Path stamp, String digest) throws IOException {
+        if (!Files.exists(stamp) || !Files.readString(stamp).strip().equals(digest)) {
+            return false;
+        }
+        Files.setLastModifiedTime(stamp, java.nio.file.attribute.FileTime.from(java.time.Instant.now()));
+        return true;
+    }
+
+    /** {@code --check}: 0 if {@code output} is up to date, else 1 with why on stderr; builds nothing. */
+    static int check(Path project, Path output, boolean upToDate, String who) {
+        String name = project.relativize(output).toString();
+        if (upToDate) {
+            System.out.println(who + ": " + name + " is up to date");
+            return 0;
+        }
+        System.err.println(who + ": " + name + (Files.exists(output) ? " is out of date: its inputs changed since it was built"
+                : " is missing") + " (--check builds nothing)");
+        return 1;
     }
 
     /** Runs {@code executable --version}: the image starts, its C helpers link and it exits 0. */

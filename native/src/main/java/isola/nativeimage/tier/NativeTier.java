@@ -184,7 +184,9 @@ public final class NativeTier implements IsolationTier {
             Class.forName(serverClass);
         } catch (ClassNotFoundException | LinkageError e) {
             throw new IllegalArgumentException(jar + ": server class " + serverClass
-                    + " is not compiled into this native executable (its servers: see NativeFeature; rebuild with ./isola native)");
+                    + " is not compiled into this native executable, which loads no classes at run time (it holds the "
+                    + "default image's servers and those NativeFeature names: add it there and rebuild with ./isola native, "
+                    + "or boot the image in the vm tier with ./isola boot)");
         }
         return new NativePrepared(name, serverClass, prepare(name));
     }
