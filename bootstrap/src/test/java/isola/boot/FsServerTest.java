@@ -293,6 +293,10 @@ class FsServerTest {
             Random r = new Random(5);
             for (int i = 0; i < 60; i++) {
                 if (i % 10 == 5) {
+                    // the last kill's restart may still wait out its backoff: kill the next incarnation
+                    while (boot.init().serverDomain("blk").state() != isola.kernel.Domain.RUNNING) {
+                        Thread.sleep(1);
+                    }
                     k.injectFault(boot.init().serverDomain("blk"), "test kill of blk");
                 }
                 byte[] data = new byte[r.nextInt(200_000)];
