@@ -50,7 +50,7 @@ import org.jline.terminal.TerminalBuilder;
  * incarnation for the same line, and the device still has it. Input is read only when a line is
  * asked for, so the prompt is shown before the device waits for input.
  *
- * <p>On a terminal it reads with JLine 3 (line editing, history in {@code ~/.isola_history}, Tab
+ * <p>On a terminal it reads with JLine 3 (line editing, history in {@code $HOME/.isola_history}, Tab
  * completion); otherwise it reads plain lines and echoes each after its prompt, so a transcript
  * shows what ran. A read waiting for input holds no thread of the device: its reply is saved,
  * and the reader thread answers it when the line comes. One thread serves requests and one
@@ -125,8 +125,17 @@ public final class ConsoleDevice implements Init.HostService {
                 .terminal(t)
                 .appName("isola")
                 .completer((r, line, candidates) -> new StringsCompleter(completions).complete(r, line, candidates))
-                .variable(LineReader.HISTORY_FILE, Path.of(System.getProperty("user.home"), ".isola_history"))
+                .variable(LineReader.HISTORY_FILE, historyFile())
                 .build();
+    }
+
+    /**
+     * {@code ~/.isola_history}, where {@code ~} is {@code $HOME} as a shell takes it (the JVM's
+     * user.home is the password database's, which a user or a test who sets HOME did not choose).
+     */
+    static Path historyFile() {
+        String home = System.getenv("HOME");
+        return Path.of(home == null || home.isEmpty() ? System.getProperty("user.home") : home, ".isola_history");
     }
 
     /** The terminal's type as JLine sees it ("dumb" if it could not open the real one); null if not a terminal. */
