@@ -170,6 +170,62 @@ class ConsoleTest {
         }
     }
 
+    /**
+     * More crashes of the driver during one read than the device keeps waiting reads
+     * ({@link ConsoleDevice#WAITERS}): each crash leaves a dead driver's read waiting in the
+     * device, the oldest are let go to make room, and the live read still gets the line.
+     */
+    @Test
+    void manyCrashesDuringOneReadLeaveTheReadWorking() throws Exception {
+        Path img = DefaultImage.build(dir.resolve("crashy.img"), """
+                [server log]
+                jar      = log.jar
+                provides = log
+                kept-memory = 512K
+
+                [server console]
+                jar      = console.jar
+                provides = console
+                grants   = log, tty
+                max-restarts = 1000
+                backoff  = 0ms
+                """);
+        PipedOutputStream typing = new PipedOutputStream();
+        ByteArrayOutputStream shown = new ByteArrayOutputStream();
+        try (Boot b = Boot.start(img, new PipedInputStream(typing), new PrintStream(shown, true, StandardCharsets.UTF_8), false)) {
+            assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+                b.awaitBooted();
+                var k = b.machine().kernel();
+                int crashes = ConsoleDevice.WAITERS + 4;
+                for (int i = 0; i <= crashes; i++) {
+                    String name = "reader" + i;
+                    CompletableFuture<Integer> read = new CompletableFuture<>();
+                    CompletableFuture<String> got = new CompletableFuture<>();
+                    Thread.ofPlatform().daemon().name("console-test-" + name).start(() -> {
+                        Sys sys = client(b, name);
+                        int st = read(sys, 0, 0, "> ");
+                        got.complete(st == Status.OK && sys.label() == Replies.OK ? sys.string(2) : null);
+                        read.complete(st);
+                    });
+                    // The driver's thread waits on the device's reply: the read is parked there.
+                    await(() -> k.threadsOf(b.init().serverDomain("console")).stream()
+                            .anyMatch(t -> Tcb.stateName(t.state()).equals("reply")), "read " + i + " to reach the device",
+                            () -> text(shown));
+                    if (i == crashes) {
+                        typing.write("at last\n".getBytes(StandardCharsets.UTF_8));
+                        typing.flush();
+                        assertEquals("at last", got.get(30, TimeUnit.SECONDS), "the live read gets the line");
+                    } else {
+                        k.injectFault(b.init().serverDomain("console"), "test crash " + i);
+                        assertEquals(Status.E_RESTARTED, (int) read.get(30, TimeUnit.SECONDS));
+                    }
+                }
+                assertEquals(crashes, b.init().restarts("console"));
+                assertEquals("> at last\n", text(shown), "one prompt and one echo for the one line");
+            });
+        }
+    }
+
     /** Piped commands around kills of the console: each runs exactly once, in order. */
     @Test
     void killingTheConsoleMidInputLosesAndRepeatsNoCommand() {
