@@ -44,7 +44,8 @@ public class TerminalIT {
     /**
      * The scenario on a terminal running {@code command} (a boot into the shell) in {@code dir}:
      * {@code he} and Tab shows {@code help}; a command runs; Up brings it back and Enter runs it
-     * again; {@code shutdown} exits 0. Shared with the native executable's test.
+     * again; after {@code kill console}, Tab still completes and the next line typed runs;
+     * {@code shutdown} exits 0. Shared with the native executable's test.
      */
     public static void editingSession(Path dir, List<String> command, Map<String, String> env, Path scratch) throws Exception {
         try (TerminalSession t = TerminalSession.start(dir, env, command, scratch)) {
@@ -61,6 +62,15 @@ public class TerminalIT {
             t.await(s -> TerminalSession.lastLineOf(s).equals("isola> echo recall me"), "Up to recall the last command", KEY);
             t.send("Enter");
             t.await(s -> s.stream().filter(l -> l.equals("recall me")).count() == 2, "the recalled command to run", KEY);
+
+            // The console driver restarts; the terminal, its line editor and completions are the device's and stay.
+            t.send("kill console", "Enter");
+            t.await(s -> s.stream().anyMatch(l -> l.equals("crashed console")), "kill console", KEY);
+            t.await(s -> TerminalSession.lastLineOf(s).equals("isola>"), "the prompt after the kill", KEY);
+            t.send("ec", "Tab");
+            t.await(s -> TerminalSession.lastLineOf(s).equals("isola> echo"), "Tab to complete 'ec' after the restart", KEY);
+            t.send("typed after the kill", "Enter"); // after the completed "echo "
+            t.await(s -> s.stream().anyMatch(l -> l.equals("typed after the kill")), "the line typed after the kill to run", KEY);
 
             t.send("shutdown", "Enter");
             assertEquals(0, t.awaitExit(KEY), "shutdown exits 0");
