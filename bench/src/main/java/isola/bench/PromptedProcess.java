@@ -15,10 +15,9 @@ import java.util.concurrent.TimeUnit;
  * stdout means it is ready, {@code shutdown} ends it. Used by {@link BootBench} for
  * {@code ./isola boot} and for its JVM-start baseline ({@link PromptMain}).
  *
- * <p>Isola's console, with stdin not a terminal, prints the prompt only when it has read a line
- * (it echoes {@code "isola> " + line}); so {@link #start} writes one empty line (which the shell
- * skips) right after the process starts, and the prompt appears as soon as the shell reads its
- * first command.
+ * <p>Isola's console, with stdin not a terminal, prints the prompt before it waits for a line
+ * (and echoes the line once read), so the first prompt appears as soon as the shell asks for
+ * its first command.
  */
 final class PromptedProcess {
     static final String PROMPT = "isola> ";
@@ -52,13 +51,6 @@ final class PromptedProcess {
         PromptedProcess c = new PromptedProcess(p, command);
         boolean ok = false;
         try {
-            try {
-                OutputStream in = p.getOutputStream();
-                in.write('\n');
-                in.flush();
-            } catch (IOException e) {
-                // it ended already: awaitPrompt reports it with its output
-            }
             c.awaitPrompt(timeoutMs);
             ok = true;
             return c;

@@ -244,7 +244,7 @@ class BenchMainTest {
 
         // Prompts, but exits non-zero at shutdown: shutdown fails with the status.
         PromptedProcess p = PromptedProcess.start(List.of("/bin/sh", "-c",
-                "printf 'isola> '; read a; read b; echo \"got $b\" >&2; exit 3"), dir, java.util.Map.of(), 30_000);
+                "printf 'isola> '; read a; echo \"got $a\" >&2; exit 3"), dir, java.util.Map.of(), 30_000);
         e = assertThrows(java.io.IOException.class, () -> p.shutdown(30_000));
         assertTrue(e.getMessage().contains("exited with status 3"), e.getMessage());
         assertTrue(e.getMessage().contains("got shutdown"), e.getMessage());

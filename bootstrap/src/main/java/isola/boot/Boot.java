@@ -6,7 +6,7 @@ import isola.kernel.KernelConfig;
 import isola.kernel.hosted.ConcurrentMachine;
 import isola.kernel.hosted.HostedMachine;
 import isola.kernel.initrd.Initrd;
-import isola.sdk.HostConsole;
+import isola.sdk.Console;
 import isola.sdk.HostDisk;
 import isola.system.init.BootManifest;
 import isola.system.init.Init;
@@ -27,8 +27,8 @@ import java.util.concurrent.ExecutionException;
 /**
  * Boots Isola on the hosted machine from a boot image: reads the cpio image with the kernel's
  * own reader, checks the manifest ({@link BootImage#check}), unpacks the server jars (the RAM disk, as files the vm tier
- * loads), attaches the console device and starts init. {@link #run} returns the status the
- * system exits with.
+ * loads), makes the console device over {@code in} and {@code out} ({@link ConsoleDevice}) and
+ * starts init. {@link #run} returns the status the system exits with.
  */
 public final class Boot implements AutoCloseable {
     public static final String MANIFEST = BootImage.MANIFEST;
@@ -98,7 +98,6 @@ public final class Boot implements AutoCloseable {
         } catch (IOException e) {
             throw new BootException("cannot unpack the boot image " + image + ": " + e.getMessage());
         }
-        HostConsole.attach(in, out, terminal);
         Path scratchDisk = null;
         if (HostDisk.attached(BlkServer.DISK) == null) {
             // A machine without a disk gets a blank one (tests, embedders): the launcher attaches its own.
@@ -111,7 +110,8 @@ public final class Boot implements AutoCloseable {
             }
         }
         ConcurrentMachine machine = HostedMachine.concurrent(config);
-        Init init = new Init(machine, manifest, jars, tier.apply(machine));
+        Init init = new Init(machine, manifest, jars, tier.apply(machine))
+                .provide(Console.DEVICE, new ConsoleDevice(in, out, terminal));
         return new Boot(machine, init, ramdisk, scratchDisk, init.start());
     }
 

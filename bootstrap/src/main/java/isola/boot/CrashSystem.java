@@ -265,8 +265,8 @@ public final class CrashSystem implements AutoCloseable {
     }
 
     /**
-     * Shuts the system down as the shell's {@code shutdown} does (a {@code proc} call: in the
-     * native tier the console reads the process's own stdin, not this object's pipe), waits a
+     * Shuts the system down as the shell's {@code shutdown} does (a {@code proc} call, so it does
+     * not wait for the shell to see the end of its input), waits a
      * little for it, and closes it.
      */
     @Override

@@ -66,7 +66,7 @@ class BootTest {
         assertTrue(o.contains("hello isola\n"), o);
         assertTrue(o.contains("frames: 65536 total (256 MiB)"), "mem shows physical memory:\n" + o);
         assertTrue(o.lines().anyMatch(l -> l.matches("\\s*\\d+\\s+names\\s+0\\s+4096")), "mem shows names' use and quota:\n" + o);
-        assertTrue(o.lines().anyMatch(l -> l.matches("\\s*-\\s+kernel\\s+8\\s+-")), "and the kernel's: eight domains' root tables:\n" + o);
+        assertTrue(o.lines().anyMatch(l -> l.matches("\\s*-\\s+kernel\\s+9\\s+-")), "and the kernel's: nine domains' root tables (the console device's among them):\n" + o);
         assertTrue(o.lines().anyMatch(l -> l.matches("\\s*0\\s+32\\s+IRQ 0\\s+\\d+\\s+2\\s+unmasked\\s+kernel \\(timer\\)")),
                 "irq shows the timer on line 0, vector 32:\n" + o);
         assertTrue(o.contains("init: started 6 servers"), "dmesg has init's record:\n" + o);

@@ -40,10 +40,9 @@ final class DomainClassLoader extends URLClassLoader {
 
     /**
      * Libraries of the platform, shared like the JDK: the Log4j 2 API (servers log through the
-     * host's configuration) and JLine (the console driver's terminal). They hold no kernel state.
+     * host's configuration). It holds no kernel state.
      */
-    static final java.util.List<String> PLATFORM_LIBRARIES = java.util.List.of(
-            "org.apache.logging.log4j.", "org.jline.");
+    static final java.util.List<String> PLATFORM_LIBRARIES = java.util.List.of("org.apache.logging.log4j.");
 
     static boolean isShared(String name) {
         if (name.startsWith("isola.sdk.") || KERNEL_ABI.contains(name)) {

@@ -2,6 +2,7 @@ package isola.nativeimage;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -11,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Runs the native executable the build made (native/target/bin/isola, built once per test run
@@ -120,6 +122,44 @@ class NativeExecutableIT {
                 + "server class isola.nativeimage.testservers.outside.OutsideServer is not compiled into this native executable"),
                 r.output());
         assertTrue(!r.output().contains("isola-ramdisk"), "no temporary path:\n" + r.output());
+    }
+
+    static Path defaultImage() {
+        Path image = Path.of("..", "bootstrap", "target", "isola.img").toAbsolutePath().normalize();
+        assertTrue(Files.exists(image), image + " was not built");
+        return image;
+    }
+
+    /**
+     * Piped commands around kills of the console: every one runs, once. The console device (the
+     * input and what has been read of it) lives in the kernel's isolate, not in the console
+     * driver's, so a new driver isolate finds the lines its predecessor had not delivered.
+     */
+    @Test
+    void pipedInputSurvivesKillsOfTheConsole(@TempDir Path tmp) throws Exception {
+        Run r = runWithInput("kill console\nnames\nkill console\nps\necho after\n", "boot", "--image",
+                defaultImage().toString(), "--disk", tmp.resolve("disk.img").toString());
+        assertEquals(0, r.exit(), r.output());
+        String out = r.output();
+        assertEquals(2, out.lines().filter(l -> l.startsWith("killed console; restarted")).count(), out);
+        for (String c : new String[] {"names", "ps", "echo after"}) {
+            assertEquals(1, out.lines().filter(l -> l.equals("isola> " + c)).count(), "'" + c + "' ran once:\n" + out);
+        }
+        assertTrue(out.lines().anyMatch(l -> l.equals("supervisor")), "names ran:\n" + out);
+        assertTrue(out.lines().anyMatch(l -> l.contains(" console ") && l.contains("isolate console@0x")), "ps ran:\n" + out);
+        assertTrue(out.lines().anyMatch(l -> l.equals("after")), out);
+    }
+
+    /** On a terminal (tmux), as the JVM launcher's test: Tab completes, Up recalls, shutdown exits 0. */
+    @Test
+    void theShellEditsLinesOnATerminal(@TempDir Path tmp) throws Exception {
+        String why = isola.boot.TerminalSession.unavailable();
+        assumeTrue(why == null, "the terminal test needs tmux: " + why);
+        Path home = Files.createDirectories(tmp.resolve("home"));
+        isola.boot.TerminalIT.editingSession(Path.of("").toAbsolutePath(),
+                List.of(EXECUTABLE.toString(), "boot", "--image", defaultImage().toString(), "--disk", tmp.resolve("disk.img").toString()),
+                java.util.Map.of("HOME", home.toString()), tmp);
+        assertTrue(Files.readString(home.resolve(".isola_history")).contains("echo recall me"), "history in $HOME");
     }
 
     @Test

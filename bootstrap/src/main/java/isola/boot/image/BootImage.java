@@ -1,6 +1,7 @@
 package isola.boot.image;
 
 import isola.kernel.initrd.Initrd;
+import isola.sdk.Console;
 import isola.sdk.Proc;
 import isola.system.init.BootManifest;
 import java.nio.charset.StandardCharsets;
@@ -21,7 +22,7 @@ public final class BootImage {
     public static final String MANIFEST = "boot.manifest";
 
     /** Services the system itself provides: a manifest may grant them with no server providing them. */
-    public static final Set<String> BUILTIN_SERVICES = Set.of(Proc.PROC, Proc.SUPERVISOR);
+    public static final Set<String> BUILTIN_SERVICES = Set.of(Proc.PROC, Proc.SUPERVISOR, Console.DEVICE);
 
     /** A checked image: the archive and its manifest. */
     public record Checked(Initrd initrd, BootManifest manifest) {}

@@ -118,6 +118,29 @@ public final class Init {
         preparer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
     }
 
+    /**
+     * A service init provides from the host instead of from a server: a device of the machine,
+     * such as the console device. Its endpoint is init's, as every service's is, and reaches a
+     * server only as the manifest grants it; it is not registered in names, so a server that
+     * was not granted it cannot look it up.
+     */
+    public interface HostService {
+        /** Starts serving {@code endpoint}, which init created (on the host: its own domain and threads). */
+        void start(HostedMachine machine, Endpoint endpoint);
+    }
+
+    private final Map<String, HostService> hostServices = new LinkedHashMap<>();
+    private final Map<String, Endpoint> hostEndpoints = new LinkedHashMap<>();
+
+    /** Before {@link #start}: init provides {@code service} through {@code host}. */
+    public Init provide(String service, HostService host) {
+        if (domain != null) {
+            throw new IllegalStateException("host service " + service + " must be provided before init starts");
+        }
+        hostServices.put(service, host);
+        return this;
+    }
+
     /** A server as started: its manifest entry, what init keeps for it, its current incarnation. */
     static final class Running {
         final ServerSpec spec;
@@ -200,6 +223,14 @@ public final class Init {
         serviceSlots.put(Proc.PROC, PROC);
         endpoints.put(Proc.SUPERVISOR, sup);
         serviceSlots.put(Proc.SUPERVISOR, SUPERVISOR);
+        for (var h : hostServices.entrySet()) {
+            Endpoint ep = kernel.createEndpoint(domain);
+            int slot = nextSlot++;
+            kernel.installCap(domain, slot, ep, Rights.ALL, 0);
+            serviceSlots.put(h.getKey(), slot);
+            hostEndpoints.put(h.getKey(), ep);
+            h.getValue().start(machine, ep);
+        }
         // Every service endpoint is created up front, owned by init: restarts keep them.
         List<ServerSpec> order = manifest.startOrder();
         for (ServerSpec s : order) {
@@ -821,6 +852,7 @@ public final class Init {
         }
         Map<KernelObject, String> serviceOf = new HashMap<>();
         endpoints.forEach((svc, ep) -> serviceOf.put(ep, svc));
+        hostEndpoints.forEach((svc, ep) -> serviceOf.put(ep, svc));
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < d.cspace().size(); i++) {
             Cap c = d.cspace().get(i);

@@ -80,8 +80,9 @@ public final class ShellServer implements Server {
         }
         Log.info(sys, log, "shell ready");
         boolean allOk = true;
+        Console.Input input = new Console.Input(console);
         for (;;) {
-            String line = Console.readLine(sys, console, PROMPT);
+            String line = input.readLine(sys, PROMPT);
             if (line == null) {
                 break;
             }

@@ -231,9 +231,7 @@ public final class NativeTier implements IsolationTier {
     /**
      * What the server's isolate is told at start ({@link ServerRuntime#start} reads it): lines
      * of name, class, then "e service slot", "s service slot", "k keepSlot", "v key value"
-     * (Base64), "c key slot" (key in Base64), "m address size" for the kept memory, "t 1" if the
-     * console device is a terminal. The console device is the process's own stdin and stdout
-     * in every isolate: streams a caller attached to HostConsole live in the kernel's heap.
+     * (Base64), "c key slot" (key in Base64), "m address size" for the kept memory.
      */
     private static String spec(Domain domain, String serverClass, StartInfo info) {
         var b64 = java.util.Base64.getEncoder();
@@ -247,7 +245,6 @@ public final class NativeTier implements IsolationTier {
                 .append(' ').append(slot));
         java.lang.foreign.MemorySegment m = info.kept().memory();
         spec.append("\nm ").append(m.address()).append(' ').append(m.byteSize());
-        spec.append("\nt ").append(isola.sdk.HostConsole.isTerminal() ? 1 : 0);
         return spec.toString();
     }
 

@@ -100,7 +100,6 @@ final class ServerRuntime {
                     long size = Long.parseLong(f[2]);
                     memory = size == 0 ? MemorySegment.NULL : MemorySegment.ofAddress(Long.parseLong(f[1])).reinterpret(size);
                 }
-                case "t" -> isola.sdk.HostConsole.attach(System.in, System.out, f[1].equals("1"));
                 default -> throw new IllegalArgumentException("bad start line: " + lines[i]);
             }
         }
