@@ -39,8 +39,12 @@ public final class Boot implements AutoCloseable {
     private final Path ramdisk;
     private final CompletableFuture<Integer> exit;
 
-    private Boot(ConcurrentMachine machine, Init init, Path ramdisk, Path scratchDisk, CompletableFuture<Integer> exit) {
+    private final ConsoleDevice console;
+
+    private Boot(ConcurrentMachine machine, Init init, ConsoleDevice console, Path ramdisk, Path scratchDisk,
+            CompletableFuture<Integer> exit) {
         this.machine = machine;
+        this.console = console;
         this.init = init;
         this.ramdisk = ramdisk;
         this.scratchDisk = scratchDisk;
@@ -110,9 +114,9 @@ public final class Boot implements AutoCloseable {
             }
         }
         ConcurrentMachine machine = HostedMachine.concurrent(config);
-        Init init = new Init(machine, manifest, jars, tier.apply(machine))
-                .provide(Console.DEVICE, new ConsoleDevice(in, out, terminal));
-        return new Boot(machine, init, ramdisk, scratchDisk, init.start());
+        ConsoleDevice console = new ConsoleDevice(in, out, terminal);
+        Init init = new Init(machine, manifest, jars, tier.apply(machine)).provide(Console.DEVICE, console);
+        return new Boot(machine, init, console, ramdisk, scratchDisk, init.start());
     }
 
     /** Boots and waits for the system to shut down; returns its exit status. */
@@ -130,6 +134,11 @@ public final class Boot implements AutoCloseable {
 
     public Init init() {
         return init;
+    }
+
+    /** The console device over the streams boot was given. */
+    public ConsoleDevice console() {
+        return console;
     }
 
     public ConcurrentMachine machine() {
@@ -157,6 +166,19 @@ public final class Boot implements AutoCloseable {
     public int awaitExit() {
         try {
             return exit.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BootException("interrupted while running");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            throw new BootException("boot failed: " + (c.getMessage() == null ? c.toString() : c.getMessage()), c);
+        }
+    }
+
+    /** As {@link #awaitExit}, for at most {@code timeoutNs}. */
+    public int awaitExitWithin(long timeoutNs) throws java.util.concurrent.TimeoutException {
+        try {
+            return exit.get(timeoutNs, java.util.concurrent.TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new BootException("interrupted while running");

@@ -88,6 +88,8 @@ public final class ConsoleDevice implements Init.HostService {
     private long first;
     /** The first line not yet handed out to any reader. */
     private long handedOut;
+    /** The first line no reader has taken ({@link Console#TAKE_LINE}): where a new reader starts. */
+    private long taken;
     private boolean eof;
     /** The line the reader thread is to read next (always the next unread), or -1 if none is asked for. */
     private long wanted = -1;
@@ -98,6 +100,8 @@ public final class ConsoleDevice implements Init.HostService {
 
     private Kernel kernel;
     private Domain domain;
+    /** The line a plain read waits for the user to send (its prompt shown), or -1: see {@link #awaitingLine}. */
+    private volatile long awaiting = -1;
 
     /**
      * A device over {@code in} and {@code out}; if {@code terminal}, the host's terminal instead
@@ -178,9 +182,20 @@ public final class ConsoleDevice implements Init.HostService {
                 }
                 case Console.NEXT_LINE -> {
                     synchronized (this) {
-                        sys.mr(0, handedOut);
+                        sys.mr(0, Math.max(taken, first));
                     }
                     yield Replies.ok(1);
+                }
+                case Console.TAKE_LINE -> {
+                    long n = sys.mr(0);
+                    synchronized (this) {
+                        if (n >= handedOut) {
+                            yield Replies.error(sys, Status.E_INVALID_ARG, "console take: line " + n
+                                    + " was not handed out (lines up to " + handedOut + " were)");
+                        }
+                        taken = Math.max(taken, n + 1);
+                    }
+                    yield Replies.ok(0);
                 }
                 case Console.READ_LINE -> readLine(sys, sys.mr(0), sys.mr(1), sys.string(2));
                 default -> Replies.error(sys, Status.E_INVALID_ARG, "console device: unknown request " + sys.label());
@@ -273,7 +288,7 @@ public final class ConsoleDevice implements Init.HostService {
             }
             String line;
             try {
-                line = editor != null ? edit(prompt) : readPlain(prompt);
+                line = editor != null ? edit(prompt) : readPlain(prompt, n);
             } catch (IOException | RuntimeException e) {
                 emit("console device: input failed, ending it: " + e.getMessage() + "\n");
                 line = null;
@@ -300,6 +315,17 @@ public final class ConsoleDevice implements Init.HostService {
         }
     }
 
+    /**
+     * The number (from 0) of the line that plain input is awaited for, its prompt shown; -1 while
+     * no read waits on the input. Lines are asked for only when the shell has finished with the
+     * one before, so a driver that has sent {@code n} lines and sees {@code n} here knows the
+     * system is idle at the prompt (the fault storm's driver waits for that, see
+     * {@code isola.boot.storm}). A line that was sent but not yet read counts as not waited for.
+     */
+    public long awaitingLine() {
+        return awaiting;
+    }
+
     private String edit(String prompt) {
         try {
             return editor.readLine(prompt);
@@ -316,16 +342,21 @@ public final class ConsoleDevice implements Init.HostService {
      * ending the prompt's line). A line longer than {@link #MAX_LINE} is refused with a message,
      * and the next one is read.
      */
-    private String readPlain(String prompt) throws IOException {
+    private String readPlain(String prompt, long n) throws IOException {
         for (;;) {
             emit(prompt);
             StringBuilder b = new StringBuilder();
             long length = 0;
             int c;
-            while ((c = plain.read()) >= 0 && c != '\n') {
-                if (length++ < MAX_LINE) {
-                    b.append((char) c);
+            awaiting = n;
+            try {
+                while ((c = plain.read()) >= 0 && c != '\n') {
+                    if (length++ < MAX_LINE) {
+                        b.append((char) c);
+                    }
                 }
+            } finally {
+                awaiting = -1;
             }
             if (c < 0 && length == 0) {
                 emit(prompt.isEmpty() ? "" : "\n");

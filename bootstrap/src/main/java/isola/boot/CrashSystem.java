@@ -40,7 +40,7 @@ public final class CrashSystem implements AutoCloseable {
     static final int PROC = 2;
     static final long PROC_BADGE = 0xBE_0003;
     /** The services a fully booted (or fully recovered) names server lists, sorted. */
-    static final List<String> BOOT_SERVICES = List.of("blk", "console", "fs", "fs-attach", "log", "names", "proc", "supervisor");
+    public static final List<String> BOOT_SERVICES = List.of("blk", "console", "fs", "fs-attach", "log", "names", "proc", "supervisor");
     /** Servers the benchmarks crash: restarted on every crash, without backoff. */
     static final List<String> CRASHED = List.of("names", "log");
     /**
@@ -126,29 +126,7 @@ public final class CrashSystem implements AutoCloseable {
      * section had).
      */
     public static String manifest(String defaults) {
-        StringBuilder b = new StringBuilder();
-        String section = null;
-        for (String line : (Iterable<String>) defaults.lines()::iterator) {
-            String s = line.strip();
-            int hash = s.indexOf('#');
-            String code = (hash >= 0 ? s.substring(0, hash) : s).strip();
-            if (code.startsWith("[") && code.endsWith("]")) {
-                String[] w = code.substring(1, code.length() - 1).strip().split("\\s+");
-                section = w.length == 2 && w[0].equals("server") ? w[1] : null;
-                b.append(line).append('\n');
-                if (section != null && CRASHED.contains(section)) {
-                    b.append("restart = on-crash\nmax-restarts = 1000\nbackoff = 0ms\n");
-                }
-                continue;
-            }
-            int eq = code.indexOf('=');
-            String key = eq > 0 ? code.substring(0, eq).strip() : "";
-            if (section != null && CRASHED.contains(section) && List.of("restart", "max-restarts", "backoff").contains(key)) {
-                continue;
-            }
-            b.append(line).append('\n');
-        }
-        return b.toString();
+        return DefaultImage.restartAlways(defaults, CRASHED);
     }
 
     private void awaitUp() throws InterruptedException {

@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 
 /** Isola's hosted command line (the {@code ./isola} launcher runs it). */
 @Command(name = "isola", mixinStandardHelpOptions = true, description = "Isola, a microkernel OS in Java",
-        subcommands = {Main.BootCommand.class, Main.InitrdCommand.class, Main.QemuCommand.class,
+        subcommands = {Main.BootCommand.class, Main.StormCommand.class, Main.InitrdCommand.class, Main.QemuCommand.class,
                 DiskCommands.Mkfs.class, DiskCommands.FsckCommand.class, DiskCommands.Mount.class})
 public final class Main implements Callable<Integer> {
     @Override
@@ -26,6 +26,21 @@ public final class Main implements Callable<Integer> {
         @Override
         public Integer call() {
             return options.boot(isola.vm.VmTier::new);
+        }
+    }
+
+    @Command(name = "storm", mixinStandardHelpOptions = true,
+            description = {"Boot the default system on a fresh disk and run a seeded fault storm: shell commands typed one at a "
+                    + "time while servers are killed at random moments. Checks that every command ends, what cat prints, that "
+                    + "every server serves at the end, and that the disk holds what was synced (fsck clean).",
+                    "Exit status 0 if it passed, 1 if not (the failures and the seed are printed), 2 if it could not run."})
+    static final class StormCommand implements Callable<Integer> {
+        @CommandLine.Mixin
+        StormOptions options;
+
+        @Override
+        public Integer call() {
+            return options.run(isola.vm.VmTier::new);
         }
     }
 

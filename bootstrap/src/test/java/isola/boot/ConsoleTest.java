@@ -110,7 +110,7 @@ class ConsoleTest {
     }
 
     @Test
-    void aLineIsDeliveredAgainUntilTheReaderAsksForTheNextOne() throws Exception {
+    void aLineIsDeliveredAgainUntilTheReaderTakesItAndAsksForTheNextOne() throws Exception {
         PipedOutputStream typing = new PipedOutputStream();
         ByteArrayOutputStream shown = new ByteArrayOutputStream();
         try (Boot b = Boot.start(consoleOnly, new PipedInputStream(typing, 1 << 16), new PrintStream(shown, true, StandardCharsets.UTF_8), false)) {
@@ -122,7 +122,15 @@ class ConsoleTest {
                 assertEquals(0, nextLine(sys), "a new reader starts at line 0");
                 assertEquals("first", line(sys, 0, "> "));
                 assertEquals("first", line(sys, 0, "> "), "not acknowledged yet: the same line again");
-                assertEquals(1, nextLine(sys), "line 0 was handed out");
+                assertEquals(0, nextLine(sys), "line 0 was handed out but not taken: a new reader (its reader died) starts there");
+                sys.mr(0, 1);
+                assertEquals(Status.OK, sys.call(0, Tag.of(Console.TAKE_LINE, 1), Sys.FOREVER));
+                assertEquals(Replies.ERROR, sys.label(), "line 1 was not handed out yet, so it cannot be taken");
+                assertTrue(sys.string(1).contains("line 1 was not handed out"), sys.string(1));
+                sys.mr(0, 0);
+                assertEquals(Status.OK, sys.call(0, Tag.of(Console.TAKE_LINE, 1), Sys.FOREVER));
+                assertEquals(Replies.OK, sys.label());
+                assertEquals(1, nextLine(sys), "line 0 was taken");
                 assertEquals("second", line(sys, 1, "> "));
                 assertEquals(Status.OK, read(sys, 0, 0, "> "));
                 assertEquals(Replies.ERROR, sys.label(), "asking for line 1 acknowledged line 0");

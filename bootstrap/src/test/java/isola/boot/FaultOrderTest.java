@@ -64,4 +64,15 @@ class FaultOrderTest {
         assertEquals(1, r.status(), r.out());
         assertTrue(r.out().contains("cat: /: is a directory (EISDIR)"), r.out());
     }
+
+    /**
+     * A restarted shell's file client once used the dead incarnation's buffer, which the fs server
+     * still held for its badge: the new shell's paths were read from the old one's bytes.
+     */
+    @Test
+    void aRestartedShellReadsFilesThroughItsOwnBuffer() {
+        BootTest.Run r = boot(image, "write /f1 hello there\nkill shell\ncat /f1\nls /\n");
+        assertTrue(r.out().contains("\nhello there\n"), r.out());
+        assertTrue(!r.out().contains("not absolute"), r.out());
+    }
 }

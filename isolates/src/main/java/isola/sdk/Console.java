@@ -20,8 +20,11 @@ import isola.kernel.Tag;
  *       prompt (shown while the console waits for the line to be typed). Reply OK with MR0 the
  *       line's number, MR1 its length in characters, MR2.. its text from the offset, as much as
  *       fits; or {@link Replies#EOF} at the end of input.
- *   <li>{@link #NEXT_LINE}: reply OK with MR0 the number of the first line the console has not
- *       handed out yet: where a new reader starts. Asking changes nothing, so it can be retried.
+ *   <li>{@link #TAKE_LINE}: MR0 the number of a line the reader has whole and now acts on; reply
+ *       OK. A line handed out but never taken (its reader died first, or the line went to a
+ *       read whose reader had died) is handed out again to the next reader.
+ *   <li>{@link #NEXT_LINE}: reply OK with MR0 the number of the first line no reader has taken:
+ *       where a new reader starts. Asking changes nothing, so it can be retried.
  *   <li>{@link #COMPLETE}: a word in MR0.. that Tab completes; reply OK.
  * </ul>
  *
@@ -40,6 +43,7 @@ public final class Console {
      * a live driver asks again.
      */
     public static final int AGAIN = 5;
+    public static final int TAKE_LINE = 6;
 
     /** The built-in service of the machine's console device (the terminal), which the console driver is granted. */
     public static final String DEVICE = "tty";
@@ -66,8 +70,10 @@ public final class Console {
 
     /**
      * A reader of the console's lines. It remembers which line comes next, so each line is read
-     * once, across restarts of the console; a new reader (a restarted shell) starts after the
-     * lines the console has handed out, so a line that a dead reader got is not run again.
+     * once, across restarts of the console. It takes each line ({@link #TAKE_LINE}) before it
+     * returns it, and a new reader (a restarted shell) starts after the lines taken: a line a
+     * dead reader had begun on is not run again, and one that reached a reader already dead (a
+     * shell killed at its prompt) is not lost (the fault storm lost such lines).
      */
     public static final class Input {
         private final int console;
@@ -104,6 +110,8 @@ public final class Console {
                 length = sys.mr(1);
                 line.append(piece);
             }
+            sys.mr(0, next);
+            Replies.check(sys, sys.callRetrying(console, Tag.of(TAKE_LINE, 1), Sys.RESTART_ATTEMPTS), "console read");
             next++;
             return line.toString();
         }

@@ -126,6 +126,13 @@ public final class Fs {
         private boolean unsynced;
         /** The server restarted while changes were unsynced: they may be lost, and the next sync says so. */
         private boolean mayHaveLost;
+        /**
+         * This client attached its buffer. A new client attaches before its first call, even if
+         * the server answers without: the server knows buffers by the client's badge, which a
+         * restarted client keeps, so it would still read the dead incarnation's buffer (the fault
+         * storm saw paths read from an old frame's bytes after a restart of the shell).
+         */
+        private boolean attached;
 
         /** {@code fs} and {@code attach}: the slots of the capabilities to the server's two endpoints. */
         public Client(Sys sys, int fs, int attach, int frameSlot, long bufferVa) {
@@ -359,6 +366,9 @@ public final class Fs {
             for (int i = 0; i < length; i++) {
                 saved[i] = sys.mr(i);
             }
+            if (!attached) {
+                attach();
+            }
             for (int attempt = 0; ; attempt++) {
                 for (int i = 0; i < length; i++) {
                     sys.mr(i, saved[i]);
@@ -422,6 +432,7 @@ public final class Fs {
                 String m = sys.string(1);
                 throw new Error((int) sys.mr(0), "fs: attach the buffer: " + m);
             }
+            attached = true;
         }
     }
 }

@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
 /** The native executable's command line. */
 @Command(name = "isola", mixinStandardHelpOptions = true, versionProvider = NativeMain.Version.class,
         description = "Isola, a microkernel OS in Java: the native executable",
-        subcommands = {NativeMain.BootCommand.class, NativeMain.PingCommand.class, IsolateBench.class, SelfTest.class})
+        subcommands = {NativeMain.BootCommand.class, NativeMain.StormCommand.class, NativeMain.PingCommand.class, IsolateBench.class, SelfTest.class})
 public final class NativeMain implements Callable<Integer> {
     @Override
     public Integer call() {
@@ -37,6 +37,19 @@ public final class NativeMain implements Callable<Integer> {
         @Override
         public Integer call() {
             return options.boot(NativeTier::new);
+        }
+    }
+
+    /** The fault storm (see isola.boot.storm.FaultStorm), every server in its own isolate. */
+    @Command(name = "storm", mixinStandardHelpOptions = true,
+            description = "Boot the default system on a fresh disk, each server in its own isolate, and run a seeded fault storm: exit 0 if it passed.")
+    static final class StormCommand implements Callable<Integer> {
+        @CommandLine.Mixin
+        isola.boot.StormOptions options;
+
+        @Override
+        public Integer call() {
+            return options.run(NativeTier::new);
         }
     }
 

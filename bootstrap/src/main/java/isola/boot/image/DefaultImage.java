@@ -115,6 +115,38 @@ public final class DefaultImage {
         return out;
     }
 
+    /**
+     * {@code manifest} with {@code restart = on-crash}, {@code max-restarts = 1000} (the most a
+     * manifest may ask) and {@code backoff = 0ms} for every server in {@code servers}, replacing
+     * the restart keys their sections had: for systems whose servers are crashed on purpose, over
+     * and over (the crash benchmarks, the fault storm), where giving up would end the run.
+     */
+    public static String restartAlways(String manifest, java.util.Collection<String> servers) {
+        StringBuilder b = new StringBuilder();
+        String section = null;
+        for (String line : (Iterable<String>) manifest.lines()::iterator) {
+            String s = line.strip();
+            int hash = s.indexOf('#');
+            String code = (hash >= 0 ? s.substring(0, hash) : s).strip();
+            if (code.startsWith("[") && code.endsWith("]")) {
+                String[] w = code.substring(1, code.length() - 1).strip().split("\\s+");
+                section = w.length == 2 && w[0].equals("server") ? w[1] : null;
+                b.append(line).append('\n');
+                if (section != null && servers.contains(section)) {
+                    b.append("restart = on-crash\nmax-restarts = 1000\nbackoff = 0ms\n");
+                }
+                continue;
+            }
+            int eq = code.indexOf('=');
+            String key = eq > 0 ? code.substring(0, eq).strip() : "";
+            if (section != null && servers.contains(section) && List.of("restart", "max-restarts", "backoff").contains(key)) {
+                continue;
+            }
+            b.append(line).append('\n');
+        }
+        return b.toString();
+    }
+
     public static void main(String[] args) throws IOException {
         Path out = Path.of(args.length > 0 ? args[0] : "bootstrap/target/isola.img");
         build(out, defaultManifest());

@@ -37,6 +37,7 @@ public final class ConsoleServer implements Server {
             case Console.READ_LINE -> sys.length() < 3 || sys.mr(0) < 0 || sys.mr(1) < 0 || sys.string(2) == null
                     ? "console read: expected MR0 a line number, MR1 an offset, MR2.. a prompt" : null;
             case Console.NEXT_LINE -> null;
+            case Console.TAKE_LINE -> sys.length() < 1 || sys.mr(0) < 0 ? "console take: expected MR0 a line number" : null;
             default -> "console: unknown request " + label;
         };
         if (problem != null) {

@@ -875,17 +875,27 @@ public final class Init {
                     + "' (servers: " + String.join(", ", servers.keySet()) + ")");
         }
         int before = r.restarts;
-        kernel.injectFault(r.vd.domain(), "killed from the shell");
+        boolean wasDown = false;
+        try {
+            kernel.injectFault(r.vd.domain(), "killed from the shell");
+        } catch (isola.kernel.KernelException e) {
+            // It crashed already and the supervisor is restarting it (or gave up): nothing to
+            // kill; say so, after waiting for that restart as for one's own.
+            wasDown = true;
+        }
         // Answer once the supervisor has dealt with it, so that what the caller does next (ps,
         // supervisor, a call to the server) sees the new incarnation; bounded, as a backoff may be long.
         long deadline = System.nanoTime() + KILL_WAIT_NS;
-        while (r.restarts == before && !r.gaveUp && r.spec.restart().onCrash() && System.nanoTime() < deadline) {
+        while ((wasDown ? r.vd.domain().state() != isola.kernel.Domain.RUNNING : r.restarts == before) && !r.gaveUp
+                && r.spec.restart().onCrash() && System.nanoTime() < deadline) {
             pause(KILL_POLL_NS);
         }
-        String line = r.restarts != before ? "killed " + name + "; restarted (restarts: " + r.restarts + ")"
-                : r.gaveUp ? "killed " + name + "; the supervisor gave up on it (see supervisor)"
-                : !r.spec.restart().onCrash() ? "killed " + name + "; restart = never: left dead"
-                : "killed " + name + "; restarting (after its backoff)";
+        String killed = wasDown ? name + " was down already" : "killed " + name;
+        boolean back = wasDown ? r.vd.domain().state() == isola.kernel.Domain.RUNNING : r.restarts != before;
+        String line = back ? killed + "; restarted (restarts: " + r.restarts + ")"
+                : r.gaveUp ? killed + "; the supervisor gave up on it (see supervisor)"
+                : !r.spec.restart().onCrash() ? killed + "; restart = never: left dead"
+                : killed + "; restarting (after its backoff)";
         return isola.kernel.Tag.of(Replies.OK, sys.putString(0, line));
     }
 

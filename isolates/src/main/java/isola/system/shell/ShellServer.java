@@ -143,35 +143,50 @@ public final class ShellServer implements Server {
             out("usage: " + cmd + (spec[1].isEmpty() ? "" : " " + spec[1]) + "  (" + spec[2] + ")");
             return false;
         }
-        try {
-            switch (cmd) {
-                case "help" -> {
-                    StringBuilder b = new StringBuilder();
-                    for (String[] c : COMMANDS) {
-                        b.append(String.format("  %-22s %s%n", c[0] + (c[1].isEmpty() ? "" : " " + c[1]), c[2]));
-                    }
-                    Console.write(sys, console, b.toString());
+        // A call the server had taken when it crashed fails with E_RESTARTED (the SDK's clients
+        // retry some themselves), and a file opened before a restart of the fs server that lost
+        // it is ESTALE: the command runs once more, on the new incarnation. Once: a
+        // command that keeps meeting restarts says so rather than keep the user waiting.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                dispatch(cmd, args);
+                return true;
+            } catch (IsolaException e) {
+                if (attempt == 1 && (e.status() == isola.kernel.Status.E_RESTARTED || e.status() == isola.sdk.Errno.ESTALE)) {
+                    continue; // ESTALE: the fs server restarted and lost a file the command had opened, unsynced
                 }
-                case "ps" -> lines(Proc.ps(sys, proc));
-                case "caps" -> lines(Proc.caps(sys, proc, args[0]));
-                case "mem" -> lines(Proc.mem(sys, proc));
-                case "irq" -> lines(Proc.irq(sys, proc));
-                case "names" -> lines(Names.list(sys, names));
-                case "dmesg" -> lines(Log.read(sys, log));
-                case "kill" -> out(Proc.kill(sys, proc, args[0]));
-                case "restart" -> out(Proc.restart(sys, supervisor, args[0]));
-                case "supervisor" -> lines(Proc.supervisorStatus(sys, supervisor));
-                case "echo" -> echo(args);
-                case "ls", "cat", "write", "mkdir", "rm", "mv", "stat", "df", "sync" -> files(cmd, args);
-                default -> throw new IllegalStateException(cmd);
+                if (e instanceof Fs.Error f) {
+                    out(cmd + ": " + f.getMessage() + (f.errno() != 0 ? " (" + isola.sdk.Errno.name(f.errno()) + ")" : ""));
+                } else {
+                    out("error: " + e.getMessage());
+                }
+                return false;
             }
-            return true;
-        } catch (Fs.Error e) {
-            out(cmd + ": " + e.getMessage() + (e.errno() != 0 ? " (" + isola.sdk.Errno.name(e.errno()) + ")" : ""));
-            return false;
-        } catch (IsolaException e) {
-            out("error: " + e.getMessage());
-            return false;
+        }
+    }
+
+    /** Runs command {@code cmd}, its arguments checked; a failure throws. */
+    private void dispatch(String cmd, String[] args) {
+        switch (cmd) {
+            case "help" -> {
+                StringBuilder b = new StringBuilder();
+                for (String[] c : COMMANDS) {
+                    b.append(String.format("  %-22s %s%n", c[0] + (c[1].isEmpty() ? "" : " " + c[1]), c[2]));
+                }
+                Console.write(sys, console, b.toString());
+            }
+            case "ps" -> lines(Proc.ps(sys, proc));
+            case "caps" -> lines(Proc.caps(sys, proc, args[0]));
+            case "mem" -> lines(Proc.mem(sys, proc));
+            case "irq" -> lines(Proc.irq(sys, proc));
+            case "names" -> lines(Names.list(sys, names));
+            case "dmesg" -> lines(Log.read(sys, log));
+            case "kill" -> out(Proc.kill(sys, proc, args[0]));
+            case "restart" -> out(Proc.restart(sys, supervisor, args[0]));
+            case "supervisor" -> lines(Proc.supervisorStatus(sys, supervisor));
+            case "echo" -> echo(args);
+            case "ls", "cat", "write", "mkdir", "rm", "mv", "stat", "df", "sync" -> files(cmd, args);
+            default -> throw new IllegalStateException(cmd);
         }
     }
 
@@ -214,16 +229,20 @@ public final class ShellServer implements Server {
             case "cat" -> {
                 String path = path(args[0]);
                 long h = fs.open(path, 0, 0);
-                long size = fs.stat(h).size();
                 StringBuilder b = new StringBuilder();
-                byte[] chunk = new byte[64 * 1024];
-                for (long at = 0; at < size; ) {
-                    int n = fs.read(h, at, chunk, 0, chunk.length);
-                    if (n <= 0) {
-                        break;
+                try {
+                    long size = fs.stat(h).size();
+                    byte[] chunk = new byte[64 * 1024];
+                    for (long at = 0; at < size; ) {
+                        int n = fs.read(h, at, chunk, 0, chunk.length);
+                        if (n <= 0) {
+                            break;
+                        }
+                        b.append(new String(chunk, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+                        at += n;
                     }
-                    b.append(new String(chunk, 0, n, java.nio.charset.StandardCharsets.UTF_8));
-                    at += n;
+                } finally {
+                    closeQuietly(h);
                 }
                 Console.write(sys, console, b.toString());
             }
@@ -265,8 +284,25 @@ public final class ShellServer implements Server {
         String path = path(file);
         byte[] b = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         long h = fs.open(path, Fs.CREATE | (append ? 0 : Fs.TRUNCATE_FLAG), 0644);
-        long at = append ? fs.stat(h).size() : 0;
-        fs.write(h, at, b, 0, b.length);
+        try {
+            long at = append ? fs.stat(h).size() : 0;
+            fs.write(h, at, b, 0, b.length);
+        } finally {
+            closeQuietly(h);
+        }
+    }
+
+    /**
+     * Each command closes what it opened: the fs server holds a handle until it is closed, so a
+     * shell that left them open would fill its table. A failed close (the server restarted and
+     * forgot the handle) changes nothing the command did.
+     */
+    private void closeQuietly(long handle) {
+        try {
+            fs.close(handle);
+        } catch (IsolaException e) {
+            // the handle is gone already
+        }
     }
 
     private static String path(String p) {
