@@ -75,4 +75,26 @@ class FaultOrderTest {
         assertTrue(r.out().contains("\nhello there\n"), r.out());
         assertTrue(!r.out().contains("not absolute"), r.out());
     }
+
+    /**
+     * The shell killed more often than its max-restarts: the system once hung with nothing on
+     * the terminal. The shell is critical in the default manifest, so the system now stops, says
+     * why on stderr, and exits 3.
+     */
+    @Test
+    void aCriticalServerGivenUpOnStopsTheSystemSayingWhy() {
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream said = new java.io.ByteArrayOutputStream();
+        BootTest.Run r;
+        try {
+            System.setErr(new java.io.PrintStream(said, true, java.nio.charset.StandardCharsets.UTF_8));
+            r = boot(image, "kill shell\nkill shell\nkill shell\nkill shell\necho never\n");
+        } finally {
+            System.setErr(err);
+        }
+        assertEquals(3, r.status(), r.out());
+        String e = said.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(e.contains("isola: the critical server shell is dead: shell crashed") && e.contains("gave up after 3 restarts"), e);
+        assertTrue(!r.out().contains("\nnever\n"), r.out());
+    }
 }

@@ -151,6 +151,11 @@ public final class ConcurrentMachine extends HostedMachine {
     }
 
     @Override
+    public boolean closed() {
+        return closed;
+    }
+
+    @Override
     public void close() {
         closed = true;
         LockSupport.unpark(timer);

@@ -251,4 +251,9 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
     @Override
     public void close() {
     }
+
+    /** Whether the machine was closed (the host is taking it down, not the system shutting down). */
+    public boolean closed() {
+        return false;
+    }
 }

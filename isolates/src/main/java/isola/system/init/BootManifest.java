@@ -33,6 +33,7 @@ import java.util.TreeSet;
  * kept-memory = 512K         # memory whose contents survive the server's restarts; K or M, 0K..16M (default 0K)
  * pager    = pager           # the service its page faults go to (a pager server provides it); default none
  * memory   = 16M             # frame quota: memory it may allocate for frames and page tables; K, M or G, 4K..1G (default 16M)
+ * critical = yes              # yes | no (default): if it is left dead, the system says why and exits with status 3
  * </pre>
  *
  * <p>{@code #} starts a comment anywhere on a line; whitespace around keys and values is ignored;
@@ -54,7 +55,7 @@ public final class BootManifest {
     /** The keys of a server section, in the order the documentation lists them. */
     static final List<String> KNOWN_KEYS =
             List.of("jar", "tier", "priority", "provides", "grants", "restart", "max-restarts", "backoff", "kept-memory",
-                    "pager", "memory");
+                    "pager", "memory", "critical");
 
     static final String DEFAULT_TIER = "vm";
     static final int DEFAULT_PRIORITY = 100;
@@ -180,6 +181,7 @@ public final class BootManifest {
         long keptMemory;
         String pager;
         long memory = DEFAULT_MEMORY;
+        boolean critical;
 
         Draft(String name, int headerLine, int index) {
             this.name = name;
@@ -195,7 +197,7 @@ public final class BootManifest {
         ServerSpec toSpec() {
             return new ServerSpec(
                     name, jar, tier, priority, provides, grants,
-                    new RestartPolicy(onCrash, maxRestarts, backoff), keptMemory, pager, memory, headerLine);
+                    new RestartPolicy(onCrash, maxRestarts, backoff), keptMemory, pager, memory, headerLine, critical);
         }
     }
 
@@ -330,6 +332,7 @@ public final class BootManifest {
                 case "backoff" -> current.backoff = backoff(value, n);
                 case "kept-memory" -> current.keptMemory = size("kept-memory", value, n, 0, MAX_KEPT_MEMORY, false);
                 case "memory" -> current.memory = size("memory", value, n, 4096, MAX_MEMORY, true);
+                case "critical" -> current.critical = yesNo(key, value, n);
                 case "pager" -> {
                     List<String> one = services(key, value, n);
                     if (one.size() != 1) {
@@ -342,6 +345,14 @@ public final class BootManifest {
         }
 
         // ---- values ----
+
+        private boolean yesNo(String key, String value, int n) {
+            return switch (value) {
+                case "yes" -> true;
+                case "no" -> false;
+                default -> throw error(n, key + " '" + value + "' of server '" + current.name + "' must be yes or no");
+            };
+        }
 
         private String jar(String value, int n) {
             if (image.contains(value)) {

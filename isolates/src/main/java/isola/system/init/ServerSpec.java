@@ -17,6 +17,8 @@ import java.util.Objects;
  * @param pager the service its page faults go to, or null (none)
  * @param memory its frame quota in bytes (frames and page tables it may allocate), whole pages
  * @param line the 1-based line of the section's {@code [server NAME]} header
+ * @param critical the system cannot go on without it: when the supervisor leaves it dead (it
+ *     gave up, or {@code restart = never}), the system says why and stops with a failure status
  */
 public record ServerSpec(
         String name,
@@ -29,7 +31,8 @@ public record ServerSpec(
         long keptMemory,
         String pager,
         long memory,
-        int line) {
+        int line,
+        boolean critical) {
 
     public ServerSpec {
         Objects.requireNonNull(name, "name");

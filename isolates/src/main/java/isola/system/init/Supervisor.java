@@ -31,6 +31,11 @@ final class Supervisor {
     static final int KLOG = 2;
     /** Lent to the capability to a pager while it is told to forget a dead client. */
     static final int PAGER = 3;
+    /** init's proc endpoint, through which it stops the system when a critical server is lost. */
+    static final int PROC = 4;
+    /** The exit status of a system stopped because a critical server is dead. */
+    public static final int CRITICAL_LOST = 3;
+    private static final long SHUTDOWN_CALL_NS = TimeUnit.SECONDS.toNanos(10);
     /** Crashes closer together than this count as consecutive. */
     static final long CONSECUTIVE_WINDOW_NS = TimeUnit.SECONDS.toNanos(30);
 
@@ -52,6 +57,7 @@ final class Supervisor {
         kernel.rebindEndpoint(service, domain);
         kernel.rebindEndpoint(faults, domain);
         init.grantKlogSignal(domain, KLOG);
+        kernel.grantCap(init.domain, Init.PROC, domain, PROC, Rights.ALL, 0);
     }
 
     void start() {
@@ -88,7 +94,7 @@ final class Supervisor {
         if (!r.spec.restart().onCrash()) {
             kernel.killDomainNow(d);
             log(sys, Log.ERROR, what + "; restart = never: left dead");
-            leftDead(sys, r);
+            leftDead(sys, r, what + "; restart = never");
             return faultReply();
         }
         r.consecutiveCrashes = now - r.lastCrashNanos < CONSECUTIVE_WINDOW_NS ? r.consecutiveCrashes + 1 : 1;
@@ -98,7 +104,7 @@ final class Supervisor {
             kernel.killDomainNow(d);
             kernel.abandonRestart(d);
             log(sys, Log.ERROR, what + "; gave up after " + r.spec.restart().maxRestarts() + " restarts");
-            leftDead(sys, r);
+            leftDead(sys, r, what + "; the supervisor gave up after " + r.spec.restart().maxRestarts() + " restarts");
             return faultReply();
         }
         if (r.consecutiveCrashes > 1) {
@@ -109,13 +115,34 @@ final class Supervisor {
             init.relaunch(r);
         } catch (RuntimeException e) {
             log(sys, Log.ERROR, what + "; restart failed, left dead: " + e.getMessage());
-            leftDead(sys, r);
+            leftDead(sys, r, what + "; its restart failed: " + e.getMessage());
             return faultReply();
         }
         long ms = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - now);
         log(sys, Log.WARN, what + "; restarted (" + r.consecutiveCrashes + "/" + r.spec.restart().maxRestarts()
                 + ") in " + ms / 1000.0 + " ms");
         return faultReply();
+    }
+
+    /**
+     * What a server left dead for good held elsewhere is given back: its pager's frames. If the
+     * system cannot go on without it (critical in the manifest), the system stops: the reason
+     * on the host's stderr (the user's terminal, which the dead server may have been serving)
+     * and exit status {@link #CRITICAL_LOST}, rather than a shell that never answers again.
+     */
+    private void leftDead(Sys sys, Init.Running r, String why) {
+        if (r.spec.critical() && !stopping && !init.machine.closed()) { // not when the host is closing the machine
+            log(sys, Log.ERROR, "the critical server " + r.spec.name() + " is dead (" + why + "): stopping the system");
+            System.err.println("isola: the critical server " + r.spec.name() + " is dead: " + why
+                    + "; the system stops (exit status " + CRITICAL_LOST + "; target/isola.log has its log)");
+            sys.mr(0, CRITICAL_LOST);
+            int st = sys.call(PROC, isola.kernel.Tag.of(Proc.SHUTDOWN, 1), SHUTDOWN_CALL_NS);
+            if (st != Status.OK) {
+                System.err.println("isola: stopping the system failed: " + Status.name(st));
+            }
+            return;
+        }
+        leftDead(sys, r);
     }
 
     /** What a server left dead for good held elsewhere is given back: its pager's frames. */

@@ -87,11 +87,11 @@ class BootManifestTest {
 
         ServerSpec shell = m.server("shell");
         assertEquals(new ServerSpec("shell", "shell.jar", "vm", 100, List.of(),
-                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 0, null, 16 << 20, 3), shell);
+                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 0, null, 16 << 20, 3, false), shell);
 
         ServerSpec names = m.server("names");
         assertEquals(new ServerSpec("names", "names.jar", "vm", 200, List.of("names"), List.of("log", "console"),
-                new RestartPolicy(true, 7, Duration.ofMillis(250)), 0, null, 16 << 20, 7), names);
+                new RestartPolicy(true, 7, Duration.ofMillis(250)), 0, null, 16 << 20, 7, false), names);
 
         ServerSpec log = m.server("log");
         assertEquals(List.of(), log.grants());
@@ -514,5 +514,13 @@ class BootManifestTest {
         assertEquals("m", e.fileName());
         assertEquals(7, e.line());
         assertEquals("bad", e.problem());
+    }
+
+    @Test
+    void criticalIsYesOrNo() {
+        BootManifest m = parse("[server a]\njar = a.jar\ncritical = yes\n[server b]\njar = b.jar\n");
+        assertTrue(m.server("a").critical());
+        assertFalse(m.server("b").critical(), "not critical unless it says so");
+        fails("[server a]\njar = a.jar\ncritical = maybe\n", 3, "critical 'maybe'", "server 'a'", "yes or no");
     }
 }
