@@ -30,8 +30,7 @@ final class BareMetalKernel {
         out.println("isola: " + (ram >> 20) + " MiB of RAM in " + boot.available().size() + " regions, command line \""
                 + boot.commandLine() + "\"");
         ramDisk = loadRamDisk(boot);
-        out.println("isola: RAM disk " + ramDisk.imageName() + ": " + ramDisk.entries().size() + " entries, manifest "
-                + (ramDisk.find("manifest") != null || ramDisk.find("boot/manifest") != null ? "present" : "absent"));
+        out.println("isola: RAM disk " + ramDisk.imageName() + ": " + ramDisk.entries().size() + " entries, " + manifest(ramDisk));
         memory = KernelMemory.takeOver(boot);
         memory.activate();
         out.println("isola: memory: " + memory.frames.freeFrames() + " frames from 0x" + Long.toHexString(memory.base)
@@ -49,6 +48,16 @@ final class BareMetalKernel {
         core = new KernelCore(memory);
         out.println("isola: kernel core up (" + core.kernel.config().threads() + " threads, "
                 + (core.machine.ram().size() >> 20) + " MiB partition)");
+    }
+
+    /**
+     * Whether the RAM disk has a boot manifest, by the name every image writer and the hosted
+     * boot use ({@link Initrd#MANIFEST}), and its size: the kernel does not run it yet.
+     */
+    static String manifest(Initrd ramDisk) {
+        Initrd.Entry m = ramDisk.find(Initrd.MANIFEST);
+        return "manifest " + Initrd.MANIFEST + (m == null ? " absent" : m.isFile() ? " present (" + m.size() + " bytes)"
+                : " is a directory, not a file");
     }
 
     /** The boot modules' first: the RAM disk, parsed by the reader hosted mode uses. */
