@@ -51,13 +51,17 @@ final class BareMetalKernel {
     }
 
     /**
-     * Whether the RAM disk has a boot manifest, by the name every image writer and the hosted
-     * boot use ({@link Initrd#MANIFEST}), and its size: the kernel does not run it yet.
+     * What the RAM disk holds of a boot manifest, under the one name every image writer and the
+     * hosted boot use ({@link Initrd#MANIFEST}); when it has none, the line says so and names
+     * the file (the kernel does not start servers from it yet, so it boots on).
      */
     static String manifest(Initrd ramDisk) {
         Initrd.Entry m = ramDisk.find(Initrd.MANIFEST);
-        return "manifest " + Initrd.MANIFEST + (m == null ? " absent" : m.isFile() ? " present (" + m.size() + " bytes)"
-                : " is a directory, not a file");
+        if (m == null) {
+            return "no boot manifest: " + Initrd.MANIFEST + " is missing from it";
+        }
+        return m.isFile() ? "boot manifest " + Initrd.MANIFEST + " (" + m.size() + " bytes)"
+                : "no boot manifest: " + Initrd.MANIFEST + " is a directory, not a file";
     }
 
     /** The boot modules' first: the RAM disk, parsed by the reader hosted mode uses. */

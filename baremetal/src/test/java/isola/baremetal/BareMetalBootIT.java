@@ -56,7 +56,7 @@ class BareMetalBootIT {
             assertNotNull(line, "no result for test " + t.name() + ":\n" + r.output());
             assertTrue(line.contains(" ok "), line);
         }
-        assertNotNull(r.line("entries, manifest boot.manifest present ("), "the default image's manifest was not found:\n" + r.output());
+        assertNotNull(r.line("entries, boot manifest boot.manifest ("), "the default image's manifest was not found:\n" + r.output());
         assertNotNull(r.line("in CR3"), "the kernel did not load its own page tables");
         assertNotNull(r.line("PIT at 1000 Hz"));
         assertTrue(r.summaryNanos() > 0);
@@ -92,12 +92,12 @@ class BareMetalBootIT {
         q.initrd = withManifest;
         Qemu.Result r = boot(q);
         assertEquals(Qemu.PASS, r.status(), r.why() + "\n" + r.output());
-        assertNotNull(r.line("with.img: 1 entries, manifest boot.manifest present (31 bytes)"), r.output());
+        assertNotNull(r.line("with.img: 1 entries, boot manifest boot.manifest (31 bytes)"), r.output());
 
         q.initrd = cpio(dir, "without", "notes.txt", "no manifest here\n");
         r = boot(q);
         assertEquals(Qemu.PASS, r.status(), r.why() + "\n" + r.output());
-        assertNotNull(r.line("without.img: 1 entries, manifest boot.manifest absent"), r.output());
+        assertNotNull(r.line("without.img: 1 entries, no boot manifest: boot.manifest is missing from it"), r.output());
     }
 
     /** {@code NAME.img}: a cpio newc archive of a directory holding one file, made by GNU cpio. */

@@ -14,7 +14,8 @@ import org.graalvm.nativeimage.hosted.RuntimeReflection;
 public final class NativeFeature implements Feature {
     /** Server classes compiled into the executable: the only ones the native tier can start. */
     static final Class<?>[] SERVERS = {EchoServer.class, isola.nativeimage.tier.CrashServer.class,
-            isola.nativeimage.tier.ActiveEchoServer.class, isola.nativeimage.tier.MemoryServer.class};
+            isola.nativeimage.tier.ActiveEchoServer.class, isola.nativeimage.tier.MemoryServer.class,
+            isola.nativeimage.tier.HeapHogServer.class};
 
     @Override
     public void afterRegistration(AfterRegistrationAccess access) {
