@@ -2,6 +2,8 @@
  * C that Isola's own Java code calls in the native executable (GraalVM's imports are in
  * svmhelpers.c).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -49,4 +51,48 @@ int isola_process_fence(void) {
     }
     pthread_mutex_unlock(&lock);
     return r == 0 ? 0 : -1;
+}
+
+/*
+ * The host disk of the native executable (isola.nativeimage.disk.Target_isola_sdk_HostDisk):
+ * one file descriptor, positioned reads and writes and a data sync, the same calls the JVM's
+ * HostDisk makes through Panama. Plain functions, not the variadic open(2) or errno, so Java's
+ * @CFunction declarations match them exactly; each answers -errno on failure and retries
+ * what a signal interrupted.
+ */
+int isola_disk_open(const char *path, int read_only) {
+    int fd;
+    do {
+        fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
+}
+
+long isola_disk_pread(int fd, void *buf, long count, long offset) {
+    ssize_t n;
+    do {
+        n = pread(fd, buf, (size_t) count, (off_t) offset);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+long isola_disk_pwrite(int fd, const void *buf, long count, long offset) {
+    ssize_t n;
+    do {
+        n = pwrite(fd, buf, (size_t) count, (off_t) offset);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+int isola_disk_sync(int fd) {
+    int r;
+    do {
+        r = fdatasync(fd);
+    } while (r != 0 && errno == EINTR);
+    return r != 0 ? -errno : 0;
+}
+
+/* Not retried on EINTR: on Linux the descriptor is released even then, and it may be reused. */
+int isola_disk_close(int fd) {
+    return close(fd) != 0 ? -errno : 0;
 }

@@ -30,8 +30,7 @@ final class BareMetalKernel {
         out.println("isola: " + (ram >> 20) + " MiB of RAM in " + boot.available().size() + " regions, command line \""
                 + boot.commandLine() + "\"");
         ramDisk = loadRamDisk(boot);
-        out.println("isola: RAM disk " + ramDisk.imageName() + ": " + ramDisk.entries().size() + " entries, manifest "
-                + (ramDisk.find("manifest") != null || ramDisk.find("boot/manifest") != null ? "present" : "absent"));
+        out.println("isola: RAM disk " + ramDisk.imageName() + ": " + ramDisk.entries().size() + " entries, " + manifest(ramDisk));
         memory = KernelMemory.takeOver(boot);
         memory.activate();
         out.println("isola: memory: " + memory.frames.freeFrames() + " frames from 0x" + Long.toHexString(memory.base)
@@ -49,6 +48,20 @@ final class BareMetalKernel {
         core = new KernelCore(memory);
         out.println("isola: kernel core up (" + core.kernel.config().threads() + " threads, "
                 + (core.machine.ram().size() >> 20) + " MiB partition)");
+    }
+
+    /**
+     * What the RAM disk holds of a boot manifest, under the one name every image writer and the
+     * hosted boot use ({@link Initrd#MANIFEST}); when it has none, the line says so and names
+     * the file (the kernel does not start servers from it yet, so it boots on).
+     */
+    static String manifest(Initrd ramDisk) {
+        Initrd.Entry m = ramDisk.find(Initrd.MANIFEST);
+        if (m == null) {
+            return "no boot manifest: " + Initrd.MANIFEST + " is missing from it";
+        }
+        return m.isFile() ? "boot manifest " + Initrd.MANIFEST + " (" + m.size() + " bytes)"
+                : "no boot manifest: " + Initrd.MANIFEST + " is a directory, not a file";
     }
 
     /** The boot modules' first: the RAM disk, parsed by the reader hosted mode uses. */

@@ -56,6 +56,7 @@ class BareMetalBootIT {
             assertNotNull(line, "no result for test " + t.name() + ":\n" + r.output());
             assertTrue(line.contains(" ok "), line);
         }
+        assertNotNull(r.line("entries, boot manifest boot.manifest ("), "the default image's manifest was not found:\n" + r.output());
         assertNotNull(r.line("in CR3"), "the kernel did not load its own page tables");
         assertNotNull(r.line("PIT at 1000 Hz"));
         assertTrue(r.summaryNanos() > 0);
@@ -77,6 +78,39 @@ class BareMetalBootIT {
         Qemu q = qemu();
         q.initrd = bad;
         assertPanic(boot(q), "InitrdException", "corrupt.img", "at isola.kernel.initrd.Initrd");
+    }
+
+    /**
+     * A RAM disk made by hand as README says, with GNU cpio from a directory listing as
+     * {@code find .} gives it (names start with {@code ./}): its manifest is found, named and
+     * sized; one without a manifest is said to have none. Both boot to a pass.
+     */
+    @Test
+    void theManifestOfARamDiskMadeWithCpioIsFoundAndItsAbsenceSaid(@TempDir Path dir) throws Exception {
+        Path withManifest = cpio(dir, "with", "boot.manifest", "[server names]\njar = names.jar\n");
+        Qemu q = qemu();
+        q.initrd = withManifest;
+        Qemu.Result r = boot(q);
+        assertEquals(Qemu.PASS, r.status(), r.why() + "\n" + r.output());
+        assertNotNull(r.line("with.img: 1 entries, boot manifest boot.manifest (31 bytes)"), r.output());
+
+        q.initrd = cpio(dir, "without", "notes.txt", "no manifest here\n");
+        r = boot(q);
+        assertEquals(Qemu.PASS, r.status(), r.why() + "\n" + r.output());
+        assertNotNull(r.line("without.img: 1 entries, no boot manifest: boot.manifest is missing from it"), r.output());
+    }
+
+    /** {@code NAME.img}: a cpio newc archive of a directory holding one file, made by GNU cpio. */
+    private static Path cpio(Path dir, String name, String file, String text) throws Exception {
+        Path root = Files.createDirectories(dir.resolve(name));
+        Files.writeString(root.resolve(file), text);
+        Path list = dir.resolve(name + ".list");
+        Files.writeString(list, ".\n./" + file + "\n"); // what find . lists
+        Path image = dir.resolve(name + ".img");
+        Process p = new ProcessBuilder("cpio", "-o", "-H", "newc").directory(root.toFile()).redirectInput(list.toFile())
+                .redirectOutput(image.toFile()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        assertEquals(0, p.waitFor(), "cpio -o -H newc failed for " + image);
+        return image;
     }
 
     @Test

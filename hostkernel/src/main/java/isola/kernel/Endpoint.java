@@ -31,8 +31,20 @@ public final class Endpoint extends KernelObject {
     final TcbQueue receivers = new TcbQueue();
     /** The domain that serves this endpoint: calls fail with E_DEAD_DOMAIN once it dies. */
     Domain server;
-    /** Non-null for a passive server: the handler runs on the caller's thread. */
-    PassiveEntry passive;
+    /**
+     * Non-null for a passive server: the handler runs on the caller's thread. Written under the
+     * lock, read by a passive call without it, once: see {@link Passive}.
+     */
+    Passive passive;
+
+    /**
+     * A passive server's domain and handler entry, bound together and read with one load. A
+     * call that read the domain and the entry separately could pair a restarted server's new
+     * domain with its dead incarnation's entry (or with none, between the rebind and the new
+     * bind): the dead entry refuses the call, and the fault would be charged to the new
+     * incarnation, which the supervisor would then restart for nothing.
+     */
+    record Passive(Domain server, PassiveEntry entry) {}
 
     Endpoint(int id) {
         super(ObjectType.ENDPOINT, id);

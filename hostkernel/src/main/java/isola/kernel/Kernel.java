@@ -145,11 +145,16 @@ public final class Kernel {
         }
         int r;
         do {
-            begin(self, OP_CALL, slot);
-            r = self.killed ? E_KILLED : slowSend(self, slot, tag, timeout, true);
-            r = end(self, r);
-        } while (r == REQUEUE);
-        return r == PASSIVE ? passiveCall(self, self.pendingCap, tag, slot) : r;
+            do {
+                begin(self, OP_CALL, slot);
+                r = self.killed ? E_KILLED : slowSend(self, slot, tag, timeout, true);
+                r = end(self, r);
+            } while (r == REQUEUE);
+            if (r == PASSIVE) {
+                r = passiveCall(self, self.pendingCap, tag, slot); // MISS: unbound meanwhile, so again
+            }
+        } while (r == MISS);
+        return r;
     }
 
     /** Sends without waiting for a reply; blocks until a receiver takes it or the timeout expires. */
@@ -356,10 +361,19 @@ public final class Kernel {
         return st;
     }
 
-    /** Runs a passive server's handler on the calling thread inside the server's domain. */
+    /**
+     * Runs a passive server's handler on the calling thread inside the server's domain. MISS if
+     * the endpoint was unbound since the caller found it passive (its server is being
+     * restarted): the call has not started, and takes the slow path, which queues it for the
+     * next incarnation.
+     */
     private int passiveCall(Tcb self, Cap c, long tag, int slot) {
         Endpoint ep = (Endpoint) c.object;
-        Domain server = ep.server;
+        Endpoint.Passive p = ep.passive; // the domain and its entry as they were bound: one read
+        if (p == null) {
+            return MISS;
+        }
+        Domain server = p.server();
         MemorySegment u = self.utcb;
         Utcb.setTag(u, tag);
         Utcb.setBadge(u, c.badge);
@@ -367,7 +381,7 @@ public final class Kernel {
         self.current = server;
         long replyTag;
         try {
-            replyTag = ep.passive.enter(self);
+            replyTag = p.entry().enter(self);
         } catch (Throwable t) {
             self.current = saved;
             if (self.killed) {
@@ -912,7 +926,7 @@ public final class Kernel {
                 r = fail(self, E_ILLEGAL_OPERATION, slot); // threads wait on it: it is served actively
             } else {
                 ep.server = self.current;
-                ep.passive = entry;
+                ep.passive = entry == null ? null : new Endpoint.Passive(self.current, entry);
                 if (entry != null) {
                     // Callers that queued while the server was restarting now call passively.
                     failQueue(ep.senders, REQUEUE);
@@ -2213,7 +2227,7 @@ public final class Kernel {
                         + ": threads receive on it");
             }
             ep.server = d;
-            ep.passive = entry;
+            ep.passive = new Endpoint.Passive(d, entry);
         } finally {
             machine.leave(null);
         }

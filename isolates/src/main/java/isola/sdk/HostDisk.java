@@ -23,8 +23,8 @@ import java.nio.file.Path;
  * host's own tools (mkfs, fsck), should open one.
  *
  * <p>The native executable has no Panama (the builder on Maven Central lacks its support):
- * there {@link #openFile} is substituted with one over a FileChannel, the same three calls
- * through the JDK's own natives.
+ * there {@link #openFile} is substituted with one that makes the same calls through Native
+ * Image's own C interface (isola.nativeimage.disk.FdFile).
  */
 public final class HostDisk implements BlockDevice {
     /** An open host file: positioned reads and writes of whole buffers, and a data sync. */

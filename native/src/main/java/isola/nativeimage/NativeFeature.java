@@ -7,17 +7,21 @@ import org.graalvm.nativeimage.hosted.RuntimeReflection;
 
 /**
  * What the image needs beyond what analysis finds: the classes holding isolate entry-point
- * literals are initialized at build time (a literal can only be made there), and the server
- * classes the native tier instantiates by name are registered for reflection.
+ * literals are initialized at build time (a literal can only be made there), as is the table of
+ * an isolate's host files (HostFiles); the server classes the native tier instantiates by name,
+ * and the shutdown callback registry Log4j does, are registered for reflection.
  */
 public final class NativeFeature implements Feature {
     /** Server classes compiled into the executable: the only ones the native tier can start. */
     static final Class<?>[] SERVERS = {EchoServer.class, isola.nativeimage.tier.CrashServer.class,
-            isola.nativeimage.tier.ActiveEchoServer.class, isola.nativeimage.tier.MemoryServer.class};
+            isola.nativeimage.tier.ActiveEchoServer.class, isola.nativeimage.tier.MemoryServer.class,
+            isola.nativeimage.tier.HeapHogServer.class};
 
     @Override
     public void afterRegistration(AfterRegistrationAccess access) {
-        RuntimeClassInitialization.initializeAtBuildTime("isola.nativeimage.tier.KernelEntry", "isola.nativeimage.tier.ServerEntry");
+        RuntimeClassInitialization.initializeAtBuildTime("isola.nativeimage.tier.KernelEntry", "isola.nativeimage.tier.ServerEntry",
+                // closed in an isolate's teardown without class initialization (see the class)
+                "isola.nativeimage.disk.HostFiles");
     }
 
     @Override
@@ -31,6 +35,13 @@ public final class NativeFeature implements Feature {
             } catch (NoSuchMethodException e) {
                 throw new IllegalStateException("server class " + c.getName() + " has no public no-argument constructor", e);
             }
+        }
+        // Log4j makes a server isolate's shutdown callback registry by name (NativeLogging).
+        RuntimeReflection.register(isola.nativeimage.tier.IsolateShutdown.class);
+        try {
+            RuntimeReflection.register(isola.nativeimage.tier.IsolateShutdown.class.getConstructor());
+        } catch (NoSuchMethodException e) {
+            throw new IllegalStateException(e);
         }
     }
 }

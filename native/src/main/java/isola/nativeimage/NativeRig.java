@@ -26,6 +26,45 @@ final class NativeRig implements AutoCloseable {
     final NativeTier tier = new NativeTier(machine);
     final Domain client = kernel.createDomain("client", 16, 16);
     private int nextClientSlot = 1;
+    /** The client's slot for the rig's fault endpoint (see {@link #reportFaults}). */
+    static final int FAULT_SLOT = 15;
+    /** Where the servers whose layout says so report their faults, as init points every server at the supervisor. */
+    private final Endpoint faults = kernel.createEndpoint(client);
+
+    NativeRig() {
+        kernel.installCap(client, FAULT_SLOT, faults, Rights.ALL, 0);
+    }
+
+    /**
+     * A {@link Layout#setUp} step: {@code d}'s faults go to the rig's fault endpoint, where a
+     * client thread takes them with {@link #awaitFault}, as the supervisor does.
+     */
+    void reportFaults(Domain d) {
+        kernel.setFaultEndpoint(d, faults, 0);
+    }
+
+    /** A fault message as the kernel sends it (label 0xFA: MR0 kind, MR2 domain), or the status of waiting for one. */
+    record Fault(int status, int label, long kind, long domain) {
+        boolean of(Domain d) {
+            return status == isola.kernel.Status.OK && label == Domain.FAULT_LABEL && domain == d.id();
+        }
+    }
+
+    /**
+     * Waits at most {@code timeoutNs} on {@code t} for the next fault message. The caller then
+     * restarts the server and answers it ({@link #answerFault}), as the supervisor does.
+     */
+    Fault awaitFault(Tcb t, long timeoutNs) {
+        int st = kernel.recv(t, FAULT_SLOT, timeoutNs);
+        var u = t.utcb();
+        return st != isola.kernel.Status.OK ? new Fault(st, -1, -1, -1)
+                : new Fault(st, Tag.label(Utcb.tag(u)), Utcb.mr(u, 0), Utcb.mr(u, 2));
+    }
+
+    /** Answers the fault message {@code t} took: kill (the server was restarted meanwhile). Returns the status. */
+    int answerFault(Tcb t) {
+        return kernel.reply(t, Tag.of(Domain.FAULT_KILL, 0));
+    }
 
     /** A server running in an isolate, the endpoint it serves and the client's slot for it. */
     final class Served {
@@ -136,13 +175,25 @@ final class NativeRig implements AutoCloseable {
         private volatile Throwable failure;
 
         void join() throws Exception {
-            thread.join();
+            join(0);
+        }
+
+        /**
+         * Waits at most {@code timeoutMs} (0: for ever); false if the thread is still running
+         * then: what a test reports as a hang instead of hanging itself. Throws what it threw.
+         */
+        boolean join(long timeoutMs) throws Exception {
+            thread.join(timeoutMs);
+            if (thread.isAlive()) {
+                return false;
+            }
             if (failure instanceof Exception e) {
                 throw e;
             }
             if (failure instanceof Error e) {
                 throw e;
             }
+            return true;
         }
     }
 
@@ -153,10 +204,15 @@ final class NativeRig implements AutoCloseable {
 
     /** One call with {@code label} and {@code mrs} in MR0.. through {@code slot}; returns the status. */
     int call(Tcb t, int slot, int label, long... mrs) {
+        return callWithin(t, Kernel.FOREVER, slot, label, mrs);
+    }
+
+    /** As {@link #call}, with a deadline: E_TIMEOUT if it is not answered within {@code timeoutNs}. */
+    int callWithin(Tcb t, long timeoutNs, int slot, int label, long... mrs) {
         for (int i = 0; i < mrs.length; i++) {
             Utcb.setMr(t.utcb(), i, mrs[i]);
         }
-        return kernel.call(t, slot, Tag.of(label, mrs.length), Kernel.FOREVER);
+        return kernel.call(t, slot, Tag.of(label, mrs.length), timeoutNs);
     }
 
     /** {@code n} echo calls through {@code slot}, each reply checked (MR0 + 1). */

@@ -39,7 +39,8 @@ final class SelfTest implements Callable<Integer> {
     public Integer call() throws Exception {
         try (NativeRig rig = new NativeRig()) {
             NativeRig.Served echo = rig.serve("echo", EchoServer.class.getName(), EchoServer.SERVICE);
-            NativeRig.Served crash = rig.serve("crash", CrashServer.class.getName(), CrashServer.SERVICE);
+            NativeRig.Served crash = rig.serve("crash", CrashServer.class.getName(), CrashServer.SERVICE,
+                    new NativeRig.Layout(1, 16, 16, rig::reportFaults));
             NativeRig.Served active = rig.serve("active", ActiveEchoServer.class.getName(), ActiveEchoServer.SERVICE);
             NativeRig.Served pager = rig.serve("pager", PagerServer.class.getName(), "pager",
                     new NativeRig.Layout(PagerServer.ENDPOINT, 128, 16, d -> rig.kernel.setFrameQuota(d, 1024)));
@@ -62,6 +63,12 @@ final class SelfTest implements Callable<Integer> {
                 restarted(rig, t, crash, "after running out of memory");
                 contained(rig, t, crash, echo, CrashServer.RECURSE, "StackOverflowError", "stack overflow");
                 restarted(rig, t, crash, "after a stack overflow");
+                st = rig.call(t, crash.clientSlot, CrashServer.HEAP_MAX);
+                check("a server isolate's heap is bounded (" + NativeTier.SERVER_HEAP_MIB + " MiB)",
+                        st == Status.OK && NativeRig.mr0(t) == NativeTier.SERVER_HEAP_MIB << 20,
+                        Status.name(st) + ", its limit " + NativeRig.mr0(t) + " bytes");
+                servesDuring(rig, t, crash, echo, active, CrashServer.OOM, "OutOfMemoryError", "out of memory");
+                servesDuring(rig, t, crash, echo, active, CrashServer.RECURSE, "StackOverflowError", "stack overflow");
                 callsRacingRestarts(rig, crash);
                 memory(rig, t, pager);
             });
@@ -80,6 +87,7 @@ final class SelfTest implements Callable<Integer> {
         check(what + " faults the server's domain", d.state() == Domain.FAULTED, Domain.stateName(d.state()));
         check(what + " is reported as " + error, fault != null && String.valueOf(fault.getMessage()).contains(error),
                 String.valueOf(fault));
+        reported(rig, t, crash, what);
         st = rig.call(t, echo.clientSlot, 0, 7);
         check(what + ": another isolate's server still answers", st == Status.OK && NativeRig.mr0(t) == 8,
                 Status.name(st) + ", MR0 " + NativeRig.mr0(t));
@@ -87,16 +95,112 @@ final class SelfTest implements Callable<Integer> {
         check(what + ": the kernel isolate still allocates", kernelHeap.length == 32 << 20, "");
     }
 
-    /** The server restarts in a fresh isolate on the same endpoint, and the old isolate is torn down. */
+    /** The kernel sent the crashed domain's fault to its fault endpoint (the supervisor's in a booted system). */
+    private void reported(NativeRig rig, Tcb t, NativeRig.Served crash, String what) {
+        NativeRig.Fault f = rig.awaitFault(t, FAULT_WAIT_NS);
+        check(what + " is reported to the server's fault endpoint", f.of(crash.domain) && f.kind() == Domain.FAULT_HANDLER,
+                f + ", the domain is " + crash.domain.id());
+    }
+
+    /**
+     * The server restarts in a fresh isolate on the same endpoint, and the old isolate is torn
+     * down; then the fault message is answered, as the supervisor answers it after a restart.
+     */
     private void restarted(NativeRig rig, Tcb t, NativeRig.Served crash, String when) throws Exception {
         NativeTier.NativeServer old = crash.restart(null);
+        int answered = rig.answerFault(t);
+        check("restart " + when + ": the fault message is answered", answered == Status.OK, Status.name(answered));
         int st = rig.call(t, crash.clientSlot, CrashServer.ECHO, 99);
         check("restart " + when + ": a fresh isolate serves the endpoint", st == Status.OK && NativeRig.mr0(t) == 100,
                 Status.name(st) + ", MR0 " + NativeRig.mr0(t));
-        check("restart " + when + ": the old isolate is torn down", old.tearDown(1_000_000_000L),
-                "a thread stayed inside it for 1 s");
+        check("restart " + when + ": the old isolate is torn down", old.tearDown(1_000_000_000L), old.leftInPlace());
         check("restart " + when + ": a caller still holding the old isolate's entry is refused", old.refusesCalls(t),
                 "it would enter the torn-down isolate");
+    }
+
+    /** How long a test waits for a fault message or for a thread before it reports a hang (never reached when all is well). */
+    private static final long FAULT_WAIT_NS = 60_000_000_000L, HANG_MS = 60_000;
+    /** A call that takes longer than this has waited on something it should not (it takes microseconds). */
+    private static final long CALL_DEADLINE_NS = 10_000_000_000L;
+    /** Calls made to each other server while the crash server holds in its failing state. */
+    private static final int CALLS_WHILE_HELD = 1000;
+
+    /**
+     * Other servers serve while the crash server's isolate runs out of memory (small objects,
+     * the heap full to the last bytes) or overflows its stack, not only after. A client thread
+     * calls a passive server and an active one (each in an isolate of its own), every call with
+     * a deadline, through the whole episode: the isolate filling its heap or stack, failing,
+     * its fault reported, the restart. And while the crash server holds in its failing state
+     * (see CrashServer: heap exhausted or stack at its limit, waiting to be released), another
+     * thread makes {@link #CALLS_WHILE_HELD} calls to each, so some calls certainly fall inside
+     * it. Every call must be answered, the failure must still be reported and the server
+     * restarted.
+     */
+    private void servesDuring(NativeRig rig, Tcb t, NativeRig.Served crash, NativeRig.Served echo, NativeRig.Served active,
+            int label, String error, String what) throws Exception {
+        long word = org.graalvm.nativeimage.UnmanagedMemory.calloc(16).rawValue(); // outside every heap: both isolates see it
+        jdk.internal.misc.Unsafe u = jdk.internal.misc.Unsafe.getUnsafe();
+        AtomicBoolean stop = new AtomicBoolean();
+        long[] calls = new long[1];
+        String[] bad = new String[1];
+        boolean crasherDone = false;
+        try {
+            NativeRig.Running loop = rig.startOnClientThread("during", c -> {
+                for (long i = 0; !stop.get() && bad[0] == null; i++) {
+                    bad[0] = answered(rig, c, echo, i);
+                    bad[0] = bad[0] != null ? bad[0] : answered(rig, c, active, i);
+                    calls[0]++;
+                }
+            });
+            int[] crashed = {Integer.MIN_VALUE};
+            NativeRig.Running crasher = rig.startOnClientThread("crasher", c -> crashed[0] = rig.call(c, crash.clientSlot, label, word));
+            long deadline = System.nanoTime() + FAULT_WAIT_NS;
+            while (u.getLongVolatile(null, word) != CrashServer.HELD && System.nanoTime() - deadline < 0 && bad[0] == null) {
+                Thread.onSpinWait();
+            }
+            boolean held = u.getLongVolatile(null, word) == CrashServer.HELD;
+            check(what + ": the server holds in its failing state", held, "it never got there (" + Status.name(crashed[0]) + ")");
+            String[] whileHeld = new String[1];
+            if (held) {
+                NativeRig.Running h = rig.startOnClientThread("while-held", c -> {
+                    for (int i = 0; i < CALLS_WHILE_HELD && whileHeld[0] == null; i++) {
+                        whileHeld[0] = answered(rig, c, echo, i);
+                        whileHeld[0] = whileHeld[0] != null ? whileHeld[0] : answered(rig, c, active, i);
+                    }
+                });
+                boolean done = h.join(HANG_MS);
+                check(what + " (held, at " + u.getLongVolatile(null, word + 8) + (label == CrashServer.OOM ? " objects" : " frames")
+                        + "): " + CALLS_WHILE_HELD + " calls each to a passive and an active server are answered",
+                        done && whileHeld[0] == null, done ? whileHeld[0] : "they did not finish in " + HANG_MS + " ms");
+            }
+            u.putLongVolatile(null, word, CrashServer.RELEASE);
+            crasherDone = crasher.join(HANG_MS);
+            check(what + " under concurrent calls fails the call with E_SERVER_FAULT", crasherDone && crashed[0] == Status.E_SERVER_FAULT,
+                    crasherDone ? Status.name(crashed[0]) : "the call did not return in " + HANG_MS + " ms");
+            Throwable fault = crash.domain.lastFault();
+            check(what + " under concurrent calls is reported as " + error,
+                    fault != null && String.valueOf(fault.getMessage()).contains(error), String.valueOf(fault));
+            reported(rig, t, crash, what + " under concurrent calls");
+            restarted(rig, t, crash, "after " + what + " under concurrent calls");
+            stop.set(true);
+            boolean loopDone = loop.join(HANG_MS);
+            check(what + ": calls racing it all along are answered within their deadline", loopDone && bad[0] == null && calls[0] > 0,
+                    loopDone ? bad[0] + " (" + calls[0] + " calls)" : "the calls did not finish in " + HANG_MS + " ms");
+            System.out.println("     (" + calls[0] + " calls to each racing " + what + ")");
+        } finally {
+            u.putLongVolatile(null, word, CrashServer.RELEASE); // never leave the server spinning
+            stop.set(true);
+            if (crasherDone) { // else the server may still read the word
+                org.graalvm.nativeimage.UnmanagedMemory.free(org.graalvm.word.WordFactory.pointer(word));
+            }
+        }
+    }
+
+    /** One echo call to {@code s} with a deadline: null if answered right, else what went wrong. */
+    private static String answered(NativeRig rig, Tcb c, NativeRig.Served s, long i) {
+        int st = rig.callWithin(c, CALL_DEADLINE_NS, s.clientSlot, 0, i);
+        return st == Status.OK && NativeRig.mr0(c) == i + 1 ? null
+                : s.name + " call " + i + ": " + Status.name(st) + ", MR0 " + NativeRig.mr0(c);
     }
 
     /**
@@ -122,14 +226,19 @@ final class SelfTest implements Callable<Integer> {
             }
         });
         boolean tornDown = true;
+        String stuck = null;
         for (int i = 0; i < restarts && other[0] == null; i++) {
-            tornDown &= crash.restart(null).tearDown(1_000_000_000L);
+            NativeTier.NativeServer old = crash.restart(null);
+            if (!old.tearDown(1_000_000_000L)) {
+                tornDown = false;
+                stuck = old.leftInPlace();
+            }
         }
         stop.set(true);
         racer.join();
         check("calls racing " + restarts + " restarts are answered or get E_RESTARTED", other[0] == null && answered[0] > 0,
-                "a call got " + other[0] + " (" + answered[0] + " answered)");
-        check("each old isolate is torn down while calls race", tornDown, "a thread stayed inside one for 1 s");
+                "a call got " + other[0] + " (" + answered[0] + " answered; the server's last fault: " + crash.domain.lastFault() + ")");
+        check("each old isolate is torn down while calls race", tornDown, stuck);
         System.out.println("     (" + answered[0] + " calls answered, " + restarted[0] + " got E_RESTARTED)");
     }
 

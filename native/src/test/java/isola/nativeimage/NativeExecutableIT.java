@@ -124,6 +124,87 @@ class NativeExecutableIT {
         assertTrue(!r.output().contains("isola-ramdisk"), "no temporary path:\n" + r.output());
     }
 
+    /**
+     * A booted server that fills its isolate's heap with small objects (HeapHogServer, in its
+     * first incarnation) leaves no room even for the text of its error: it must still reach the
+     * supervisor by name, which restarts it, while the shell and the servers behind it go on.
+     */
+    @Test
+    void aServerOutOfHeapIsReportedAndRestartedByTheSupervisor(@TempDir Path dir) throws Exception {
+        Path jar = isola.vm.ServerJars.pack(isola.nativeimage.tier.HeapHogServer.class, dir.resolve("hog.jar"));
+        String manifest = isola.boot.image.DefaultImage.defaultManifest() + "\n[server hog]\njar = hog.jar\nprovides = hog\n";
+        Path image = dir.resolve("hog.img");
+        Files.write(image, isola.boot.image.InitrdBuilder.build("hog.manifest", manifest, null, List.of(jar), image.toString()).image());
+        try (NativeSession s = new NativeSession("boot", "--image", image.toString(), "--disk", dir.resolve("disk.img").toString())) {
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            while (!s.output().contains("hog crashed (") || !s.output().contains("; restarted (1/")) {
+                assertTrue(System.nanoTime() < deadline, "no restart of hog in the log:\n" + s.output());
+                s.run("write /f x", "cat /f", "dmesg");
+            }
+            String crash = s.output().lines().filter(l -> l.contains("hog crashed (")).findFirst().orElseThrow();
+            assertTrue(crash.contains("java.lang.OutOfMemoryError"), "the fault names the error: " + crash);
+            s.run("supervisor", "shutdown");
+            assertEquals(0, s.exit(), "every command succeeded:\n" + s.output());
+            assertTrue(s.output().lines().anyMatch(l -> l.matches("hog +on-crash +1 .* running")), "hog serves again:\n" + s.output());
+        }
+    }
+
+    /**
+     * The block driver's isolate opens the disk image itself (it cannot share the launcher's
+     * descriptor), so each of its incarnations has a descriptor of its own: a restart must close
+     * the old one's. After several kills of blk, each followed by a write and sync the new
+     * incarnation serves, the process holds as many descriptors of the image as before.
+     */
+    @Test
+    void restartsOfTheBlockDriverLeaveNoDescriptorOfTheDiskOpen(@TempDir Path dir) throws Exception {
+        final int kills = 5;
+        Path disk = dir.resolve("disk.img");
+        try (NativeSession s = new NativeSession("boot", "--image", defaultImage().toString(), "--mem", "64M", "--disk", disk.toString())) {
+            s.run("write /before x", "sync");
+            long before = s.descriptorsOf(disk);
+            long allBefore = s.descriptors();
+            assertTrue(before >= 1, "the disk image is open:\n" + s.output());
+            for (int i = 0; i < kills; i++) {
+                s.run("kill blk", "write /f" + i + " x", "sync");
+            }
+            // The old incarnations' isolates are torn down on a thread of their own after the
+            // restart: wait for that, not for a time (fewer would be a test that looked too soon).
+            long after = s.awaitDescriptorsOf(disk, n -> n == before);
+            assertEquals(before, after, kills + " restarts of blk left " + (after - before) + " more descriptors of " + disk
+                    + " open:\n" + s.fdListing() + "\n" + s.output());
+            System.out.println("descriptors: " + allBefore + " before, " + s.descriptors() + " after " + kills + " kills of blk");
+            s.run("cat /f" + (kills - 1), "shutdown");
+            assertEquals(0, s.exit(), "every command succeeded:\n" + s.output());
+        }
+    }
+
+    /**
+     * Each incarnation of the log server writes the host log through a Log4j of its own isolate,
+     * which opens the file: a restart must close the old one's. After several kills of log, the
+     * process holds as many descriptors of the host log as before.
+     */
+    @Test
+    void restartsOfTheLogServerLeaveNoDescriptorOfTheHostLogOpen(@TempDir Path dir) throws Exception {
+        final int kills = 5;
+        Path hostLog = Path.of("target", "isola.log").toAbsolutePath(); // the log server's isolate writes it, relative to the working directory
+        try (NativeSession s = new NativeSession("boot", "--image", defaultImage().toString(), "--mem", "64M", "--disk",
+                dir.resolve("disk.img").toString())) {
+            s.run("dmesg");
+            long before = s.awaitDescriptorsOf(hostLog, n -> n >= 1); // Log4j opens it on the log server's own thread
+            assertTrue(before >= 1, "the host log " + hostLog + " is open:\n" + s.fdListing());
+            for (int i = 0; i < kills; i++) {
+                s.run("kill log", "dmesg");
+            }
+            // The old isolates close it on their teardown threads, the new one opens it when it
+            // first writes a record: wait for both, not for a time.
+            long after = s.awaitDescriptorsOf(hostLog, n -> n == before);
+            assertEquals(before, after, kills + " restarts of log left " + (after - before) + " more descriptors of " + hostLog
+                    + " open:\n" + s.fdListing() + "\n" + s.output());
+            s.run("shutdown");
+            assertEquals(0, s.exit(), "every command succeeded:\n" + s.output());
+        }
+    }
+
     static Path defaultImage() {
         Path image = Path.of("..", "bootstrap", "target", "isola.img").toAbsolutePath().normalize();
         assertTrue(Files.exists(image), image + " was not built");

@@ -18,8 +18,8 @@ import java.util.Set;
 public final class BootImage {
     private BootImage() {}
 
-    /** The manifest's path inside the image. */
-    public static final String MANIFEST = "boot.manifest";
+    /** The manifest's path inside the image (the kernel's name for it, which bare metal reads too). */
+    public static final String MANIFEST = Initrd.MANIFEST;
 
     /** Services the system itself provides: a manifest may grant them with no server providing them. */
     public static final Set<String> BUILTIN_SERVICES = Set.of(Proc.PROC, Proc.SUPERVISOR, Console.DEVICE);

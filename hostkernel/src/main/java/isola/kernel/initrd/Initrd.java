@@ -26,6 +26,12 @@ import java.util.Map;
  * must not modify it after {@link #parse}.
  */
 public final class Initrd {
+    /**
+     * Where an image holds its boot manifest: the one name the image writer, the hosted boot and
+     * the bare-metal kernel all use (each takes it from here).
+     */
+    public static final String MANIFEST = "boot.manifest";
+
     private final String imageName;
     private final List<Entry> entries;
     private final Map<String, Entry> byPath;

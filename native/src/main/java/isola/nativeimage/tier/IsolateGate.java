@@ -116,10 +116,62 @@ final class IsolateGate implements KernelGate {
         return KernelEntry.getString(buf.rawValue(), n);
     }
 
-    /** Hands the text of a handler's failure to the kernel, which names it in the fault it reports. */
+    /** How many bytes of a fault's text cross to the kernel (the rest is cut). */
+    static final int FAULT_TEXT_BYTES = 1024;
+
+    /**
+     * Hands the text of a handler's failure to the kernel, which names it in the fault it
+     * reports: the exception's class name and message, as {@code Throwable.toString} puts them.
+     *
+     * <p>It allocates nothing in this isolate, because it runs when the handler failed for want
+     * of heap: after an OutOfMemoryError from small allocations the heap has no room even for
+     * the string {@code toString} would build, and an exception escaping the entry point would
+     * end the whole process. So the text is encoded from the strings that exist already (the
+     * class's name, the exception's message, which for the GC's OutOfMemoryError is preallocated)
+     * straight into a buffer on the stack. A message that cannot be had without heap (an
+     * overridden getMessage that allocates) is left out.
+     */
     static void reportFault(long kernelThread, long tcb, Throwable e) {
-        CCharPointer buf = StackValue.get(1024);
-        long n = KernelEntry.putString(String.valueOf(e), buf.rawValue(), 1024);
+        CCharPointer buf = StackValue.get(FAULT_TEXT_BYTES);
+        int n = putUtf8(e.getClass().getName(), buf, 0);
+        String message;
+        try {
+            message = e.getLocalizedMessage();
+        } catch (Throwable noRoom) {
+            message = null;
+        }
+        if (message != null) {
+            n = putUtf8(message, buf, putUtf8(": ", buf, n));
+        }
         SYSCALL.getFunctionPointer().invoke(WordFactory.pointer(kernelThread), tcb, FAULT_TEXT, buf.rawValue(), n, 0, 0);
+    }
+
+    /**
+     * Appends {@code s} as UTF-8 at byte {@code at} of {@code buf} (up to FAULT_TEXT_BYTES, never
+     * cutting a character); returns the new length. Reads chars one by one: no byte array, so no
+     * heap (see {@link #reportFault}). An unpaired surrogate becomes '?', as String's encoder does.
+     */
+    private static int putUtf8(String s, CCharPointer buf, int at) {
+        for (int i = 0; i < s.length(); i++) {
+            int c = s.charAt(i);
+            if (Character.isHighSurrogate((char) c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                c = Character.toCodePoint((char) c, s.charAt(++i));
+            } else if (Character.isSurrogate((char) c)) {
+                c = '?';
+            }
+            int bytes = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+            if (at + bytes > FAULT_TEXT_BYTES) {
+                break;
+            }
+            if (bytes == 1) {
+                buf.write(at++, (byte) c);
+                continue;
+            }
+            buf.write(at++, (byte) (bytes == 2 ? 0xC0 | c >> 6 : bytes == 3 ? 0xE0 | c >> 12 : 0xF0 | c >> 18));
+            for (int shift = (bytes - 2) * 6; shift >= 0; shift -= 6) {
+                buf.write(at++, (byte) (0x80 | (c >> shift) & 0x3F));
+            }
+        }
+        return at;
     }
 }

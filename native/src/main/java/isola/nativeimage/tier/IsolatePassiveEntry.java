@@ -41,7 +41,7 @@ final class IsolatePassiveEntry implements PassiveEntry {
         if (r == ServerEntry.KILLED) {
             throw KilledError.INSTANCE;
         }
-        throw new ServerIsolateFault(isolate.name + ": passive handler failed: " + n.faultText);
+        throw new ServerIsolateFault(isolate.name + ": passive handler failed: " + ServerEntry.faultText(r, n));
     }
 
     /** A passive handler threw in its isolate; the message is its exception's text. */

@@ -13,4 +13,14 @@ public final class NativeLogging {
     public static void configure() {
         System.setProperty("log4j2.disableJmx", "true");
     }
+
+    /**
+     * As {@link #configure}, for a server's isolate: Log4j also registers the stop of its
+     * context with {@link IsolateShutdown}, which the isolate's teardown runs, so that its files
+     * are closed when the server's incarnation ends (the process's exit would be too late).
+     */
+    static void configureServerIsolate() {
+        configure();
+        System.setProperty("log4j.shutdownCallbackRegistry", IsolateShutdown.class.getName());
+    }
 }

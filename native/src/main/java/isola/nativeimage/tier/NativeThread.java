@@ -16,6 +16,8 @@ final class NativeThread {
     private static final java.util.BitSet used = new java.util.BitSet(MAX);
 
     final int index;
+    /** The kernel thread's name, for a teardown to say who stayed inside an isolate. */
+    final String name;
     /** The UTCB of the thread this state is for: a Tcb reused for a new thread gets a new one. */
     private final java.lang.foreign.MemorySegment utcb;
     /** Its address, which the server isolate's Sys reads and writes the registers at. */
@@ -25,8 +27,12 @@ final class NativeThread {
     /** The text of the last fault of a passive handler this thread ran (set by the server isolate). */
     volatile String faultText;
 
-    private NativeThread(int index, long handle, java.lang.foreign.MemorySegment utcb) {
+    /** The state under each index in use (null: free), read by {@link #nameOf}. */
+    private static final NativeThread[] byIndex = new NativeThread[MAX];
+
+    private NativeThread(int index, long handle, java.lang.foreign.MemorySegment utcb, String name) {
         this.index = index;
+        this.name = name;
         this.handle = handle;
         this.utcb = utcb;
         this.utcbAddress = utcb.address();
@@ -56,7 +62,8 @@ final class NativeThread {
             throw new IllegalStateException("more than " + MAX + " kernel threads entered server isolates");
         }
         used.set(i);
-        NativeThread n = new NativeThread(i, ObjectHandles.getGlobal().create(t).rawValue(), t.utcb());
+        NativeThread n = new NativeThread(i, ObjectHandles.getGlobal().create(t).rawValue(), t.utcb(), t.name());
+        byIndex[i] = n;
         t.tier = n;
         return n;
     }
@@ -73,7 +80,14 @@ final class NativeThread {
         }
     }
 
+    /** The name of the thread under {@code index}, or a note that it is free. */
+    static synchronized String nameOf(int index) {
+        NativeThread n = byIndex[index];
+        return n == null ? "(a thread that has ended)" : n.name;
+    }
+
     private static void free(NativeThread n) {
+        byIndex[n.index] = null;
         used.clear(n.index);
         ObjectHandles.getGlobal().destroy(org.graalvm.word.WordFactory.signed(n.handle));
     }

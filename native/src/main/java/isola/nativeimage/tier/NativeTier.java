@@ -19,6 +19,12 @@ import org.graalvm.word.WordFactory;
  * {@link KernelEntry}. Only code compiled into the executable can run as a server.
  */
 public final class NativeTier implements IsolationTier {
+    /**
+     * The most heap one server isolate may use, in MiB: its OutOfMemoryError is its own, and a
+     * server filling its heap cannot take the process's memory from the others.
+     */
+    public static final long SERVER_HEAP_MIB = 64;
+
     private final HostedMachine machine;
 
     public NativeTier(HostedMachine machine) {
@@ -49,7 +55,7 @@ public final class NativeTier implements IsolationTier {
             }
             if (r != 0) {
                 throw new IsolatePassiveEntry.ServerIsolateFault(domain.name() + "/" + name + ": "
-                        + (r == ServerEntry.CLOSED ? "its isolate is being torn down" : n.faultText));
+                        + (r == ServerEntry.CLOSED ? "its isolate is being torn down" : ServerEntry.faultText(r, n)));
             }
         });
         return isola.kernel.Status.OK;
@@ -97,6 +103,11 @@ public final class NativeTier implements IsolationTier {
          */
         public boolean tearDown(long timeoutNs) {
             return isolate.tearDown(timeoutNs);
+        }
+
+        /** Why the last {@link #tearDown} returned false (who stayed inside), or null. */
+        public String leftInPlace() {
+            return isolate.leftInPlace();
         }
 
         /**
@@ -223,8 +234,13 @@ public final class NativeTier implements IsolationTier {
     @Override
     public void release(IsolationTier.Loaded old) {
         if (old instanceof NativeLoaded l) {
-            Thread.ofPlatform().daemon().name("isola-teardown-" + l.domain().name())
-                    .start(() -> l.prepared().standby().isolate.tearDown(1_000_000_000L));
+            ServerIsolate isolate = l.prepared().standby().isolate;
+            Thread.ofPlatform().daemon().name("isola-teardown-" + l.domain().name()).start(() -> {
+                if (!isolate.tearDown(1_000_000_000L)) {
+                    System.err.println("isola native: the isolate " + isolate + " of a dead incarnation is left in place, closed: "
+                            + isolate.leftInPlace());
+                }
+            });
         }
     }
 
@@ -265,7 +281,7 @@ public final class NativeTier implements IsolationTier {
                 started.complete(new NativeServer(isolate));
             } else {
                 IllegalStateException e = new IllegalStateException(domain.name() + " (" + serverClass
-                        + ") failed to start in its isolate: " + (r == ServerEntry.CLOSED ? "the isolate was torn down" : n.faultText));
+                        + ") failed to start in its isolate: " + (r == ServerEntry.CLOSED ? "the isolate was torn down" : ServerEntry.faultText(r, n)));
                 started.completeExceptionally(e);
                 throw e; // a fault of the domain, as in the vm tier
             }

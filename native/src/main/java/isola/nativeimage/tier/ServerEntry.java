@@ -17,10 +17,21 @@ final class ServerEntry {
     private ServerEntry() {}
 
     /**
-     * Results of an entry that are not a reply tag: a fault, the domain killed; and, from the
-     * kernel's side, the isolate closed (the call was refused before it crossed).
+     * Results of an entry that are not a reply tag: a fault (its text reported), the domain
+     * killed, a fault whose text could not be reported; and, from the kernel's side, the
+     * isolate closed (the call was refused before it crossed).
      */
-    static final long FAULTED = -1, KILLED = -2, CLOSED = -3;
+    static final long FAULTED = -1, KILLED = -2, CLOSED = -3, FAULTED_UNREPORTED = -4;
+
+    /**
+     * The text of the fault an entry of thread {@code n} ended with ({@code r} FAULTED or
+     * FAULTED_UNREPORTED), on the kernel's side: what the isolate reported, or, if it could not,
+     * a text made here, so that even then the fault is named and reported.
+     */
+    static String faultText(long r, NativeThread n) {
+        return r == FAULTED_UNREPORTED ? "the server's isolate failed and could not say why (reporting it failed too)"
+                : n.faultText;
+    }
 
     interface PassivePointer extends CFunctionPointer {
         @InvokeCFunctionPointer
@@ -35,6 +46,11 @@ final class ServerEntry {
     interface DetachPointer extends CFunctionPointer {
         @InvokeCFunctionPointer
         void invoke(IsolateThread server);
+    }
+
+    interface CountPointer extends CFunctionPointer {
+        @InvokeCFunctionPointer
+        int invoke(IsolateThread server);
     }
 
     interface NopPointer extends CFunctionPointer {
@@ -62,13 +78,22 @@ final class ServerEntry {
         }
     }
 
-    /** What an entry returns for {@code e}: KILLED for the kill signal, else FAULTED, its text reported to the kernel first. */
+    /**
+     * What an entry returns for {@code e}: KILLED for the kill signal, else FAULTED, its text
+     * reported to the kernel first. The report needs no heap here (see IsolateGate#reportFault);
+     * should it fail all the same, the entry still returns, FAULTED_UNREPORTED: an exception
+     * escaping a {@code @CEntryPoint} would end the whole process, every isolate with it.
+     */
     private static long failed(Throwable e, long kernelThread, long tcb) {
         if (e instanceof KilledError) {
             return KILLED;
         }
-        IsolateGate.reportFault(kernelThread, tcb, e);
-        return FAULTED;
+        try {
+            IsolateGate.reportFault(kernelThread, tcb, e);
+            return FAULTED;
+        } catch (Throwable reportFailed) {
+            return FAULTED_UNREPORTED;
+        }
     }
 
     static final CEntryPointLiteral<DetachPointer> DETACH_OTHERS = CEntryPointLiteral.create(ServerEntry.class,
@@ -83,6 +108,31 @@ final class ServerEntry {
     @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
     static void detachOthers(IsolateThread self) {
         com.oracle.svm.core.thread.VMThreads.detachAllThreadsExceptCurrentWithoutCleanupForTearDown();
+    }
+
+    static final CEntryPointLiteral<CountPointer> RELEASE = CEntryPointLiteral.create(ServerEntry.class, "release",
+            IsolateThread.class);
+
+    /**
+     * Gives back what the isolate holds of the process's, which GraalVM's teardown does not:
+     * runs what its libraries registered to run at its end (IsolateShutdown: Log4j closes its
+     * files), then closes the host files its server left open (HostFiles: a disk image).
+     * Returns how many host files it closed, or a negative number if closing one failed (see
+     * HostFiles#closeAll). The host files are closed even in an isolate whose heap is
+     * exhausted, where the callbacks fail: that needs no allocation.
+     */
+    @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
+    static int release(IsolateThread self) {
+        try {
+            IsolateShutdown.runAll();
+        } catch (Throwable e) { // no heap for even the copy of the list: what it would have closed stays open
+            // nothing more can be done here, and nothing may escape an entry point
+        }
+        try {
+            return isola.nativeimage.disk.HostFiles.closeAll();
+        } catch (Throwable e) { // it allocates nothing and calls only close(2); but nothing may escape an entry point
+            return Integer.MIN_VALUE;
+        }
     }
 
     static final CEntryPointLiteral<NopPointer> NOP = CEntryPointLiteral.create(ServerEntry.class, "nop",

@@ -30,14 +30,20 @@ final class ServerIsolate {
     /** Set when teardown begins: no call may enter from then on (see {@link #enter}). */
     private volatile boolean closed;
     private volatile boolean tornDown;
+    /** Why the last teardown did not happen: who stayed inside (null if none failed). */
+    private volatile String leftInPlace;
 
     private ServerIsolate(String name, long isolate) {
         this.name = name;
         this.isolate = isolate;
     }
 
-    /** The most heap one server isolate may use: an OutOfMemoryError is its own, not the system's. */
-    static final String MAX_HEAP = "-XX:MaxHeapSize=" + (64L << 20);
+    /**
+     * The isolate argument that bounds its heap (see NativeTier#SERVER_HEAP_MIB). Each isolate
+     * parses its own arguments into its own copy of the runtime options, so the limit is the
+     * isolate's, not the process's; the self-test checks it from inside one.
+     */
+    static final String MAX_HEAP = "-XX:MaxHeapSize=" + (NativeTier.SERVER_HEAP_MIB << 20);
 
     /**
      * Creates the isolate. The creating thread is detached from it at once: an isolate can only
@@ -163,6 +169,11 @@ final class ServerIsolate {
      * will not enter it again, so they are detached from inside it, on this thread
      * ({@link ServerEntry#detachOthers}), as GraalVM's own teardown does. That includes threads
      * this table no longer lists ({@link #forgetAll}).
+     *
+     * <p>The host files the server left open (a disk image the block driver opened) are closed
+     * here too, once no thread is inside: before, one of its threads could still be using one,
+     * and closing it under that thread could let a later open reuse the number, so that thread
+     * would write into another file. An isolate left in place keeps its files with it.
      */
     synchronized boolean tearDown(long timeoutNs) {
         if (tornDown) {
@@ -175,6 +186,8 @@ final class ServerIsolate {
         for (int i = 0; i < NativeThread.MAX; i++) {
             while (U.getIntVolatile(depth, Unsafe.ARRAY_INT_BASE_OFFSET + (long) i * Unsafe.ARRAY_INT_INDEX_SCALE) != 0) {
                 if (System.nanoTime() - deadline > 0) {
+                    leftInPlace = "thread " + NativeThread.nameOf(i) + " (index " + i + ") still had " + depth[i]
+                            + " call(s) in progress inside it after " + timeoutNs / 1_000_000 + " ms";
                     return false;
                 }
                 Thread.onSpinWait();
@@ -183,11 +196,22 @@ final class ServerIsolate {
         // The others are outside (counted above) and never enter again (closed): detach them
         // from here, inside the isolate, as its teardown would.
         long self = Isolates.attachCurrentThread(WordFactory.pointer(isolate)).rawValue();
+        // No thread of the server can use its host files any more (none is inside): close
+        // what it left open, which GraalVM's teardown would leave open in the process.
+        int closed = ServerEntry.RELEASE.getFunctionPointer().invoke(WordFactory.pointer(self));
+        if (closed < 0) {
+            System.err.println("isola native: " + this + ": closing the host files its server left open failed");
+        }
         ServerEntry.DETACH_OTHERS.getFunctionPointer().invoke(WordFactory.pointer(self));
         java.util.Arrays.fill(threads, 0);
         tornDown = true;
         Isolates.tearDownIsolate(WordFactory.pointer(self));
         return true;
+    }
+
+    /** Why the last {@link #tearDown} returned false, or null. */
+    String leftInPlace() {
+        return leftInPlace;
     }
 
     @Override

@@ -17,7 +17,7 @@ final class ServerRuntime {
     private ServerRuntime() {}
 
     static {
-        NativeLogging.configure(); // each isolate has its own system properties
+        NativeLogging.configureServerIsolate(); // each isolate has its own system properties
     }
 
     private static final int MAX_HANDLERS = 64;
