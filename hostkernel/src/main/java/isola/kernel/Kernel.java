@@ -178,7 +178,19 @@ public final class Kernel {
         self.serviceStart = 0; // a receive ends the service of any call taken before
         begin(self, OP_RECV, slot);
         int r = self.killed ? E_KILLED : slowRecv(self, slot, timeout);
-        return end(self, r);
+        return served(self, end(self, r));
+    }
+
+    /**
+     * Stamps {@code self} as serving from now if what it received is a call awaiting its reply.
+     * The receiver stamps itself as it returns with the call, so a hand-off still writes only
+     * the two threads' UTCBs and the reply object, never the other thread's Tcb.
+     */
+    private int served(Tcb self, int st) {
+        if (st == OK && self.reply.binding() != 0) {
+            self.serviceStart = serviceClock;
+        }
+        return st;
     }
 
     /** Answers the caller bound to this thread's reply object. */
@@ -216,7 +228,7 @@ public final class Kernel {
         if (fast && timeout == FOREVER) {
             int r = fastReplyRecv(self, slot, tag);
             if (r != MISS) {
-                return r;
+                return served(self, r);
             }
         }
         begin(self, OP_REPLY_RECV, slot);
@@ -232,7 +244,7 @@ public final class Kernel {
                 r = slowRecv(self, slot, timeout);
             }
         }
-        return end(self, r);
+        return served(self, end(self, r));
     }
 
     /** Moves the reply object bound to a caller into {@code dst}, so the answer can come later. */
@@ -293,7 +305,6 @@ public final class Kernel {
         Utcb.setBadge(ru, c.badge);
         Utcb.setStatus(ru, OK);
         r.reply.bind(self, gen);
-        r.serviceStart = serviceClock; // before the release: the receiver serves it from now
         if (Utcb.release(ru)) {
             machine.unpark(r);
         }
@@ -453,7 +464,6 @@ public final class Kernel {
             if (call) {
                 long gen = block(self, Tcb.BLOCKED_REPLY, r.reply, slot, timeout, Utcb.WAIT_OTHER, 0);
                 r.reply.bind(self, gen);
-                r.serviceStart = serviceClock;
             }
             wakeClaimed(r, OK);
             return call ? BLOCKED : OK;
@@ -551,7 +561,6 @@ public final class Kernel {
             s.state = Tcb.BLOCKED_REPLY;
             s.blockedOn = self.reply;
             self.reply.bind(s, Utcb.generation(s.utcb));
-            self.serviceStart = serviceClock;
         } else if (Utcb.claimAny(s.utcb)) {
             wakeClaimed(s, OK);
         }
@@ -1640,7 +1649,6 @@ public final class Kernel {
             transfer(proxy, d.faultCap, tag, r, false);
             long gen = block(proxy, Tcb.BLOCKED_REPLY, r.reply, -1, FOREVER, Utcb.WAIT_OTHER, 0);
             r.reply.bind(proxy, gen);
-            r.serviceStart = serviceClock;
             wakeClaimed(r, OK);
             return;
         }

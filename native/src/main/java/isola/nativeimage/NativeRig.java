@@ -135,6 +135,16 @@ final class NativeRig implements AutoCloseable {
         private Thread thread;
         private volatile Throwable failure;
 
+        /** Waits at most {@code ms} for it to end; true if it did (what it threw is then thrown). */
+        boolean join(long ms) throws Exception {
+            thread.join(ms);
+            if (thread.isAlive()) {
+                return false;
+            }
+            join();
+            return true;
+        }
+
         void join() throws Exception {
             thread.join();
             if (failure instanceof Exception e) {

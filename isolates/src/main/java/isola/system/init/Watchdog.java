@@ -98,7 +98,11 @@ final class Watchdog {
         if (deadline == null || r.gaveUp) {
             return;
         }
-        Domain d = r.vd.domain();
+        var vd = r.vd;
+        if (vd == null) {
+            return; // not started yet: init boots the servers while the watchdog runs
+        }
+        Domain d = vd.domain();
         if (d.state() != Domain.RUNNING) {
             return; // crashed or being restarted: the fault thread has it
         }

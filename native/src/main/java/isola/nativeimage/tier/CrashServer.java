@@ -10,14 +10,17 @@ import java.util.List;
 /**
  * A passive server that fails on request, to show what an isolate contains: label ECHO answers
  * MR0 + 1; THROW throws; OOM allocates until its isolate's heap is exhausted; RECURSE recurses
- * until its stack overflows. The containment tests and the crash benchmark use it.
+ * until its stack overflows; SPIN loops for ever without a system call (only a kill of its
+ * isolate ends it: see RunawayStop). The containment tests and the crash benchmark use it.
  */
 public final class CrashServer implements Server, Handler {
     public static final String SERVICE = "crash";
-    public static final int ECHO = 0, THROW = 1, OOM = 2, RECURSE = 3;
+    public static final int ECHO = 0, THROW = 1, OOM = 2, RECURSE = 3, SPIN = 4;
 
     /** Keeps what OOM allocates reachable until the isolate is gone. */
     private final List<long[]> hoard = new ArrayList<>();
+    /** Read on every turn of SPIN's loop (volatile: the loop is not a counted one the compiler may reshape). */
+    private volatile boolean spinning;
 
     @Override
     public void start(ServerContext context) {
@@ -34,6 +37,12 @@ public final class CrashServer implements Server, Handler {
                 }
             }
             case RECURSE -> sys.mr(0, depth(0));
+            case SPIN -> {
+                spinning = true;
+                while (spinning) {
+                    Thread.onSpinWait();
+                }
+            }
             default -> sys.mr(0, sys.mr(0) + 1);
         }
         return Sys.tag(0, 1);

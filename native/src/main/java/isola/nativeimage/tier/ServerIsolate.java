@@ -30,10 +30,17 @@ final class ServerIsolate {
     /** Set when teardown begins: no call may enter from then on (see {@link #enter}). */
     private volatile boolean closed;
     private volatile boolean tornDown;
+    /**
+     * The isolate's kill word, in unmanaged memory both isolates see: set at teardown, it makes
+     * the code still running inside (a killed server's loop) throw at its next safepoint check
+     * ({@link RunawayStop}), so the threads leave and the teardown can go on.
+     */
+    final long killWord = U.allocateMemory(Integer.BYTES);
 
     private ServerIsolate(String name, long isolate) {
         this.name = name;
         this.isolate = isolate;
+        U.putIntVolatile(null, killWord, 0);
     }
 
     /** The most heap one server isolate may use: an OutOfMemoryError is its own, not the system's. */
@@ -170,6 +177,7 @@ final class ServerIsolate {
         }
         byIsolate.remove(isolate);
         closed = true;
+        U.putIntVolatile(null, killWord, 1); // what still runs inside stops at its next safepoint check
         ProcessFence.run();
         long deadline = System.nanoTime() + timeoutNs;
         for (int i = 0; i < NativeThread.MAX; i++) {
@@ -180,6 +188,10 @@ final class ServerIsolate {
                 Thread.onSpinWait();
             }
         }
+        // Nothing runs inside now, and nothing enters again: the kill word has done its work, and
+        // must not stop this thread, which enters next (it may have entered before, as a caller,
+        // and have the callback that reads it).
+        U.putIntVolatile(null, killWord, 0);
         // The others are outside (counted above) and never enter again (closed): detach them
         // from here, inside the isolate, as its teardown would.
         long self = Isolates.attachCurrentThread(WordFactory.pointer(isolate)).rawValue();
@@ -187,6 +199,7 @@ final class ServerIsolate {
         java.util.Arrays.fill(threads, 0);
         tornDown = true;
         Isolates.tearDownIsolate(WordFactory.pointer(self));
+        U.freeMemory(killWord); // nothing reads it now: the isolate's threads are gone
         return true;
     }
 
