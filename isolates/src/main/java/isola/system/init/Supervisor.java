@@ -132,8 +132,16 @@ final class Supervisor {
         return faultReply();
     }
 
-    /** What a server left dead for good held elsewhere is given back: its pager's frames. */
+    /**
+     * What a server left dead for good held elsewhere is given back: its pager's frames, and its
+     * tier's hold on the dead incarnation (the native tier tears its isolate down, which also
+     * stops code still running there).
+     */
     private void leftDead(Sys sys, Init.Running r) {
+        var dead = r.vd;
+        if (dead != null && dead.domain().state() == Domain.DEAD) {
+            init.tier.release(dead);
+        }
         int st = init.releasePaged(domain, sys, PAGER, r);
         if (st != Status.OK) {
             log(sys, Log.WARN, r.spec.name() + "'s pager " + r.spec.pager() + " did not free its pages: "
