@@ -105,11 +105,21 @@ public final class Kernel {
         memory = new Memory(machine.ram(), config);
         tickPeriod = config.timerHz() > 0 ? 1_000_000_000L / config.timerHz() : 0;
         nextTick = machine.now() + tickPeriod;
+        serviceOrigin = machine.now();
     }
 
     /** The periodic timer's period in ns (0: none), and when it next ticks. */
     private final long tickPeriod;
     private long nextTick;
+
+    /**
+     * The service clock: what a thread's {@link Tcb#serviceStart} is stamped with when it
+     * begins serving a call. A coarse clock, advanced only by whoever watches calls' ages (the
+     * supervisor's watchdog, {@link #advanceServiceClock}), so the IPC paths stamp a call with
+     * a plain load and store instead of reading the time. Never 0 (0 means "not serving").
+     */
+    private long serviceClock = 1;
+    private final long serviceOrigin;
 
     public Machine machine() {
         return machine;
@@ -170,13 +180,27 @@ public final class Kernel {
 
     /** Receives a message into the caller's registers; a call also binds the caller's reply object. */
     public int recv(Tcb self, int slot, long timeout) {
+        self.serviceStart = 0; // a receive ends the service of any call taken before
         begin(self, OP_RECV, slot);
         int r = self.killed ? E_KILLED : slowRecv(self, slot, timeout);
-        return end(self, r);
+        return served(self, end(self, r));
+    }
+
+    /**
+     * Stamps {@code self} as serving from now if what it received is a call awaiting its reply.
+     * The receiver stamps itself as it returns with the call, so a hand-off still writes only
+     * the two threads' UTCBs and the reply object, never the other thread's Tcb.
+     */
+    private int served(Tcb self, int st) {
+        if (st == OK && self.reply.binding() != 0) {
+            self.serviceStart = serviceClock;
+        }
+        return st;
     }
 
     /** Answers the caller bound to this thread's reply object. */
     public int reply(Tcb self, long tag) {
+        self.serviceStart = 0;
         begin(self, OP_REPLY, -1);
         int r = self.killed ? E_KILLED : slowReply(self, self.reply, tag, -1);
         return end(self, r);
@@ -205,10 +229,11 @@ public final class Kernel {
      * one kernel entry. With no caller bound it only receives.
      */
     public int replyRecv(Tcb self, int slot, long tag, long timeout) {
+        self.serviceStart = 0; // the call is answered; the next one stamps it again
         if (fast && timeout == FOREVER) {
             int r = fastReplyRecv(self, slot, tag);
             if (r != MISS) {
-                return r;
+                return served(self, r);
             }
         }
         begin(self, OP_REPLY_RECV, slot);
@@ -224,11 +249,12 @@ public final class Kernel {
                 r = slowRecv(self, slot, timeout);
             }
         }
-        return end(self, r);
+        return served(self, end(self, r));
     }
 
     /** Moves the reply object bound to a caller into {@code dst}, so the answer can come later. */
     public int saveReply(Tcb self, int dst) {
+        self.serviceStart = 0; // the call waits in a saved reply now, not on this thread
         begin(self, OP_SAVE_REPLY, dst);
         int r = self.killed ? E_KILLED : slowSaveReply(self, dst);
         return end(self, r);
@@ -378,12 +404,15 @@ public final class Kernel {
         Utcb.setTag(u, tag);
         Utcb.setBadge(u, c.badge);
         Domain saved = self.current;
+        long outerStart = self.serviceStart; // a passive call nested in another call
+        self.serviceStart = serviceClock;
         self.current = server;
         long replyTag;
         try {
             replyTag = p.entry().enter(self);
         } catch (Throwable t) {
             self.current = saved;
+            self.serviceStart = outerStart;
             if (self.killed) {
                 self.errorArg = slot;
                 return E_KILLED;
@@ -391,6 +420,12 @@ public final class Kernel {
             return passiveFault(self, server, t, slot);
         }
         self.current = saved;
+        self.serviceStart = outerStart;
+        if (server.state == Domain.DEAD) {
+            // Killed under the call (its watchdog, say) and the handler came back anyway: the
+            // answer of a dead incarnation is not delivered, as an active server's late reply is not.
+            return fail(self, server.downStatus(), slot);
+        }
         if ((replyTag & 0xFF00L) != 0 || (replyTag & 0xFFL) > Utcb.MESSAGE_REGISTERS) {
             return passiveFault(self, server, new IllegalStateException(
                     "passive handler returned an invalid reply tag 0x" + Long.toHexString(replyTag)), slot);
@@ -1576,6 +1611,7 @@ public final class Kernel {
      * thread's body) or E_KILLED when the handler kills the domain.
      */
     public int threadFault(Tcb self, Throwable cause) {
+        self.serviceStart = 0;
         begin(self, OP_FAULT, 0);
         failCaller(self.reply, E_SERVER_FAULT);
         if (self.killed) {
@@ -2066,6 +2102,7 @@ public final class Kernel {
         t.priority = priority;
         t.state = Tcb.INACTIVE;
         t.killed = false;
+        t.serviceStart = 0;
         t.proxyOf = null;
         t.fastEp = null;
         t.timeslice = config.timesliceNs();
@@ -2496,6 +2533,62 @@ public final class Kernel {
             java.util.List<Tcb> out = new java.util.ArrayList<>();
             for (Tcb t = d.threads; t != null; t = t.domainNext) {
                 out.add(t);
+            }
+            return out;
+        } finally {
+            machine.leave(null);
+        }
+    }
+
+    // ---- calls' ages, for a watchdog (host side) ----
+
+    /**
+     * Advances the service clock to now and returns its new value: calls that begin serving
+     * from here on are stamped with it. The clock's resolution is how often this is called: a
+     * call stamped {@code t} began at {@code t} or later, but before the next advance. Its
+     * values are ns since the kernel started, plus 1 (never 0), and only grow. Host side, one
+     * caller (the watchdog); no lock.
+     */
+    public long advanceServiceClock() {
+        long now = Math.max(serviceClock, machine.now() - serviceOrigin + 1);
+        serviceClock = now;
+        return now;
+    }
+
+    /**
+     * The service-clock stamp of the oldest call that {@code d}'s code is serving now, or 0 if
+     * it serves none: over its own threads that took a call needing a reply and have not
+     * answered it yet, and over every thread (its own or a caller's) inside a passive call into
+     * it. Read racily, without the kernel lock: a snapshot for a watchdog, not an invariant.
+     */
+    public long oldestCallStart(Domain d) {
+        long oldest = 0;
+        for (int i = 0; i < threads.capacity(); i++) {
+            Tcb t = threads.get(i);
+            long start = t.serviceStart;
+            if (start != 0 && t.live && t.current == d && (oldest == 0 || start < oldest)) {
+                oldest = start;
+            }
+        }
+        return oldest;
+    }
+
+    /**
+     * Threads inside a passive call into a domain that is dead now (which may be reclaimed
+     * already: its callers do not keep it): a handler killed under its caller that has not
+     * returned. In the vm tier one that never makes a system call cannot be stopped, and holds
+     * its caller's thread until it ends.
+     */
+    public java.util.List<Tcb> callersInDeadDomains() {
+        machine.enter(null);
+        try {
+            java.util.List<Tcb> out = new java.util.ArrayList<>();
+            for (int i = 0; i < threads.capacity(); i++) {
+                Tcb t = threads.get(i);
+                Domain in = t.current;
+                if (t.live && in != null && in != t.domain && in.state == Domain.DEAD && t.proxyOf == null) {
+                    out.add(t);
+                }
             }
             return out;
         } finally {

@@ -31,6 +31,14 @@ public final class Tcb extends KernelObject {
     Reply reply;
     /** Set when the thread's domain is killed; checked at every kernel entry. */
     volatile boolean killed;
+    /**
+     * The kernel's service clock ({@link Kernel#advanceServiceClock}) when this thread began
+     * serving the call it serves now, in {@link #current}: a passive call it entered, or a call
+     * it received that needs a reply; 0 when it serves none. A plain store on the IPC paths
+     * (by the thread itself, or by the caller that hands it a call before waking it); the
+     * watchdog reads it racily ({@link Kernel#oldestCallStart}).
+     */
+    long serviceStart;
 
     // ---- while blocked (kernel lock) ----
     KernelObject blockedOn;

@@ -69,6 +69,7 @@ final class SelfTest implements Callable<Integer> {
                         Status.name(st) + ", its limit " + NativeRig.mr0(t) + " bytes");
                 servesDuring(rig, t, crash, echo, active, CrashServer.OOM, "OutOfMemoryError", "out of memory");
                 servesDuring(rig, t, crash, echo, active, CrashServer.RECURSE, "StackOverflowError", "stack overflow");
+                runawayStopped(rig, t, crash);
                 callsRacingRestarts(rig, crash);
                 memory(rig, t, pager);
             });
@@ -201,6 +202,38 @@ final class SelfTest implements Callable<Integer> {
         int st = rig.callWithin(c, CALL_DEADLINE_NS, s.clientSlot, 0, i);
         return st == Status.OK && NativeRig.mr0(c) == i + 1 ? null
                 : s.name + " call " + i + ": " + Status.name(st) + ", MR0 " + NativeRig.mr0(c);
+    }
+
+    /**
+     * A passive handler that loops without a system call, on its caller's thread inside the
+     * server's isolate, is stopped there once its domain is killed and its isolate torn down
+     * (RunawayStop): the call fails with E_RESTARTED, the isolate goes, the next incarnation
+     * serves. In the vm tier no such loop can be stopped. The kernel meanwhile sees the call in
+     * service, which the supervisor's watchdog reads.
+     */
+    private void runawayStopped(NativeRig rig, Tcb t, NativeRig.Served crash) throws Exception {
+        int[] spun = {-1};
+        NativeRig.Running spinner = rig.startOnClientThread("spinner", s -> spun[0] = rig.call(s, crash.clientSlot, CrashServer.SPIN, 0));
+        long end = System.nanoTime() + 10_000_000_000L;
+        rig.kernel.advanceServiceClock();
+        while (rig.kernel.oldestCallStart(crash.domain) == 0 && System.nanoTime() < end) {
+            Thread.sleep(1);
+        }
+        check("runaway: the kernel sees the looping call in service", rig.kernel.oldestCallStart(crash.domain) != 0,
+                "no call in service in " + crash.domain);
+        Thread.sleep(200); // well inside its loop
+        long t0 = System.nanoTime();
+        NativeTier.NativeServer old = crash.restart(null);
+        boolean tornDown = old.tearDown(5_000_000_000L);
+        boolean ended = spinner.join(5_000);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        check("runaway: a handler looping without system calls is stopped in its killed isolate", tornDown && ended,
+                (tornDown ? "" : "the isolate was not torn down in 5 s; ") + (ended ? "" : "the caller is still inside"));
+        check("runaway: its call fails with E_RESTARTED", spun[0] == Status.E_RESTARTED, Status.name(spun[0]));
+        int st = rig.call(t, crash.clientSlot, CrashServer.ECHO, 9);
+        check("runaway: the next incarnation serves", st == Status.OK && NativeRig.mr0(t) == 10,
+                Status.name(st) + ", MR0 " + NativeRig.mr0(t));
+        System.out.println("     (stopped " + ms + " ms after the kill)");
     }
 
     /**

@@ -231,6 +231,21 @@ class NativeExecutableIT {
         assertTrue(out.lines().anyMatch(l -> l.equals("after")), out);
     }
 
+    /**
+     * The fault storm (isola.boot.storm.FaultStorm) with every server in its own isolate: seeded
+     * shell commands while servers are killed at random; every command ends, nothing synced is
+     * lost, fsck is clean. {@code -Disola.storm.ops=N} and {@code -Disola.storm.seed=S} as for
+     * the vm tier's FaultStormTest; or run {@code ./isola storm --native}.
+     */
+    @Test
+    void faultStormWithEveryServerInItsOwnIsolate() throws Exception {
+        String seed = Long.toString(Long.getLong("isola.storm.seed", 20261207));
+        String ops = Integer.toString(Integer.getInteger("isola.storm.ops", 300));
+        Run r = runWithInput("", "storm", "--image", defaultImage().toString(), "--seed", seed, "--ops", ops);
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("hangs: 0, failures: 0") && r.output().contains("lost: 0; fsck: clean"), r.output());
+    }
+
     /** On a terminal (tmux), as the JVM launcher's test: Tab completes, Up recalls, shutdown exits 0. */
     @Test
     void theShellEditsLinesOnATerminal(@TempDir Path tmp) throws Exception {

@@ -34,6 +34,8 @@ import java.util.TreeSet;
  * pager    = pager           # the service its page faults go to (a pager server provides it); default none
  * memory   = 16M             # frame quota: memory it may allocate for frames and page tables; K, M or G, 4K..1G (default 16M)
  * critical = yes              # yes | no (default): if it is left dead, the system says why and exits with status 3
+ * deadline = 10s             # longest a call may take it; the supervisor's watchdog kills and restarts a server that
+ *                            # overruns it (a loop that never makes a system call included); ms or s, 10ms..1h (default none)
  * </pre>
  *
  * <p>{@code #} starts a comment anywhere on a line; whitespace around keys and values is ignored;
@@ -55,7 +57,7 @@ public final class BootManifest {
     /** The keys of a server section, in the order the documentation lists them. */
     static final List<String> KNOWN_KEYS =
             List.of("jar", "tier", "priority", "provides", "grants", "restart", "max-restarts", "backoff", "kept-memory",
-                    "pager", "memory", "critical");
+                    "pager", "memory", "deadline", "critical");
 
     static final String DEFAULT_TIER = "vm";
     static final int DEFAULT_PRIORITY = 100;
@@ -66,6 +68,9 @@ public final class BootManifest {
     /** A server's frame quota unless its section says otherwise, and the most it may say. */
     static final long DEFAULT_MEMORY = 16L << 20;
     static final long MAX_MEMORY = 1L << 30;
+    /** The shortest and longest call deadline: the watchdog checks a few times per deadline. */
+    static final Duration MIN_DEADLINE = Duration.ofMillis(10);
+    static final Duration MAX_DEADLINE = Duration.ofHours(1);
 
     /** How many image files an error message lists before it abbreviates. */
     private static final int IMAGE_LISTING = 5;
@@ -182,6 +187,7 @@ public final class BootManifest {
         String pager;
         long memory = DEFAULT_MEMORY;
         boolean critical;
+        Duration deadline;
 
         Draft(String name, int headerLine, int index) {
             this.name = name;
@@ -197,7 +203,8 @@ public final class BootManifest {
         ServerSpec toSpec() {
             return new ServerSpec(
                     name, jar, tier, priority, provides, grants,
-                    new RestartPolicy(onCrash, maxRestarts, backoff), keptMemory, pager, memory, headerLine, critical);
+                    new RestartPolicy(onCrash, maxRestarts, backoff), keptMemory, pager, memory, deadline,
+                    headerLine, critical);
         }
     }
 
@@ -329,7 +336,8 @@ public final class BootManifest {
                 case "grants" -> current.grants = services(key, value, n);
                 case "restart" -> current.onCrash = restart(value, n);
                 case "max-restarts" -> current.maxRestarts = number(key, value, 0, MAX_RESTARTS_LIMIT, n);
-                case "backoff" -> current.backoff = backoff(value, n);
+                case "backoff" -> current.backoff = duration("backoff", value, n, Duration.ZERO, MAX_BACKOFF);
+                case "deadline" -> current.deadline = duration("deadline", value, n, MIN_DEADLINE, MAX_DEADLINE);
                 case "kept-memory" -> current.keptMemory = size("kept-memory", value, n, 0, MAX_KEPT_MEMORY, false);
                 case "memory" -> current.memory = size("memory", value, n, 4096, MAX_MEMORY, true);
                 case "critical" -> current.critical = yesNo(key, value, n);
@@ -421,8 +429,11 @@ public final class BootManifest {
             return true;
         }
 
-        /** A whole number of ms or s, optionally with spaces before the unit: 10ms, 2s, 250 ms. */
-        private Duration backoff(String value, int n) {
+        /**
+         * A whole number of ms or s, optionally with spaces before the unit (10ms, 2s, 250 ms),
+         * from {@code min} to {@code max}.
+         */
+        private Duration duration(String key, String value, int n, Duration min, Duration max) {
             int i = value.startsWith("-") ? 1 : 0;
             int digitsStart = i;
             while (i < value.length() && value.charAt(i) >= '0' && value.charAt(i) <= '9') {
@@ -430,26 +441,32 @@ public final class BootManifest {
             }
             String digits = value.substring(digitsStart, i);
             String unit = value.substring(i).strip();
-            String who = "backoff '" + value + "' of server '" + current.name + "'";
+            String who = key + " '" + value + "' of server '" + current.name + "'";
+            String example = key.equals("deadline") ? "10s" : "10ms";
             if (digits.isEmpty()) {
-                throw error(n, who + " is not a duration; expected a whole number with unit ms or s, e.g. 10ms");
+                throw error(n, who + " is not a duration; expected a whole number with unit ms or s, e.g. " + example);
             }
             if (unit.isEmpty()) {
-                throw error(n, who + " has no unit; expected ms or s, e.g. 10ms");
+                throw error(n, who + " has no unit; expected ms or s, e.g. " + example);
             }
             if (!unit.equals("ms") && !unit.equals("s")) {
                 throw error(n, who + " has unknown unit '" + unit + "'; expected ms or s");
             }
-            String range = who + " is out of range 0ms..60s";
+            String range = who + " is out of range " + format(min) + ".." + format(max);
             if (value.startsWith("-") || digits.length() > 9) {
                 throw error(n, range);
             }
             long amount = Long.parseLong(digits);
             Duration d = unit.equals("ms") ? Duration.ofMillis(amount) : Duration.ofSeconds(amount);
-            if (d.compareTo(MAX_BACKOFF) > 0) {
+            if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
                 throw error(n, range);
             }
             return d;
+        }
+
+        /** A bound as the manifest would write it: whole seconds in s, else ms. */
+        private static String format(Duration d) {
+            return d.toMillis() % 1000 == 0 && !d.isZero() ? d.toSeconds() + "s" : d.toMillis() + "ms";
         }
 
         /**

@@ -157,6 +157,8 @@ public final class Init {
         /** The next incarnation, prepared ahead of a crash (null: none yet). */
         java.util.concurrent.Future<? extends IsolationTier.Prepared> standby;
         volatile int restarts;
+        /** The incarnation the watchdog killed for overrunning its deadline, until the supervisor handles it. */
+        volatile Domain overrun;
         int consecutiveCrashes;
         long lastCrashNanos;
         volatile boolean gaveUp;
@@ -797,7 +799,34 @@ public final class Init {
                         isolation));
             }
         }
+        // A dead incarnation whose code still runs: a vm-tier thread cannot be stopped, so one
+        // that never makes a system call (a loop) runs on, holding nothing (its domain is dead,
+        // its endpoints serve the next incarnation, its system calls fail). Shown as "runaway":
+        // the dead domain's own threads, and callers' threads inside its passive handler.
+        for (Domain d : kernel.liveDomains()) {
+            if (d.state() == Domain.DEAD) {
+                for (Tcb t : kernel.threadsOf(d).reversed()) {
+                    runawayRow(lines, d, t, t.name());
+                }
+            }
+        }
+        for (Tcb t : kernel.callersInDeadDomains()) {
+            runawayRow(lines, t.currentDomain(), t, t.domain().name() + "/" + t.name());
+        }
         return lines;
+    }
+
+    private static void runawayRow(List<String> lines, Domain d, Tcb t, String thread) {
+        if (isRunaway(t)) {
+            String isolation = d.backend instanceof IsolationTier.Loaded l ? l.isolation() : "-"; // "-": reclaimed
+            lines.add(String.format("%3d  %-12s %-8s %-10s %-14s %4d  %s", d.id(), d.name(), Domain.stateName(d.state()),
+                    thread, "runaway", t.priority(), isolation));
+        }
+    }
+
+    /** A thread running in a dead domain's code (its own, or a caller inside its passive handler) on a live JVM thread. */
+    private static boolean isRunaway(Tcb t) {
+        return t.state() == Tcb.RUNNING && t.runner instanceof Thread jt && jt.isAlive();
     }
 
     private List<String> mem() {

@@ -16,6 +16,8 @@ import java.util.Objects;
  * @param keptMemory bytes of memory whose contents survive the server's restarts (0: none)
  * @param pager the service its page faults go to, or null (none)
  * @param memory its frame quota in bytes (frames and page tables it may allocate), whole pages
+ * @param deadline how long it may take over a call before the supervisor's watchdog kills and
+ *     restarts it, or null (no watchdog)
  * @param line the 1-based line of the section's {@code [server NAME]} header
  * @param critical the system cannot go on without it: when the supervisor leaves it dead (it
  *     gave up, or {@code restart = never}), the system says why and stops with a failure status
@@ -31,6 +33,7 @@ public record ServerSpec(
         long keptMemory,
         String pager,
         long memory,
+        java.time.Duration deadline,
         int line,
         boolean critical) {
 

@@ -22,7 +22,9 @@ import java.util.concurrent.TimeUnit;
  * flight fails with E_RESTARTED (retry). The first restart is immediate; a crash within
  * {@link #CONSECUTIVE_WINDOW_NS} of the last waits the manifest's backoff, doubling; after
  * max-restarts consecutive crashes it gives up and the server's callers get E_DEAD_DOMAIN. It
- * also serves {@code supervisor}: restart on request, and a status listing.
+ * also serves {@code supervisor}: restart on request, and a status listing. If any server has a
+ * call {@code deadline}, its {@link Watchdog} thread kills a server whose call overruns it, and
+ * the kill is handled as a crash.
  */
 final class Supervisor {
     static final int SERVICE = 0;
@@ -32,10 +34,12 @@ final class Supervisor {
     /** Lent to the capability to a pager while it is told to forget a dead client. */
     static final int PAGER = 3;
     /** init's proc endpoint, through which it stops the system when a critical server is lost. */
-    static final int PROC = 4;
+    static final int PROC = 5;
     /** The exit status of a system stopped because a critical server is dead. */
     public static final int CRITICAL_LOST = 3;
     private static final long SHUTDOWN_CALL_NS = TimeUnit.SECONDS.toNanos(10);
+    /** A notification nobody signals: the watchdog's rounds are timed waits on it. */
+    static final int WATCH_TIMER = 4;
     /** Crashes closer together than this count as consecutive. */
     static final long CONSECUTIVE_WINDOW_NS = TimeUnit.SECONDS.toNanos(30);
 
@@ -63,6 +67,12 @@ final class Supervisor {
     void start() {
         spawn("faults", FAULTS, this::onFault);
         spawn("requests", SERVICE, this::onRequest);
+        Watchdog watchdog = Watchdog.of(init);
+        if (watchdog != null) {
+            kernel.installCap(domain, WATCH_TIMER, kernel.createNotification(domain), Rights.ALL, 0);
+            Tcb t = kernel.createThread(domain, "watchdog", 240);
+            init.machine.spawn(t, () -> watchdog.run(Sys.of(kernel, t), WATCH_TIMER, () -> stopping));
+        }
     }
 
     void stop() {
@@ -90,7 +100,11 @@ final class Supervisor {
         Domain d = r.vd.domain();
         Throwable cause = d.lastFault();
         long now = System.nanoTime();
-        String what = r.spec.name() + " crashed (" + (cause == null ? "fault" : cause.toString()) + ")";
+        boolean overran = r.overrun == d;
+        r.overrun = null;
+        String what = overran
+                ? "watchdog: " + r.spec.name() + " overran its deadline of " + Watchdog.text(r.spec.deadline()) + " in a call"
+                : r.spec.name() + " crashed (" + (cause == null ? "fault" : cause.toString()) + ")";
         if (!r.spec.restart().onCrash()) {
             kernel.killDomainNow(d);
             log(sys, Log.ERROR, what + "; restart = never: left dead");
@@ -145,8 +159,16 @@ final class Supervisor {
         leftDead(sys, r);
     }
 
-    /** What a server left dead for good held elsewhere is given back: its pager's frames. */
+    /**
+     * What a server left dead for good held elsewhere is given back: its pager's frames, and its
+     * tier's hold on the dead incarnation (the native tier tears its isolate down, which also
+     * stops code still running there).
+     */
     private void leftDead(Sys sys, Init.Running r) {
+        var dead = r.vd;
+        if (dead != null && dead.domain().state() == Domain.DEAD) {
+            init.tier.release(dead);
+        }
         int st = init.releasePaged(domain, sys, PAGER, r);
         if (st != Status.OK) {
             log(sys, Log.WARN, r.spec.name() + "'s pager " + r.spec.pager() + " did not free its pages: "
@@ -185,11 +207,13 @@ final class Supervisor {
             }
             case Proc.STATUS -> {
                 List<String> lines = new ArrayList<>();
-                lines.add(String.format("%-12s %-9s %8s %10s %12s %9s", "SERVER", "POLICY", "RESTARTS", "MAX", "BACKOFF", "STATE"));
+                lines.add(String.format("%-12s %-9s %8s %10s %12s %9s %9s", "SERVER", "POLICY", "RESTARTS", "MAX", "BACKOFF",
+                        "DEADLINE", "STATE"));
                 for (Init.Running r : init.servers.values()) {
                     var p = r.spec.restart();
-                    lines.add(String.format("%-12s %-9s %8d %10d %12s %9s", r.spec.name(), p.onCrash() ? "on-crash" : "never",
+                    lines.add(String.format("%-12s %-9s %8d %10d %12s %9s %9s", r.spec.name(), p.onCrash() ? "on-crash" : "never",
                             r.restarts, p.maxRestarts(), p.backoff().toMillis() + "ms",
+                            r.spec.deadline() == null ? "-" : Watchdog.text(r.spec.deadline()),
                             r.gaveUp ? "gave up" : Domain.stateName(r.vd.domain().state())));
                 }
                 return Replies.page(sys, lines);

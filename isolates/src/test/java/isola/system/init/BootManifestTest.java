@@ -87,11 +87,11 @@ class BootManifestTest {
 
         ServerSpec shell = m.server("shell");
         assertEquals(new ServerSpec("shell", "shell.jar", "vm", 100, List.of(),
-                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 0, null, 16 << 20, 3, false), shell);
+                List.of("fs", "console", "names", "proc"), RestartPolicy.DEFAULT, 0, null, 16 << 20, null, 3, false), shell);
 
         ServerSpec names = m.server("names");
         assertEquals(new ServerSpec("names", "names.jar", "vm", 200, List.of("names"), List.of("log", "console"),
-                new RestartPolicy(true, 7, Duration.ofMillis(250)), 0, null, 16 << 20, 7, false), names);
+                new RestartPolicy(true, 7, Duration.ofMillis(250)), 0, null, 16 << 20, null, 7, false), names);
 
         ServerSpec log = m.server("log");
         assertEquals(List.of(), log.grants());
@@ -302,7 +302,7 @@ class BootManifestTest {
     @Test
     void unknownKey() {
         ManifestException e = fails(server("a", "prio = 3\n"), 3, "'prio'", "[server a]");
-        assertTrue(e.problem().contains("jar, tier, priority, provides, grants, restart, max-restarts, backoff, kept-memory, pager, memory"),
+        assertTrue(e.problem().contains("jar, tier, priority, provides, grants, restart, max-restarts, backoff, kept-memory, pager, memory, deadline"),
                 e.problem());
         fails(server("a", "Jar = a.jar\n"), 3, "'Jar'"); // keys are case-sensitive
     }
@@ -319,7 +319,7 @@ class BootManifestTest {
 
     @Test
     void emptyValueWhereOneIsRequired() {
-        for (String key : List.of("jar", "tier", "priority", "restart", "max-restarts", "backoff")) {
+        for (String key : List.of("jar", "tier", "priority", "restart", "max-restarts", "backoff", "deadline")) {
             fails("[server a]\n" + key + " =   # nothing\n", 2, "'" + key + "'", "empty");
         }
     }
@@ -379,6 +379,26 @@ class BootManifestTest {
         fails(server("a", "backoff = 60001ms\n"), 3, "'60001ms'", "out of range");
         fails(server("a", "backoff = -1ms\n"), 3, "'-1ms'", "out of range");
         fails(server("a", "backoff = 9999999999999s\n"), 3, "'9999999999999s'", "out of range");
+    }
+
+    @Test
+    void deadlines() {
+        BootManifest m = parse("[server a]\njar = a.jar\ndeadline = 2s\n[server b]\njar = b.jar\ndeadline = 250 ms\n"
+                + "[server c]\njar = c.jar\n");
+        assertEquals(Duration.ofSeconds(2), m.server("a").deadline());
+        assertEquals(Duration.ofMillis(250), m.server("b").deadline());
+        assertNull(m.server("c").deadline(), "no deadline: no watchdog");
+    }
+
+    @Test
+    void badDeadline() {
+        fails(server("a", "deadline = 10\n"), 3, "deadline '10' of server 'a'", "no unit");
+        fails(server("a", "deadline = 2m\n"), 3, "deadline '2m'", "unknown unit 'm'");
+        fails(server("a", "deadline = soon\n"), 3, "deadline 'soon'", "not a duration");
+        fails(server("a", "deadline = 0ms\n"), 3, "deadline '0ms'", "out of range", "10ms..3600s");
+        fails(server("a", "deadline = 9ms\n"), 3, "'9ms'", "out of range");
+        fails(server("a", "deadline = 3601s\n"), 3, "'3601s'", "out of range");
+        fails(server("a", "deadline = -1s\n"), 3, "'-1s'", "out of range");
     }
 
     @Test

@@ -10,7 +10,8 @@ import jdk.internal.misc.Unsafe;
  * A passive server that fails on request, to show what an isolate contains: label ECHO answers
  * MR0 + 1; THROW throws; OOM allocates small objects until its isolate's heap is exhausted;
  * RECURSE recurses until its stack overflows; HEAP_MAX answers its isolate's heap limit
- * ({@code Runtime.maxMemory}). The containment tests and the crash benchmark use it.
+ * ({@code Runtime.maxMemory}); SPIN loops for ever without a system call (only a kill of its
+ * isolate ends it: see RunawayStop). The containment tests and the crash benchmark use it.
  *
  * <p>OOM and RECURSE take in MR0 the address of a hold word (two longs of memory outside any
  * heap), or 0. With one, the server stops in the failing state, heap exhausted or stack at its
@@ -21,7 +22,7 @@ import jdk.internal.misc.Unsafe;
  */
 public final class CrashServer implements Server, Handler {
     public static final String SERVICE = "crash";
-    public static final int ECHO = 0, THROW = 1, OOM = 2, RECURSE = 3, HEAP_MAX = 4;
+    public static final int ECHO = 0, THROW = 1, OOM = 2, RECURSE = 3, HEAP_MAX = 4, SPIN = 5;
     /** Values of a hold word: set by the server when it is in the failing state; set by the test to let it fail. */
     public static final long HELD = 1, RELEASE = 2;
     private static final Unsafe U = Unsafe.getUnsafe();
@@ -43,6 +44,8 @@ public final class CrashServer implements Server, Handler {
     private Node hoard;
     /** Whether RECURSE has held already: the frames below the one that could hold only rethrow. */
     private boolean held;
+    /** Read on every turn of SPIN's loop (volatile: the loop is not a counted one the compiler may reshape). */
+    private volatile boolean spinning;
 
     @Override
     public void start(ServerContext context) {
@@ -56,6 +59,12 @@ public final class CrashServer implements Server, Handler {
             case OOM -> exhaustHeap(sys.mr(0));
             case RECURSE -> sys.mr(0, recurse(0, sys.mr(0)));
             case HEAP_MAX -> sys.mr(0, Runtime.getRuntime().maxMemory());
+            case SPIN -> {
+                spinning = true;
+                while (spinning) {
+                    Thread.onSpinWait();
+                }
+            }
             default -> sys.mr(0, sys.mr(0) + 1);
         }
         return Sys.tag(0, 1);

@@ -247,9 +247,10 @@ public final class NativeTier implements IsolationTier {
     /**
      * What the server's isolate is told at start ({@link ServerRuntime#start} reads it): lines
      * of name, class, then "e service slot", "s service slot", "k keepSlot", "v key value"
-     * (Base64), "c key slot" (key in Base64), "m address size" for the kept memory.
+     * (Base64), "c key slot" (key in Base64), "m address size" for the kept memory, "w address"
+     * for the isolate's kill word ({@link RunawayStop}).
      */
-    private static String spec(Domain domain, String serverClass, StartInfo info) {
+    private static String spec(ServerIsolate isolate, Domain domain, String serverClass, StartInfo info) {
         var b64 = java.util.Base64.getEncoder();
         StringBuilder spec = new StringBuilder(domain.name()).append('\n').append(serverClass);
         info.endpoints().forEach((svc, slot) -> spec.append("\ne ").append(svc).append(' ').append(slot));
@@ -261,13 +262,14 @@ public final class NativeTier implements IsolationTier {
                 .append(' ').append(slot));
         java.lang.foreign.MemorySegment m = info.kept().memory();
         spec.append("\nm ").append(m.address()).append(' ').append(m.byteSize());
+        spec.append("\nw ").append(isolate.killWord);
         return spec.toString();
     }
 
     /** Starts the server's main thread in {@code isolate}; completes {@code started} once its start returned. */
     private Tcb startMain(ServerIsolate isolate, Domain domain, String serverClass, StartInfo info, int priority,
             CompletableFuture<NativeServer> started) {
-        byte[] bytes = spec(domain, serverClass, info).getBytes(StandardCharsets.UTF_8);
+        byte[] bytes = spec(isolate, domain, serverClass, info).getBytes(StandardCharsets.UTF_8);
         Tcb t = machine.kernel().createThread(domain, "main", priority);
         machine.spawn(t, () -> {
             NativeThread n = NativeThread.of(t);

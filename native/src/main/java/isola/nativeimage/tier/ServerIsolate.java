@@ -32,10 +32,17 @@ final class ServerIsolate {
     private volatile boolean tornDown;
     /** Why the last teardown did not happen: who stayed inside (null if none failed). */
     private volatile String leftInPlace;
+    /**
+     * The isolate's kill word, in unmanaged memory both isolates see: set at teardown, it makes
+     * the code still running inside (a killed server's loop) throw at its next safepoint check
+     * ({@link RunawayStop}), so the threads leave and the teardown can go on.
+     */
+    final long killWord = U.allocateMemory(Integer.BYTES);
 
     private ServerIsolate(String name, long isolate) {
         this.name = name;
         this.isolate = isolate;
+        U.putIntVolatile(null, killWord, 0);
     }
 
     /**
@@ -181,6 +188,7 @@ final class ServerIsolate {
         }
         byIsolate.remove(isolate);
         closed = true;
+        U.putIntVolatile(null, killWord, 1); // what still runs inside stops at its next safepoint check
         ProcessFence.run();
         long deadline = System.nanoTime() + timeoutNs;
         for (int i = 0; i < NativeThread.MAX; i++) {
@@ -193,6 +201,10 @@ final class ServerIsolate {
                 Thread.onSpinWait();
             }
         }
+        // Nothing runs inside now, and nothing enters again: the kill word has done its work, and
+        // must not stop this thread, which enters next (it may have entered before, as a caller,
+        // and have the callback that reads it).
+        U.putIntVolatile(null, killWord, 0);
         // The others are outside (counted above) and never enter again (closed): detach them
         // from here, inside the isolate, as its teardown would.
         long self = Isolates.attachCurrentThread(WordFactory.pointer(isolate)).rawValue();
@@ -206,6 +218,7 @@ final class ServerIsolate {
         java.util.Arrays.fill(threads, 0);
         tornDown = true;
         Isolates.tearDownIsolate(WordFactory.pointer(self));
+        U.freeMemory(killWord); // nothing reads it now: the isolate's threads are gone
         return true;
     }
 

@@ -74,6 +74,7 @@ final class ServerRuntime {
             sysTcb[thread] = tcb;
             sysUtcb[thread] = utcb;
             sysKernelThread[thread] = kernelThread;
+            RunawayStop.register(); // a new kernel thread here: its OS thread may be new to this isolate
         }
         return s;
     }
@@ -96,6 +97,7 @@ final class ServerRuntime {
                 case "v" -> values.put(new String(b64.decode(f[1]), java.nio.charset.StandardCharsets.UTF_8),
                         new String(b64.decode(f[2]), java.nio.charset.StandardCharsets.UTF_8));
                 case "c" -> caps.put(new String(b64.decode(f[1]), java.nio.charset.StandardCharsets.UTF_8), Integer.parseInt(f[2]));
+                case "w" -> RunawayStop.watch(Long.parseLong(f[1]));
                 case "m" -> {
                     long size = Long.parseLong(f[2]);
                     memory = size == 0 ? MemorySegment.NULL : MemorySegment.ofAddress(Long.parseLong(f[1])).reinterpret(size);

@@ -1,0 +1,51 @@
+package isola.nativeimage.tier;
+
+import isola.kernel.KilledError;
+import jdk.internal.misc.Unsafe;
+import org.graalvm.nativeimage.Threading;
+
+/**
+ * Ends the code a killed server's isolate still runs, even a loop that makes no system call:
+ * a recurring callback (SubstrateVM runs it at a safepoint check of the thread, which every
+ * loop has, about every {@link #INTERVAL_MS} ms) on each thread that enters the server's
+ * isolate. It reads the isolate's kill word, which the kernel's side sets as it tears the
+ * isolate down ({@link ServerIsolate#tearDown}), and once it is set throws the
+ * {@link KilledError} the tier already uses to unwind a killed domain's thread: a passive call
+ * then fails with E_RESTARTED, an active thread ends. Its isolate is dead, so nothing it leaves
+ * half done matters. The callback must not allocate (SubstrateVM's rule): it reads a word and
+ * throws a preallocated error.
+ *
+ * <p>Cost: a thread with a callback takes the safepoint slow path about once per interval, and
+ * the image is built with {@code -H:+SupportRecurringCallback}. {@code ISOLA_NATIVE_RUNAWAY_STOP=off}
+ * in the environment registers no callback, to measure what it costs.
+ */
+final class RunawayStop implements Threading.RecurringCallback {
+    static final long INTERVAL_MS = 50;
+    private static final Unsafe U = Unsafe.getUnsafe();
+    /** This isolate's kill word (unmanaged memory the kernel's side owns; 0 until the server starts). */
+    private static volatile long killWord;
+    private static final RunawayStop INSTANCE = new RunawayStop();
+    private static final boolean OFF = "off".equals(System.getenv("ISOLA_NATIVE_RUNAWAY_STOP"));
+
+    private RunawayStop() {}
+
+    /** Where this isolate's kill word is: told at the server's start. */
+    static void watch(long word) {
+        killWord = word;
+    }
+
+    /** Registers the callback on the current thread, which has just entered this isolate for a new kernel thread. */
+    static void register() {
+        if (!OFF) {
+            Threading.registerRecurringCallback(INTERVAL_MS, java.util.concurrent.TimeUnit.MILLISECONDS, INSTANCE);
+        }
+    }
+
+    @Override
+    public void run(Threading.RecurringCallbackAccess access) {
+        long w = killWord;
+        if (w != 0 && U.getIntVolatile(null, w) != 0) {
+            access.throwException(KilledError.INSTANCE);
+        }
+    }
+}
