@@ -108,6 +108,9 @@ public final class BenchMain {
         s.println("  --include REGEX   only benchmarks of the suite whose name matches REGEX");
         s.println("  --result FILE     JMH JSON result file (default target/bench/SUITE.json)");
         s.println("  --prof NAME       add a JMH profiler (e.g. gc, stack, perfnorm); repeatable");
+        s.println("  --load N          run N busy processes (each a JVM spinning one thread) for the whole");
+        s.println("                    run, to measure under oversubscription (default 0); the table and");
+        s.println("                    the JSON (params.load) record N");
         s.println("  --sequential      ipc only: one JMH run in JMH's order (all forks of a benchmark,");
         s.println("                    then the next) instead of fork rounds interleaving the benchmarks");
         s.println("  --fail-on-miss    exit 1 if a target is missed");
@@ -133,7 +136,11 @@ public final class BenchMain {
 
     /** Options every suite takes. */
     static final Set<String> COMMON_OPTIONS = Set.of("-h", "--help", "--fail-on-miss", "--forks", "--warmup",
-            "--iterations", "--include", "--result", "--prof");
+            "--iterations", "--include", "--result", "--prof", "--load");
+    /** The most busy processes {@code --load} starts: enough to oversubscribe any host this runs on. */
+    static final int MAX_LOAD = 64;
+    /** The name under which the JSON's {@code params} record {@code --load}. */
+    static final String LOAD_PARAM = "load";
     /** Options only timed (not single-shot) suites take, with their interleaved fork rounds. */
     static final Set<String> TIMED_OPTIONS = Set.of("--time", "--warmup-time", "--sequential");
 
@@ -493,6 +500,8 @@ public final class BenchMain {
         boolean failOnMiss;
         boolean sequential;
         boolean help;
+        /** Busy processes to run beside the benchmark ({@code --load}). */
+        int load;
         final List<String> profilers = new ArrayList<>();
 
         private Options(Suite suite) {
@@ -557,6 +566,13 @@ public final class BenchMain {
                 }
                 case "--result" -> result = Path.of(value);
                 case "--prof" -> profilers.add(value);
+                case "--load" -> {
+                    load = intAtLeast(name, value, 0);
+                    if (load > MAX_LOAD) {
+                        throw new IllegalArgumentException("--load '" + value + "' is more than " + MAX_LOAD
+                                + " busy processes");
+                    }
+                }
                 default -> throw new IllegalArgumentException("unknown option '" + name + "'");
             }
         }
@@ -631,12 +647,26 @@ public final class BenchMain {
         }
         Files.createDirectories(result.getParent());
         double loadBefore = loadAverage();
-        Collection<RunResult> results = suite.benchClass() == null
-                ? NativeHarness.run(suite, o, wanted, result, out)
-                : suite.singleShot() || o.sequential || o.forks <= 1
-                ? runSequential(suite, o, wanted, jvmArgs, result)
-                : runInterleaved(suite, o, wanted, jvmArgs, result, out);
-        double loadAfter = loadAverage();
+        Collection<RunResult> results;
+        double loadAfter;
+        try (LoadProcesses load = LoadProcesses.start(o.load)) {
+            if (o.load > 0) {
+                out.println("isola bench " + suite.name() + ": --load " + o.load + ": busy processes " + load.pids());
+            }
+            results = suite.benchClass() == null
+                    ? NativeHarness.run(suite, o, wanted, out)
+                    : suite.singleShot() || o.sequential || o.forks <= 1
+                    ? runSequential(suite, o, wanted, jvmArgs)
+                    : runInterleaved(suite, o, wanted, jvmArgs, out);
+            loadAfter = loadAverage(); // with the busy processes still running: the warning allows for them
+            if (!load.allAlive()) {
+                err.println("isola bench " + suite.name() + ": a busy process of --load " + o.load
+                        + " ended during the run, so the run was not under the load asked for");
+                return 1;
+            }
+        }
+        results = withLoad(results, o.load);
+        ResultFormatFactory.getInstance(ResultFormatType.JSON, result.toString()).writeOut(results);
 
         Map<String, Stats> stats = new LinkedHashMap<>();
         for (RunResult r : results) {
@@ -653,7 +683,7 @@ public final class BenchMain {
             }
         }
         boolean allMet = report(suite, stats, shown, o, result, out);
-        warnIfBusy(suite, loadBefore, loadAfter, out);
+        warnIfBusy(suite, loadBefore, loadAfter, o.load, out);
         if (!complete) {
             err.println("isola bench " + suite.name() + ": some benchmarks produced no result (see JMH's output above)");
             return 1;
@@ -668,17 +698,34 @@ public final class BenchMain {
     }
 
     /**
-     * The cross-thread benchmarks need two otherwise idle CPUs: with another busy process on a
-     * two-CPU machine, the two spinning threads share one CPU and a round trip takes a time slice
-     * (milliseconds). The load average after the run includes the run itself (about 2).
+     * A run measures what it claims only if nothing but the benchmark (and the {@code --load}
+     * processes asked for) competed for the CPUs: with another busy process on a two-CPU
+     * machine, two threads handing off to each other share one CPU. The load average before the
+     * run is taken before the busy processes start; the one after includes the run itself (about
+     * 2) and the {@code load} busy processes.
      */
-    static void warnIfBusy(Suite suite, double before, double after, PrintStream out) {
+    static void warnIfBusy(Suite suite, double before, double after, int load, PrintStream out) {
         int cpus = Runtime.getRuntime().availableProcessors();
-        out.printf(Locale.ROOT, "host: %d CPUs, load average %s before the run, %s after%n", cpus,
-                num(before), num(after));
-        if (before >= 1.0 || after > cpus + 0.5) {
+        out.printf(Locale.ROOT, "host: %d CPUs, load average %s before the run, %s after%s%n", cpus,
+                num(before), num(after), load > 0 ? " (" + load + " of it --load)" : "");
+        if (before >= 1.0 || after > cpus + load + 0.5) {
             out.println(suite.busyWarning());
         }
+    }
+
+    /**
+     * {@code results} with {@code --load} recorded in each benchmark's JMH params (the JSON's
+     * {@code "params": {"load": "N"}}), idle runs included, so two result files say which was
+     * measured under load without anyone having to remember.
+     */
+    static List<RunResult> withLoad(Collection<RunResult> results, int load) {
+        List<RunResult> out = new ArrayList<>();
+        for (RunResult r : results) {
+            BenchmarkParams p = r.getParams();
+            out.add(new RunResult(params(p, p.getForks(), load), r.getBenchmarkResults()));
+        }
+        out.sort(RunResult.DEFAULT_SORT_COMPARATOR);
+        return out;
     }
 
     private static ChainedOptionsBuilder baseOptions(Suite suite, Options o, List<String> jvmArgs) {
@@ -707,24 +754,22 @@ public final class BenchMain {
         return "^" + Pattern.quote(suite.benchClass().getName()) + "\\.(" + String.join("|", methods) + ")$";
     }
 
-    /** One JMH run in JMH's order, which writes the result file itself. */
+    /** One JMH run in JMH's order. */
     private static Collection<RunResult> runSequential(Suite suite, Options o, List<String> wanted,
-            List<String> jvmArgs, Path result) throws RunnerException {
+            List<String> jvmArgs) throws RunnerException {
         return new Runner(baseOptions(suite, o, jvmArgs)
                 .include(only(suite, wanted))
                 .forks(o.forks)
-                .resultFormat(ResultFormatType.JSON)
-                .result(result.toString())
                 .build()).run();
     }
 
     /**
      * {@code forks} rounds of one fork of each benchmark, in the suite's run order; the forks of
      * each benchmark are then merged into one result, as a single JMH run with that many forks
-     * would have it, and written with JMH's own JSON writer.
+     * would have it (runSuite writes them with JMH's own JSON writer).
      */
     private static Collection<RunResult> runInterleaved(Suite suite, Options o, List<String> wanted,
-            List<String> jvmArgs, Path result, PrintStream out) throws RunnerException {
+            List<String> jvmArgs, PrintStream out) throws RunnerException {
         Map<String, List<BenchmarkResult>> forks = new LinkedHashMap<>();
         Map<String, BenchmarkParams> params = new LinkedHashMap<>();
         for (int round = 1; round <= o.forks; round++) {
@@ -740,20 +785,30 @@ public final class BenchMain {
             }
         }
         List<RunResult> merged = new ArrayList<>();
-        forks.forEach((name, brs) -> merged.add(new RunResult(withForks(params.get(name), brs.size()), brs)));
+        forks.forEach((name, brs) -> {
+            BenchmarkParams p = params.get(name);
+            merged.add(new RunResult(params(p, brs.size(), o.load), brs));
+        });
         merged.sort(RunResult.DEFAULT_SORT_COMPARATOR);
-        ResultFormatFactory.getInstance(ResultFormatType.JSON, result.toString()).writeOut(merged);
         return merged;
     }
 
-    /** {@code p} with its fork count set to the number of forks actually merged. */
-    private static BenchmarkParams withForks(BenchmarkParams p, int forks) {
-        if (!p.getParamsKeys().isEmpty()) {
-            return p; // no @Param in this suite; keep JMH's own params object if that changes
+    /**
+     * {@code p} with its fork count set to {@code forks} (the forks actually merged) and its
+     * params to {@code load} only: the suites have no JMH {@code @Param} of their own.
+     */
+    static BenchmarkParams params(BenchmarkParams p, int forks, int load) {
+        for (Object k : p.getParamsKeys()) {
+            if (!k.equals(LOAD_PARAM)) {
+                throw new IllegalStateException("benchmark " + p.getBenchmark() + " has a JMH @Param '" + k
+                        + "', which the report would drop; record it here too");
+            }
         }
+        WorkloadParams wp = new WorkloadParams();
+        wp.put(LOAD_PARAM, Integer.toString(load), 0);
         return new BenchmarkParams(p.getBenchmark(), p.generatedBenchmark(), p.shouldSynchIterations(),
                 p.getThreads(), p.getThreadGroups(), p.getThreadGroupLabels(), forks, p.getWarmupForks(),
-                p.getWarmup(), p.getMeasurement(), p.getMode(), new WorkloadParams(), p.getTimeUnit(),
+                p.getWarmup(), p.getMeasurement(), p.getMode(), wp, p.getTimeUnit(),
                 p.getOpsPerInvocation(), p.getJvm(), p.getJvmArgs(), p.getJdkVersion(), p.getVmName(),
                 p.getVmVersion(), p.getJmhVersion(), p.getTimeout());
     }
@@ -793,6 +848,9 @@ public final class BenchMain {
             PrintStream out) {
         out.println();
         out.println(suite.heading());
+        out.println(o.load == 0 ? "load: none (an idle run; --load N adds N busy processes)"
+                : "load: " + o.load + " busy process" + (o.load == 1 ? "" : "es") + " (--load " + o.load
+                        + ") ran throughout the run");
         String fixed = suite.tableUnit();
         int w = Math.max(20, wanted.stream().mapToInt(String::length).max().orElse(0)); // the name column
         if (fixed != null) {

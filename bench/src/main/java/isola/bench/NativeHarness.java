@@ -21,8 +21,6 @@ import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.IterationResultMetaData;
 import org.openjdk.jmh.results.ResultRole;
 import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.results.format.ResultFormatFactory;
-import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.IterationType;
 import org.openjdk.jmh.runner.WorkloadParams;
 import org.openjdk.jmh.annotations.Mode;
@@ -36,8 +34,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * {@code RESULT benchmark iteration ops total unit}: nanoseconds for a time unit, TSC cycles for
  * {@code cycles/op}. For baremetal each boot also gives one sample of {@code bootToSummary}: the
  * wall time from QEMU's start to the kernel's summary line. The iterations become JMH results
- * (average per operation), so the suite reports like the others and its JSON is written by
- * JMH's own writer.
+ * (average per operation), so the suite reports like the others and BenchMain writes its JSON
+ * with JMH's own writer.
  */
 final class NativeHarness {
     private NativeHarness() {}
@@ -45,8 +43,8 @@ final class NativeHarness {
     static final Path EXECUTABLE = Path.of("native", "target", "bin", "isola");
     static final String BOOT_TO_SUMMARY = "bootToSummary";
 
-    static Collection<RunResult> run(BenchMain.Suite suite, BenchMain.Options o, List<String> wanted, Path result,
-            PrintStream out) throws IOException {
+    static Collection<RunResult> run(BenchMain.Suite suite, BenchMain.Options o, List<String> wanted, PrintStream out)
+            throws IOException {
         boolean qemu = suite == BenchMain.BAREMETAL;
         Path exe = qemu ? new isola.boot.Qemu().image.toAbsolutePath() : EXECUTABLE.toAbsolutePath();
         if (!Files.isRegularFile(exe)) {
@@ -87,9 +85,7 @@ final class NativeHarness {
         List<RunResult> results = new ArrayList<>();
         forks.forEach((name, brs) -> results.add(new RunResult(params.get(name), brs)));
         results.sort(RunResult.DEFAULT_SORT_COMPARATOR);
-        Files.createDirectories(result.getParent());
-        ResultFormatFactory.getInstance(ResultFormatType.JSON, result.toString()).writeOut(results);
-        return results;
+        return results; // BenchMain writes them with JMH's JSON writer, as for every suite
     }
 
     static final String CYCLES = CyclesResult.UNIT;

@@ -254,4 +254,98 @@ class BenchMainTest {
                 "printf 'isola> '; while read l; do [ \"$l\" = shutdown ] && exit 0; done; exit 1"), dir, java.util.Map.of(), 30_000);
         ok.shutdown(30_000);
     }
+
+    // ---- --load ----
+
+    @Test
+    void loadIsACommonOptionWithABound() {
+        assertEquals(0, BenchMain.Options.parse(BenchMain.IPC, List.of()).load);
+        assertEquals(2, BenchMain.Options.parse(BenchMain.IPC, List.of("--load", "2")).load);
+        assertEquals(1, BenchMain.Options.parse(BenchMain.BOOT, List.of("--load=1")).load);
+        assertEquals(2, BenchMain.run(new String[] {"ipc", "--load", "-1"}, out, err));
+        assertTrue(err().contains("--load '-1' is not an integer >= 0"), err());
+        assertEquals(2, BenchMain.run(new String[] {"ipc", "--load", "65"}, out, err));
+        assertTrue(err().contains("--load '65' is more than 64 busy processes"), err());
+    }
+
+    @Test
+    void theTableSaysWhetherTheRunWasUnderLoad() {
+        Map<String, BenchMain.Stats> s = Map.of("activeCall", stat(300, "ns/op"));
+        for (int load : new int[] {0, 1, 3}) {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            BenchMain.report(BenchMain.IPC, s, List.of("activeCall"),
+                    BenchMain.Options.parse(BenchMain.IPC, List.of("--load", Integer.toString(load))),
+                    Path.of("ipc.json"), new PrintStream(bytes, true, StandardCharsets.UTF_8));
+            String r = bytes.toString(StandardCharsets.UTF_8);
+            String want = switch (load) {
+                case 0 -> "load: none (an idle run";
+                case 1 -> "load: 1 busy process (--load 1) ran throughout the run";
+                default -> "load: 3 busy processes (--load 3) ran throughout the run";
+            };
+            assertTrue(r.lines().anyMatch(l -> l.startsWith(want)), r);
+        }
+    }
+
+    @Test
+    void theJsonRecordsTheLoadAsAJmhParam(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        org.openjdk.jmh.infra.IterationParams it = new org.openjdk.jmh.infra.IterationParams(
+                org.openjdk.jmh.runner.IterationType.MEASUREMENT, 1, org.openjdk.jmh.runner.options.TimeValue.NONE, 1);
+        org.openjdk.jmh.infra.BenchmarkParams bp = new org.openjdk.jmh.infra.BenchmarkParams("ipc.activeCall",
+                "ipc.activeCall", false, 1, new int[] {1}, List.of(), 1, 0, it, it,
+                org.openjdk.jmh.annotations.Mode.AverageTime, new org.openjdk.jmh.runner.WorkloadParams(),
+                java.util.concurrent.TimeUnit.NANOSECONDS, 1, "java", List.of(), "25", "vm", "25", "1.37",
+                org.openjdk.jmh.runner.options.TimeValue.NONE);
+        org.openjdk.jmh.results.IterationResult ir = new org.openjdk.jmh.results.IterationResult(bp, it,
+                new org.openjdk.jmh.results.IterationResultMetaData(10, 10));
+        ir.addResult(new org.openjdk.jmh.results.AverageTimeResult(org.openjdk.jmh.results.ResultRole.PRIMARY,
+                "activeCall", 10, 3000, java.util.concurrent.TimeUnit.NANOSECONDS));
+        org.openjdk.jmh.results.RunResult rr = new org.openjdk.jmh.results.RunResult(bp,
+                List.of(new org.openjdk.jmh.results.BenchmarkResult(bp, List.of(ir))));
+
+        List<org.openjdk.jmh.results.RunResult> loaded = BenchMain.withLoad(List.of(rr), 2);
+        assertEquals("2", loaded.get(0).getParams().getParam(BenchMain.LOAD_PARAM));
+        assertEquals(300, loaded.get(0).getPrimaryResult().getScore(), 1e-9);
+        Path json = dir.resolve("ipc.json");
+        org.openjdk.jmh.results.format.ResultFormatFactory.getInstance(
+                org.openjdk.jmh.results.format.ResultFormatType.JSON, json.toString()).writeOut(loaded);
+        String text = java.nio.file.Files.readString(json);
+        assertTrue(text.replaceAll("\\s+", "").contains("\"params\":{\"load\":\"2\"}"), text);
+        assertEquals("0", BenchMain.withLoad(loaded, 0).get(0).getParams().getParam(BenchMain.LOAD_PARAM));
+    }
+
+    @Test
+    void loadProcessesRunUntilClosed() throws Exception {
+        List<ProcessHandle> handles;
+        try (LoadProcesses load = LoadProcesses.start(2)) {
+            assertEquals(2, load.pids().size());
+            handles = load.pids().stream().map(pid -> ProcessHandle.of(pid).orElseThrow()).toList();
+            assertTrue(load.allAlive());
+            for (ProcessHandle h : handles) {
+                assertTrue(h.info().command().orElse("").endsWith("java"), h.info().toString());
+            }
+        }
+        for (ProcessHandle h : handles) {
+            assertFalse(h.isAlive(), "busy process " + h.pid() + " outlived close()");
+        }
+        try (LoadProcesses none = LoadProcesses.start(0)) {
+            assertEquals(List.of(), none.pids());
+        }
+    }
+
+    @Test
+    void aBusyProcessEndsWhenItsParentGoesAway() throws Exception {
+        // The parent's end of the pipe closes however the parent dies; the child must then end
+        // on its own, without anyone killing it.
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), BusyLoop.class.getName()).start();
+        try {
+            assertEquals(BusyLoop.READY, new java.io.BufferedReader(new java.io.InputStreamReader(
+                    p.getInputStream(), StandardCharsets.UTF_8)).readLine());
+            p.getOutputStream().close();
+            assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "still running after end of input");
+            assertEquals(0, p.exitValue());
+        } finally {
+            p.destroyForcibly();
+        }
+    }
 }

@@ -310,10 +310,11 @@ public final class Kernel {
         Utcb.setBadge(ru, c.badge);
         Utcb.setStatus(ru, OK);
         r.reply.bind(self, gen);
-        if (Utcb.release(ru)) {
+        boolean parked = Utcb.release(ru);
+        if (parked) {
             machine.unpark(r);
         }
-        machine.await(self);
+        machine.await(self, parked);
         int st = Utcb.status(su);
         if (st != OK) {
             self.errorArg = slot;
@@ -359,6 +360,7 @@ public final class Kernel {
             return MISS; // binding, queued senders and fault replies are the slow path's
         }
         MemorySegment su = self.utcb;
+        boolean callerParked = false;
         if (caller != null) {
             rep.clearOwn();
             MemorySegment cu = caller.utcb;
@@ -367,7 +369,8 @@ public final class Kernel {
                 Utcb.setTag(cu, tag);
                 Utcb.setBadge(cu, 0);
                 Utcb.setStatus(cu, OK);
-                if (Utcb.release(cu)) {
+                callerParked = Utcb.release(cu);
+                if (callerParked) {
                     machine.unpark(caller);
                 }
             } // else the caller timed out or was killed: the reply has nobody to go to.
@@ -379,7 +382,9 @@ public final class Kernel {
         if ((ep.hasSenders || ep.fastReceiver != self) && Utcb.withdraw(su)) {
             return recv(self, slot, FOREVER);
         }
-        machine.await(self);
+        // The caller answered is the likeliest next sender; if it was parked it must be
+        // scheduled before it can send again.
+        machine.await(self, callerParked);
         int st = Utcb.status(su);
         if (st != OK) {
             self.errorArg = slot;

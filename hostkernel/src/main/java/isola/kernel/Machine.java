@@ -22,9 +22,11 @@ public interface Machine {
 
     /**
      * Waits, without the kernel lock, until {@code self}'s wake word is WOKEN: the fast paths'
-     * hand-off. Spins briefly, then parks.
+     * hand-off. Spins briefly, then parks. {@code partnerParked}: the thread {@code self} just
+     * handed a message to was parked (its release asked for an unpark), so it is not on a CPU
+     * and cannot answer before it has been woken and scheduled.
      */
-    void await(Tcb self);
+    void await(Tcb self, boolean partnerParked);
 
     /** The thread parked while waiting on its wake word; resume its runner. */
     void unpark(Tcb t);

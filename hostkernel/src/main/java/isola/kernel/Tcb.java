@@ -75,12 +75,8 @@ public final class Tcb extends KernelObject {
 
     /** The machine's handle on whatever executes this thread (a JVM thread when hosted). */
     public Object runner;
-    /**
-     * How long this thread spins before it parks, when the machine adapts it (the concurrent
-     * machine does: see its await); 0 until the machine first sets it. Touched only by the
-     * thread itself.
-     */
-    public long spinNanos;
+    /** What the machine learnt from this thread's waits (the concurrent machine's spin policy). Owner. */
+    public final WaitHistory waits = new WaitHistory();
     /** The MMUs this thread has used (one per address space), registered with the kernel. */
     final java.util.ArrayList<isola.kernel.mem.Mmu> mmus = new java.util.ArrayList<>(2);
     /** Its translator of virtual addresses, made on first use ({@link Kernel#translator}). */

@@ -89,7 +89,7 @@ public final class DeterministicMachine extends HostedMachine {
     }
 
     @Override
-    public void await(Tcb self) {
+    public void await(Tcb self, boolean partnerParked) {
         throw new KernelException(Status.E_ILLEGAL_OPERATION,
                 "the deterministic machine has no lock-free hand-offs");
     }
