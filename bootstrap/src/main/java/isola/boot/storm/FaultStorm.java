@@ -366,16 +366,25 @@ public final class FaultStorm {
             String[] w = l.trim().split("\\s+");
             supState.put(w[0], l.trim().endsWith("gave up") ? "gave up" : w[w.length - 1]);
         }
-        Map<String, Integer> newest = new HashMap<>();
+        // A server's incarnations are domains of its name: ps must show one running. Dead ones
+        // are listed too while a thread of theirs still runs host code (marked runaway), and
+        // domain ids are reused, so neither the newest id nor the last row is the live one.
+        Map<String, Integer> runningRows = new HashMap<>();
         for (String l : ps.lines().skip(1).toList()) {
             String[] w = l.trim().split("\\s+");
             if (w.length < 3 || !w[0].matches("\\d+")) {
                 continue;
             }
-            int id = Integer.parseInt(w[0]);
-            if (id >= newest.getOrDefault(w[1], -1)) {
-                newest.put(w[1], id);
-                psState.put(w[1], w[2]);
+            psState.putIfAbsent(w[1], w[2]);
+            if (w[2].equals("running")) {
+                psState.put(w[1], "running");
+                runningRows.merge(w[1] + "#" + w[0], 1, Integer::sum);
+            }
+        }
+        for (String s : Killer.SERVERS) {
+            long live = runningRows.keySet().stream().filter(k -> k.startsWith(s + "#")).count();
+            if (live > 1) {
+                fail("after the storm, ps shows " + live + " running domains of " + s + "\n" + ps);
             }
         }
         for (String s : Killer.SERVERS) {
