@@ -284,6 +284,35 @@ class FsServerTest {
         return out;
     }
 
+    /**
+     * A write through a handle opened before a restart that lost the open's truncation is
+     * refused (ESTALE), not applied to the file as it was before: that made a new line over the
+     * old contents' tail, which no sequence of the client's operations produces.
+     */
+    @Test
+    void aWriteThroughAHandleWhoseTruncationARestartLostIsStale() throws Exception {
+        assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
+            boot(freshDisk("stale.img"));
+            byte[] old = "an old line, longer than the new one, synced\n".getBytes(StandardCharsets.UTF_8);
+            byte[] fresh = "a new line\n".getBytes(StandardCharsets.UTF_8);
+            put("/t", old);
+            fs.sync();
+            long h = fs.open("/t", Fs.CREATE | Fs.TRUNCATE_FLAG, 0644); // truncated, unsynced
+            int restarts = boot.init().restarts("fs");
+            k.injectFault(boot.init().serverDomain("fs"), "test kill after the open");
+            while (boot.init().restarts("fs") == restarts || boot.init().serverDomain("fs").state() != Domain.RUNNING) {
+                Thread.sleep(1);
+            }
+            assertEquals(Errno.ESTALE, errno(() -> fs.write(h, 0, fresh, 0, fresh.length)));
+            byte[] now = get("/t"); // the truncation lost (or made durable by the clock's commit just before the kill)
+            assertTrue(java.util.Arrays.equals(old, now) || now.length == 0, new String(now, StandardCharsets.UTF_8));
+            put("/t", fresh); // opened again, on the file as it is now
+            assertArrayEquals(fresh, get("/t"));
+            assertEquals(Errno.EIO, errno(() -> fs.sync())); // the lost truncation, reported once
+            fs.sync();
+        });
+    }
+
     /** The block driver killed while the fs server writes: its queue resumes where it stopped. */
     @Test
     void killingTheBlockDriverDelaysButLosesNothing() throws Exception {

@@ -133,6 +133,17 @@ public final class Fs {
          * storm saw paths read from an old frame's bytes after a restart of the shell).
          */
         private boolean attached;
+        /** Restarts of the server found while this client had unsynced changes: each may have lost them. */
+        private long losses;
+        /**
+         * The handles this client opened, each with {@link #losses} when it was opened. A write
+         * or truncate through a handle opened before a loss is refused with ESTALE: what the
+         * client did before it (as a rule the open's own truncation) may be gone, and the write
+         * would land on the file as it was before them, making contents that no sequence of the
+         * client's operations produces (the fault storm read a new line over an old file's tail,
+         * the open's truncation lost to a restart). Open it again, on the file as it is now.
+         */
+        private final java.util.Map<Long, Long> opened = new java.util.HashMap<>();
 
         /** {@code fs} and {@code attach}: the slots of the capabilities to the server's two endpoints. */
         public Client(Sys sys, int fs, int attach, int frameSlot, long bufferVa) {
@@ -234,7 +245,9 @@ public final class Fs {
             sys.mr(1, flags).mr(2, mode);
             path(path);
             call(OPEN, "open " + path, 3);
-            return sys.mr(0);
+            long h = sys.mr(0);
+            opened.put(h, losses);
+            return h;
         }
 
         /** Reads up to {@code length} bytes at {@code offset} into {@code dst} from {@code at}; returns how many (0 at the end). */
@@ -287,7 +300,7 @@ public final class Fs {
                 long from = at + done;
                 memory.writeInPlace(va, n, (run, o) -> MemorySegment.copy(src, from + o, run, 0, run.byteSize()));
                 sys.mr(0, handle).mr(1, offset + done).mr(2, n);
-                call(WRITE, "write", 3);
+                call(WRITE, "write", 3, handle);
                 done += (int) sys.mr(0);
             }
             return done;
@@ -305,11 +318,12 @@ public final class Fs {
 
         public synchronized void truncate(long handle, long size) {
             sys.mr(0, -1).mr(1, size).mr(2, handle);
-            call(TRUNCATE, "truncate", 3);
+            call(TRUNCATE, "truncate", 3, handle);
         }
 
         /** Done with {@code handle}; see {@link Fs#CLOSE}. */
         public synchronized void close(long handle) {
+            opened.remove(handle);
             sys.mr(0, handle);
             call(CLOSE, "close", 1);
         }
@@ -362,6 +376,12 @@ public final class Fs {
          * and calls again. The registers are saved first, since a reply overwrites them.
          */
         private void call(int label, String what, int length) {
+            call(label, what, length, 0);
+        }
+
+        /** {@link #call}, for a change through {@code handle} (0: none), which must not predate a loss. */
+        private void call(int label, String what, int length, long handle) {
+            checkNotStale(handle, what);
             long[] saved = new long[length];
             for (int i = 0; i < length; i++) {
                 saved[i] = sys.mr(i);
@@ -388,6 +408,7 @@ public final class Fs {
                 int code = (int) sys.mr(0);
                 if (code == NOT_ATTACHED && attempt < 3) {
                     serverRestarted(); // a new incarnation: it knows no buffer
+                    checkNotStale(handle, what);
                     attach();
                     continue;
                 }
@@ -397,7 +418,19 @@ public final class Fs {
         }
 
         private void serverRestarted() {
-            mayHaveLost |= unsynced;
+            if (unsynced) {
+                mayHaveLost = true;
+                losses++;
+                unsynced = false; // this loss is counted; what follows is the next incarnation's
+            }
+        }
+
+        private void checkNotStale(long handle, String what) {
+            Long at = handle == 0 ? null : opened.get(handle);
+            if (at != null && at != losses) {
+                throw new Error(Errno.ESTALE, what + ": the file system server restarted since this file was opened, "
+                        + "and may have lost what was done before (open it again)");
+            }
         }
 
         /**

@@ -10,7 +10,9 @@ import java.util.TreeMap;
  * file's content is {@code null} when it does not exist.
  *
  * <p>Two sets per file: {@code current}, what it may hold now, and {@code durable}, what it may
- * hold on disk, which is what a restart of the fs server reverts it to. A command the shell
+ * hold on disk, which is what a restart of the fs server reverts it to: besides what the last
+ * sync made durable, any state it passed through since (the server's clock commits once a
+ * second), such as the empty file a write's open made before the write. A command the shell
  * reported done narrows {@code current}; one that failed or was cut short by a crash of the
  * shell widens it (it may or may not have happened, or half: a file truncated but not written).
  * A sync that succeeded makes {@code current} durable, unless the shell restarted since the
@@ -44,6 +46,8 @@ final class FileModel {
     /** {@code content} written to {@code path}; {@code sure}: the shell said it was done. */
     void wrote(String path, String content, boolean sure) {
         File f = file(path);
+        changing(f);
+        f.durable.add(""); // the open truncated it before the write: the clock may have committed that
         if (!sure) {
             f.current.add(content);
             f.current.add(""); // opened (created, truncated) but not written
@@ -55,10 +59,20 @@ final class FileModel {
 
     void removed(String path, boolean sure) {
         File f = file(path);
+        changing(f);
         if (sure) {
             f.current.clear();
         }
         f.current.add(null);
+    }
+
+    /**
+     * The file is about to change: what it may hold now may be on disk already, since the fs
+     * server commits once a second on its own, and a restart reverts the file to the last
+     * commit, not to the last sync.
+     */
+    private static void changing(File f) {
+        f.durable.addAll(f.current);
     }
 
     /** The shell read {@code content} (null: no such file) from {@code path}, now. */

@@ -61,8 +61,29 @@ final class BlockCache implements BlockDevice {
 
     @Override
     public void write(long block, int count, MemorySegment src, long offset) {
-        disk.write(block, count, src, offset);
+        try {
+            disk.write(block, count, src, offset);
+        } catch (RuntimeException | Error e) {
+            // Some of it may be on its way to the disk (submitted before the calling thread
+            // unwound, or failed): what the chunks hold of these blocks may no longer be the disk's.
+            drop(block, count);
+            throw e;
+        }
         copy(block, count, src, offset, true, false);
+    }
+
+    /** Forgets blocks {@code block}..{@code block + count - 1}. */
+    private void drop(long block, int count) {
+        long end = block + count;
+        for (long b = block; b < end; ) {
+            Chunk c = chunks.get(b >>> CHUNK_SHIFT);
+            int from = (int) (b & (CHUNK - 1));
+            int to = (int) Math.min(CHUNK, from + (end - b));
+            if (c != null) {
+                c.held &= ~mask(from, to);
+            }
+            b += to - from;
+        }
     }
 
     private boolean held(long block, int count) {

@@ -679,8 +679,12 @@ public final class FileSystem implements AutoCloseable {
             undo.clear();
             quarantinedByOp.clear();
             return result;
-        } catch (RuntimeException e) {
-            // Restore every block the operation touched: nothing is half-changed.
+        } catch (RuntimeException | Error e) {
+            // Restore every block the operation touched: nothing is half-changed. An Error too:
+            // a passive call runs on its caller's thread, and when the caller's domain is killed
+            // mid-operation its next system call (a block request's wait) unwinds it with
+            // KilledError; this server lives on, and its next commit must not make the half-done
+            // operation (blocks allocated and mapped, the size not yet set) durable.
             for (var u : undo.entrySet()) {
                 long blk = u.getKey();
                 byte[] before = u.getValue();
@@ -706,13 +710,16 @@ public final class FileSystem implements AutoCloseable {
             freeInodes = freeI;
             freedUncommitted = freed;
             blockHint = hint;
+            if (e instanceof Error err) {
+                throw err; // not the disk's: the thread is going; the file system is as before the operation
+            }
             if (e instanceof FsException fe) {
                 throw fe;
             }
             if (e instanceof isola.sdk.IsolaException) {
                 throw e; // the kernel's, not the disk's: this server's domain is going (killed, or its client gone)
             }
-            throw fail("operation", e);
+            throw fail("operation", (RuntimeException) e);
         }
     }
 

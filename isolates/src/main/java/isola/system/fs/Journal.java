@@ -187,7 +187,7 @@ final class Journal {
         if (count > maxTransactionBlocks()) {
             throw new IllegalStateException("a transaction of " + count + " blocks; the journal takes " + maxTransactionBlocks());
         }
-        if (position + count + 2 > sb.journalBlocks()) {
+        if (willRestart(count)) {
             restart();
         }
         long at = sb.journalStart() + position;
@@ -222,7 +222,7 @@ final class Journal {
 
     /** True if a transaction of {@code count} blocks would restart the log first. */
     boolean willRestart(int count) {
-        return position + count + 2 > sb.journalBlocks();
+        return restartPending || position + count + 2 > sb.journalBlocks();
     }
 
     /**
@@ -230,11 +230,21 @@ final class Journal {
      * log no longer needs them.
      */
     void restart() {
+        // A restart interrupted midway (the calling thread unwound mid-request: its domain was
+        // killed, this server's was not) may or may not have put its superblock on disk, so the
+        // next commit restarts again: writing at the region's start under the old superblock,
+        // or at the old position under the new one, would make the mount find a transaction of
+        // a current sequence after a "damaged" one and refuse the disk.
+        restartPending = true;
         device.flush();
-        position = 1;
         writeSuperblock();
         device.flush();
+        position = 1;
+        restartPending = false;
     }
+
+    /** A {@link #restart} began and did not finish. */
+    private boolean restartPending;
 
     private void writeSuperblock() {
         byte[] b = new byte[Disk.BLOCK];
