@@ -157,8 +157,7 @@ public final class Boot implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new BootException("interrupted while booting");
         } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            throw new BootException("boot failed: " + (c.getMessage() == null ? c.toString() : c.getMessage()), c);
+            throw bootFailed(e);
         }
     }
 
@@ -170,8 +169,7 @@ public final class Boot implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new BootException("interrupted while running");
         } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            throw new BootException("boot failed: " + (c.getMessage() == null ? c.toString() : c.getMessage()), c);
+            throw bootFailed(e);
         }
     }
 
@@ -183,9 +181,13 @@ public final class Boot implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new BootException("interrupted while running");
         } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            throw new BootException("boot failed: " + (c.getMessage() == null ? c.toString() : c.getMessage()), c);
+            throw bootFailed(e);
         }
+    }
+
+    private static BootException bootFailed(ExecutionException e) {
+        Throwable c = e.getCause();
+        return new BootException("boot failed: " + (c.getMessage() == null ? c.toString() : c.getMessage()), c);
     }
 
     @Override

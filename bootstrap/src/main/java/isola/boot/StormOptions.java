@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
  * the native executable's, which differ only in the tier servers run in.
  */
 public final class StormOptions {
-    Path image = Path.of("bootstrap", "target", "isola.img");
+    Path image = BootOptions.DEFAULT_IMAGE;
 
     @Option(names = "--image", paramLabel = "FILE", description = "boot image with the default servers (default: bootstrap/target/isola.img in the repository)")
     void image(Path file) {

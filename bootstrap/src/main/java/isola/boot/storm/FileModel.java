@@ -113,10 +113,10 @@ final class FileModel {
 
     /** What the disk may hold at {@code path} (null: no such file). */
     Set<String> durable(String path) {
-        return Set.copyOf(new HashSet<>(file(path).durable).stream().map(c -> c == null ? NONE : c).toList());
+        return file(path).durable.stream().map(c -> c == null ? NONE : c).collect(java.util.stream.Collectors.toUnmodifiableSet());
     }
 
-    /** Stands for "no such file" in {@link #durable}, as sets made by Set.copyOf take no null. */
+    /** Stands for "no such file" in {@link #durable}, as unmodifiable sets take no null. */
     static final String NONE = "\0(no such file)";
 
     String describe(String path) {

@@ -88,10 +88,7 @@ final class StormShell {
     Outcome run(String line, long boundNs) throws IOException {
         int mark = screen.length();
         long t0 = System.nanoTime();
-
-        keyboard.write((line + "\n").getBytes(StandardCharsets.UTF_8));
-        keyboard.flush();
-        sent++;
+        type(line);
         boolean ended = awaitIdle(t0 + boundNs);
         String out = screen.since(mark);
         if (out.startsWith(line + "\n")) {
