@@ -108,18 +108,11 @@ public final class Blk {
         private final int doorbell;
         private final int completion;
         private final long blocks;
-        /** Requests this side has submitted (the ring's producer count). */
-        private long submitted;
-        /** The staging blocks each in-flight request holds, by slot, to free them in order. */
-        private final int[] held = new int[SLOTS];
+        /** The staging blocks each in-flight request holds, and the requests submitted. */
+        private final StagingRing staging;
         /** Registered buffers' host addresses, by index (0: none), to recognise a segment over one. */
         private final long[] buffers = new long[MAX_BUFFERS + 1];
         private final int blk;
-        /** The next staging block to hand out, and how many are held (skipped ones included). */
-        private int stageHead;
-        private int stageUsed;
-        /** Requests whose staging blocks are free again. */
-        private long freedUpTo;
 
         Device(Sys sys, int blk, long region, int doorbell, int completion, long blocks) {
             this.sys = sys;
@@ -130,8 +123,8 @@ public final class Blk {
             this.completion = completion;
             this.blocks = blocks;
             // The driver's counts may be ahead of zero if this region was attached before.
-            this.submitted = memory.getLong(region + SUBMITTED);
-            this.freedUpTo = submitted;
+            long submitted = memory.getLong(region + SUBMITTED);
+            this.staging = new StagingRing(STAGING_BLOCKS, SLOTS, submitted);
             if (memory.getLong(region + COMPLETED) != submitted) {
                 throw new IsolaException(Status.E_INVALID_ARG, "blk: the region has requests in flight");
             }
@@ -240,8 +233,8 @@ public final class Blk {
 
         @Override
         public void close() {
-            if (submitted > 0) {
-                await(submitted);
+            if (staging.nextId() > 0) {
+                await(staging.nextId());
             }
         }
 
@@ -249,60 +242,40 @@ public final class Blk {
             return region + STAGING + ((long) stage << BLOCK_SHIFT);
         }
 
-        /**
-         * Reserves {@code n} contiguous staging blocks, first in, first freed, as a ring: a span
-         * that would run past the end starts over at block 0, and the blocks it skipped are
-         * charged to it. Waits for completions while there is no room.
-         */
+        /** Reserves {@code n} contiguous staging blocks, waiting for completions while there is no room. */
         private int stage(int n) {
             while (true) {
-                reclaim();
-                boolean wrap = stageHead + n > STAGING_BLOCKS;
-                int waste = wrap ? STAGING_BLOCKS - stageHead : 0; // 0 too when the head is at the very end
-                if (stageUsed + waste + n <= STAGING_BLOCKS) {
-                    int at = wrap ? 0 : stageHead;
-                    stageHead = at + n;
-                    stageUsed += waste + n;
-                    pendingStage = waste + n;
+                staging.completed(completed());
+                int at = staging.reserve(n);
+                if (at >= 0) {
                     return at;
                 }
-                await(freedUpTo + 1);
-            }
-        }
-
-        /** Staging blocks the next submitted request holds. */
-        private int pendingStage;
-
-        private void reclaim() {
-            long done = completed();
-            while (freedUpTo < done) {
-                stageUsed -= held[(int) (freedUpTo % SLOTS)];
-                freedUpTo++;
-            }
-            if (stageUsed == 0) {
-                stageHead = 0;
+                await(staging.freed() + 1);
             }
         }
 
         /** Submits a request on data at {@code offset} of {@code buffer} (0: the region); returns its count. */
         private long submit(int op, long block, int count, long offset, int buffer) {
-            while (submitted - completed() >= SLOTS) {
-                await(submitted - SLOTS + 1);
+            // Its slot must be free in the staging ring's books, not only completed by the driver:
+            // otherwise the share of the slot's last request is overwritten before it is freed,
+            // the ring hands out blocks still in flight, and a queued write goes to the disk with
+            // another request's data (a host kill found file data in the inode table).
+            while (!staging.slotFree()) {
+                await(staging.freed() + 1);
+                staging.completed(completed());
             }
-            long id = submitted;
+            long id = staging.nextId();
             long d = descriptor(region, id);
             memory.putInt(d, op);
             memory.putInt(d + 4, count);
             memory.putLong(d + 8, block);
             memory.putLong(d + 16, offset);
             memory.putInt(d + 24, buffer);
-            held[(int) (id % SLOTS)] = op == FLUSH || buffer != 0 ? 0 : pendingStage;
-            pendingStage = 0;
-            submitted = id + 1;
+            staging.submitted();
             VarHandle.releaseFence();
-            memory.putLong(region + SUBMITTED, submitted);
+            memory.putLong(region + SUBMITTED, id + 1);
             sys.check(sys.signal(doorbell), "blk: ring the doorbell");
-            return submitted;
+            return id + 1;
         }
 
         private long completed() {
