@@ -1741,17 +1741,7 @@ public final class Kernel {
         d.state = Domain.DEAD;
         int callerStatus = d.downStatus();
         klog(KernelLog.DOMAIN_KILLED, d.id, d.restarting ? 1 : 0, d);
-        for (Tcb t = d.threads; t != null; t = t.domainNext) {
-            t.killed = true;
-            failCaller(t.reply, callerStatus);
-            // Unbind before claiming: a fast receiver re-arming meanwhile then either sees itself
-            // unbound (and takes the slow path) or is armed when we claim it; else it could wait forever.
-            unbindFastReceiver(t);
-            if (Utcb.claimAny(t.utcb)) {
-                cancelBlock(t);
-                wakeClaimed(t, E_KILLED);
-            }
-        }
+        stopThreads(d, callerStatus);
         if (callerStatus != E_RESTARTED) {
             failWaiting(d, callerStatus);
         }
@@ -1776,6 +1766,25 @@ public final class Kernel {
             deleteSlot(s, E_DEAD_DOMAIN);
         }
         reclaimIfUnreachable(d);
+    }
+
+    /**
+     * Stops every thread of {@code d} (lock held): each unwinds with E_KILLED, a blocked one at
+     * once and a running one at its next kernel entry, and a caller it was serving gets
+     * {@code callerStatus}.
+     */
+    private void stopThreads(Domain d, int callerStatus) {
+        for (Tcb t = d.threads; t != null; t = t.domainNext) {
+            t.killed = true;
+            failCaller(t.reply, callerStatus);
+            // Unbind before claiming: a fast receiver re-arming meanwhile then either sees itself
+            // unbound (and takes the slow path) or is armed when we claim it; else it could wait forever.
+            unbindFastReceiver(t);
+            if (Utcb.claimAny(t.utcb)) {
+                cancelBlock(t);
+                wakeClaimed(t, E_KILLED);
+            }
+        }
     }
 
     /**
@@ -2367,8 +2376,10 @@ public final class Kernel {
     }
 
     /**
-     * Crashes {@code d} on demand, as if one of its threads had thrown: the domain is marked
-     * faulted and its fault endpoint is told. The shell's {@code kill} uses it to test recovery.
+     * Crashes {@code d} on demand: the domain is marked faulted, its threads stop (each unwinds
+     * as a killed one does; a call one was serving fails with E_RESTARTED if a supervisor will
+     * restart it), and its fault endpoint is told. Unlike a thread's own fault, nothing is left
+     * for a resume to run: the supervisor restarts it. The shell's {@code kill} uses it.
      */
     public void injectFault(Domain d, String reason) {
         machine.enter(null);
@@ -2383,6 +2394,10 @@ public final class Kernel {
                         + ": it has no threads and no fault endpoint");
             }
             faultDomain(d, t, Domain.FAULT_INJECTED, new InjectedFault(reason));
+            // A crash: nothing of the domain runs on while its supervisor decides. Its threads
+            // went on before, and a shell killed at its prompt took the next line typed, ran
+            // it and died in it when the supervisor came (the fault storm's lost lines).
+            stopThreads(d, d.downStatus());
         } finally {
             machine.leave(null);
         }

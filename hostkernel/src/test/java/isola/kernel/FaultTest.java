@@ -456,4 +456,58 @@ class FaultTest {
             }
         });
     }
+
+    /**
+     * An injected crash stops the whole domain at once, before its supervisor acts: a thread
+     * blocked in a receive unwinds with E_KILLED, and one running when the crash came makes no
+     * call after it (a shell killed at its prompt used to take the next line typed, run it, and
+     * die in it when the supervisor came). The domain stays faulted for its supervisor.
+     */
+    @Test
+    void anInjectedCrashStopsEveryThreadOfTheDomainAtOnce() {
+        rig = KernelRig.concurrent();
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+            Kernel k = rig.k;
+            Domain sup = rig.domain("sup");
+            Domain srv = rig.domain("srv");
+            Domain echo = rig.domain("echo");
+            Endpoint faultEp = rig.endpoint(sup, FAULT_EP);
+            k.bindServer(rig.endpoint(srv, EP), srv);
+            k.setFaultEndpoint(srv, faultEp, FAULT_BADGE);
+            k.bindServer(rig.endpoint(echo, EP), echo);
+            rig.grant(echo, EP, srv, GO, Rights.SEND, 0);
+            AtomicInteger echoed = new AtomicInteger();
+            rig.spawn(echo, "echo", 10, t -> {
+                long reply = 0;
+                while (k.replyRecv(t, EP, reply, Kernel.FOREVER) == OK) {
+                    echoed.incrementAndGet();
+                    reply = Tag.of(0, 0);
+                }
+            });
+            java.util.concurrent.CompletableFuture<Integer> received = new java.util.concurrent.CompletableFuture<>();
+            java.util.concurrent.CompletableFuture<Integer> called = new java.util.concurrent.CompletableFuture<>();
+            java.util.concurrent.atomic.AtomicBoolean go = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(1);
+            Tcb waiter = rig.spawn(srv, "waiter", 10, t -> received.complete(k.recv(t, EP, Kernel.FOREVER)));
+            rig.spawn(srv, "worker", 10, t -> {
+                assertEquals(OK, k.call(t, GO, Tag.of(1, 0), Kernel.FOREVER)); // before the crash: served
+                running.countDown();
+                while (!go.get()) {
+                    Thread.onSpinWait(); // in its own code, no kernel entry, when the crash comes
+                }
+                called.complete(k.call(t, GO, Tag.of(1, 0), Kernel.FOREVER));
+            });
+            running.await();
+            while (waiter.state() != Tcb.BLOCKED_RECV) {
+                Thread.onSpinWait();
+            }
+            k.injectFault(srv, "test");
+            go.set(true);
+            assertEquals(E_KILLED, received.get(10, java.util.concurrent.TimeUnit.SECONDS), "the blocked thread unwinds at once");
+            assertEquals(E_KILLED, called.get(10, java.util.concurrent.TimeUnit.SECONDS), "the running thread's next call does not go out");
+            assertEquals(1, echoed.get(), "only the call made before the crash was served");
+            assertEquals(Domain.FAULTED, srv.state(), "left for the supervisor");
+            rig.check();
+        });
+    }
 }
