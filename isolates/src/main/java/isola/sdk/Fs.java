@@ -145,6 +145,15 @@ public final class Fs {
          */
         private final java.util.Map<Long, Long> opened = new java.util.HashMap<>();
 
+        /**
+         * Restarts of the server so far that may have lost this client's unsynced changes: a
+         * caller that combines several calls (a listing and a stat of each entry) compares it
+         * before and after to know whether they saw one file system.
+         */
+        public long losses() {
+            return losses;
+        }
+
         /** {@code fs} and {@code attach}: the slots of the capabilities to the server's two endpoints. */
         public Client(Sys sys, int fs, int attach, int frameSlot, long bufferVa) {
             this.sys = sys;

@@ -216,12 +216,23 @@ public final class ShellServer implements Server {
         switch (cmd) {
             case "ls" -> {
                 String dir = path(args.length == 0 ? "/" : args[0]);
+                long losses = fs.losses();
                 java.util.List<Fs.Entry> entries = new java.util.ArrayList<>(fs.list(dir));
                 entries.sort(java.util.Comparator.comparing(Fs.Entry::name));
                 StringBuilder b = new StringBuilder();
                 for (Fs.Entry e : entries) {
                     String full = dir.endsWith("/") ? dir + e.name() : dir + "/" + e.name();
-                    long size = fs.stat(full).size();
+                    long size;
+                    try {
+                        size = fs.stat(full).size();
+                    } catch (Fs.Error x) {
+                        if (x.errno() == isola.sdk.Errno.ENOENT && fs.losses() != losses) {
+                            // Listed by one incarnation and gone in the next, with what it lost: list again.
+                            throw new Fs.Error(isola.sdk.Errno.ESTALE, "ls " + dir + ": " + e.name()
+                                    + " was lost to a restart of the file system server during the listing");
+                        }
+                        throw x;
+                    }
                     b.append(String.format("%10d  %s%s%n", size, e.name(), e.directory() ? "/" : ""));
                 }
                 Console.write(sys, console, b.toString());
