@@ -83,8 +83,12 @@ public final class ConsoleDevice implements Init.HostService {
     private final List<String> completions = new CopyOnWriteArrayList<>();
 
     // Guarded by this.
-    /** Lines read and not yet acknowledged: {@code lines.get(i)} is line {@code first + i}. */
+    /**
+     * Lines read and not yet acknowledged: {@code lines.get(i)} is line {@code first + i}; null
+     * for a line refused as too long, whose length {@link #refused} keeps.
+     */
     private final ArrayList<String> lines = new ArrayList<>();
+    private final java.util.HashMap<Long, Long> refused = new java.util.HashMap<>();
     private long first;
     /** The first line not yet handed out to any reader. */
     private long handedOut;
@@ -219,6 +223,7 @@ public final class ConsoleDevice implements Init.HostService {
         }
         while (first < n) {
             lines.removeFirst();
+            refused.remove(first);
             first++;
         }
         if (n < count) {
@@ -257,6 +262,15 @@ public final class ConsoleDevice implements Init.HostService {
     /** The reply with line {@code n} from character {@code offset}, as much as fits; handed out. */
     private long piece(Sys sys, long n, long offset) {
         String line = lines.get((int) (n - first));
+        if (line == null) {
+            // Its reader counts it as a failed command: a script's exit status says it went wrong.
+            sys.mr(0, n);
+            sys.mr(1, refused.get(n));
+            int len = sys.putString(2, "console: line " + (n + 1) + " (" + refused.get(n)
+                    + " characters) was refused: at most " + MAX_LINE);
+            handedOut = Math.max(handedOut, n + 1);
+            return Tag.of(Console.REFUSED, len);
+        }
         if (offset > line.length()) {
             return Replies.error(sys, Status.E_INVALID_ARG, "console read: offset " + offset
                     + " is past the end of line " + n + " (" + line.length() + " characters)");
@@ -287,14 +301,21 @@ public final class ConsoleDevice implements Init.HostService {
                 prompt = wantedPrompt;
             }
             String line;
+            long tooLong = 0;
             try {
                 line = editor != null ? edit(prompt) : readPlain(prompt, n);
+            } catch (LineTooLong e) {
+                line = null;
+                tooLong = e.length;
             } catch (IOException | RuntimeException e) {
                 emit("console device: input failed, ending it: " + e.getMessage() + "\n");
                 line = null;
             }
             synchronized (this) {
-                if (line == null) {
+                if (tooLong > 0) {
+                    lines.add(null);
+                    refused.put(n, tooLong);
+                } else if (line == null) {
                     eof = true;
                 } else {
                     lines.add(line);
@@ -302,16 +323,26 @@ public final class ConsoleDevice implements Init.HostService {
                 wanted = -1;
                 while (!waiting.isEmpty()) {
                     int slot = waiting.removeFirst();
-                    long tag = line == null ? Tag.of(Replies.EOF, 0) : piece(sys, n, 0);
+                    long tag = eof ? Tag.of(Replies.EOF, 0) : piece(sys, n, 0);
                     if (sys.replyTo(slot, tag) != Status.OK) {
                         sys.delete(slot); // a reply the kernel refused is still in its slot
                     }
                     waiterSlots.clear(slot);
                 }
-                if (line == null) {
+                if (eof) {
                     return;
                 }
             }
+        }
+    }
+
+    /** A line longer than {@link #MAX_LINE}: refused, said so, and counted as a failed command. */
+    private static final class LineTooLong extends IOException {
+        final long length;
+
+        LineTooLong(long length) {
+            super("a line of " + length + " characters", null);
+            this.length = length;
         }
     }
 
@@ -339,40 +370,38 @@ public final class ConsoleDevice implements Init.HostService {
     /**
      * Shows the prompt, then reads a line; echoes it, so that the transcript reads as a session
      * (the input is not a terminal, which would have echoed it). Null at the end of input (after
-     * ending the prompt's line). A line longer than {@link #MAX_LINE} is refused with a message,
-     * and the next one is read.
+     * ending the prompt's line). A line longer than {@link #MAX_LINE} is refused with a message
+     * ({@link LineTooLong}); its reader is told ({@link Console#REFUSED}).
      */
     private String readPlain(String prompt, long n) throws IOException {
-        for (;;) {
-            emit(prompt);
-            StringBuilder b = new StringBuilder();
-            long length = 0;
-            int c;
-            awaiting = n;
-            try {
-                while ((c = plain.read()) >= 0 && c != '\n') {
-                    if (length++ < MAX_LINE) {
-                        b.append((char) c);
-                    }
+        emit(prompt);
+        StringBuilder b = new StringBuilder();
+        long length = 0;
+        int c;
+        awaiting = n;
+        try {
+            while ((c = plain.read()) >= 0 && c != '\n') {
+                if (length++ < MAX_LINE) {
+                    b.append((char) c);
                 }
-            } finally {
-                awaiting = -1;
             }
-            if (c < 0 && length == 0) {
-                emit(prompt.isEmpty() ? "" : "\n");
-                return null;
-            }
-            if (length > MAX_LINE) {
-                emit("console: a line of " + length + " characters was refused: at most " + MAX_LINE + "\n");
-                continue;
-            }
-            if (!b.isEmpty() && b.charAt(b.length() - 1) == '\r') {
-                b.setLength(b.length() - 1);
-            }
-            String line = b.toString();
-            emit(line + "\n");
-            return line;
+        } finally {
+            awaiting = -1;
         }
+        if (c < 0 && length == 0) {
+            emit(prompt.isEmpty() ? "" : "\n");
+            return null;
+        }
+        if (length > MAX_LINE) {
+            emit("console: a line of " + length + " characters was refused: at most " + MAX_LINE + "\n");
+            throw new LineTooLong(length);
+        }
+        if (!b.isEmpty() && b.charAt(b.length() - 1) == '\r') {
+            b.setLength(b.length() - 1);
+        }
+        String line = b.toString();
+        emit(line + "\n");
+        return line;
     }
 
     /** Writes text to the terminal: above the line being edited, if one is. */

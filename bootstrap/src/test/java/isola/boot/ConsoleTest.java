@@ -264,12 +264,15 @@ class ConsoleTest {
         assertTrue(r.out().lines().anyMatch(l -> l.equals("x" + wide + " " + ascii)), "both, as two words");
     }
 
-    /** A line past the device's limit is refused with a message; it does not reach the shell, the next one does. */
+    /**
+     * A line past the device's limit is refused with a message; it does not reach the shell, the
+     * next one does, and the exit status says a command failed (as a script's should).
+     */
     @Test
     void aLineTooLongForTheDeviceIsRefusedNamingTheLimit() {
         String huge = "echo " + "b".repeat(ConsoleDevice.MAX_LINE);
         BootTest.Run r = BootTest.boot(image, huge + "\necho next\n");
-        assertEquals(0, r.status(), r.out().substring(0, Math.min(2000, r.out().length())));
+        assertEquals(1, r.status(), r.out().substring(0, Math.min(2000, r.out().length())));
         assertTrue(r.out().contains("console: a line of " + huge.length() + " characters was refused: at most "
                 + ConsoleDevice.MAX_LINE + "\n"), "names the length and the limit");
         assertFalse(r.out().contains("bbbbbbbbbb"), "no part of it was run or echoed");

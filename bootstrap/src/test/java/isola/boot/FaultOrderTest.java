@@ -58,6 +58,16 @@ class FaultOrderTest {
         assertEquals(0, boot(image, "echo fine\nshutdown\n").status());
     }
 
+    /** The status survives a restart of the shell (init keeps it), with shutdown and at the end of input. */
+    @Test
+    void aRestartedShellKeepsAFailedCommandsStatus() {
+        BootTest.Run r = boot(image, "cat /nonexistent\nkill shell\necho after\nshutdown\n");
+        assertEquals(1, r.status(), "a command failed before the shell restarted:\n" + r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.equals("after")), r.out());
+        assertEquals(1, boot(image, "cat /nonexistent\nkill shell\necho after\n").status());
+        assertEquals(0, boot(image, "echo fine\nkill shell\necho after\nshutdown\n").status(), "a kill is not a failure");
+    }
+
     @Test
     void catOfADirectorySaysEisdir() {
         BootTest.Run r = boot(image, "cat /\n");

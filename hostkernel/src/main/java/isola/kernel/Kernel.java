@@ -1969,13 +1969,22 @@ public final class Kernel {
 
     /** Ends an entry; a blocked caller returns the status its waker left in its UTCB. */
     private int end(Tcb self, int r) {
+        boolean stopped = false;
+        if (r == E_KILLED && self.domain.state == Domain.FAULTED) {
+            // Its domain crashed (injectFault) and the supervisor has not killed it yet: it waits
+            // for that here, having done nothing of this call, rather than unwind and leave early.
+            block(self, Tcb.FAULTED, null, -1, FOREVER, Utcb.WAIT_OTHER, 0);
+            r = BLOCKED;
+            stopped = true;
+        }
         if (uni) {
             reschedule();
         }
         machine.leave(self);
         if (r == BLOCKED) {
             self.state = Tcb.RUNNING;
-            return Utcb.status(self.utcb);
+            int st = Utcb.status(self.utcb);
+            return stopped ? E_KILLED : st;
         }
         return r;
     }
@@ -2376,10 +2385,11 @@ public final class Kernel {
     }
 
     /**
-     * Crashes {@code d} on demand: the domain is marked faulted, its threads stop (each unwinds
-     * as a killed one does; a call one was serving fails with E_RESTARTED if a supervisor will
-     * restart it), and its fault endpoint is told. Unlike a thread's own fault, nothing is left
-     * for a resume to run: the supervisor restarts it. The shell's {@code kill} uses it.
+     * Crashes {@code d} on demand: the domain is marked faulted, its fault endpoint is told, and
+     * its threads stop: each at its next kernel entry, where it waits, without having done what
+     * it asked, until the domain is killed (then it unwinds with E_KILLED, and a call it was
+     * serving fails with E_RESTARTED). Unlike a thread's own fault, a resume finds nothing to
+     * run on: its threads unwind. The shell's {@code kill} and the watchdog use it.
      */
     public void injectFault(Domain d, String reason) {
         machine.enter(null);
@@ -2394,10 +2404,17 @@ public final class Kernel {
                         + ": it has no threads and no fault endpoint");
             }
             faultDomain(d, t, Domain.FAULT_INJECTED, new InjectedFault(reason));
-            // A crash: nothing of the domain runs on while its supervisor decides. Its threads
-            // went on before, and a shell killed at its prompt took the next line typed, ran
-            // it and died in it when the supervisor came (the fault storm's lost lines).
-            stopThreads(d, d.downStatus());
+            // A crash: nothing of the domain gets further while its supervisor decides. Its
+            // threads went on before, and a shell killed at its prompt took the next line
+            // typed, ran it and died in it when the supervisor came (the fault storm's lost
+            // lines). Each now stops at its next kernel entry (see end); a blocked one stays
+            // blocked. None leaves before the domain is killed, as before: the tiers tear a
+            // dead incarnation down only once its threads are out, and the native tier broke
+            // when they left early.
+            for (Tcb x = d.threads; x != null; x = x.domainNext) {
+                x.killed = true;
+                unbindFastReceiver(x); // no new call reaches it on the fast path
+            }
         } finally {
             machine.leave(null);
         }

@@ -458,13 +458,14 @@ class FaultTest {
     }
 
     /**
-     * An injected crash stops the whole domain at once, before its supervisor acts: a thread
-     * blocked in a receive unwinds with E_KILLED, and one running when the crash came makes no
-     * call after it (a shell killed at its prompt used to take the next line typed, run it, and
-     * die in it when the supervisor came). The domain stays faulted for its supervisor.
+     * An injected crash stops the whole domain before its supervisor acts: a thread running
+     * when the crash came makes no call after it (a shell killed at its prompt used to take the
+     * next line typed, run it, and die in it when the supervisor came), and waits, as a blocked
+     * one does, until the domain is killed; then both unwind with E_KILLED. Until then the
+     * domain is faulted and no thread of it has left.
      */
     @Test
-    void anInjectedCrashStopsEveryThreadOfTheDomainAtOnce() {
+    void anInjectedCrashStopsEveryThreadOfTheDomainUntilItIsKilled() {
         rig = KernelRig.concurrent();
         assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
             Kernel k = rig.k;
@@ -489,7 +490,7 @@ class FaultTest {
             java.util.concurrent.atomic.AtomicBoolean go = new java.util.concurrent.atomic.AtomicBoolean();
             java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(1);
             Tcb waiter = rig.spawn(srv, "waiter", 10, t -> received.complete(k.recv(t, EP, Kernel.FOREVER)));
-            rig.spawn(srv, "worker", 10, t -> {
+            Tcb worker = rig.spawn(srv, "worker", 10, t -> {
                 assertEquals(OK, k.call(t, GO, Tag.of(1, 0), Kernel.FOREVER)); // before the crash: served
                 running.countDown();
                 while (!go.get()) {
@@ -503,10 +504,17 @@ class FaultTest {
             }
             k.injectFault(srv, "test");
             go.set(true);
-            assertEquals(E_KILLED, received.get(10, java.util.concurrent.TimeUnit.SECONDS), "the blocked thread unwinds at once");
-            assertEquals(E_KILLED, called.get(10, java.util.concurrent.TimeUnit.SECONDS), "the running thread's next call does not go out");
+            while (worker.state() != Tcb.FAULTED) {
+                Thread.onSpinWait(); // stopped at its call's kernel entry
+            }
             assertEquals(1, echoed.get(), "only the call made before the crash was served");
+            assertFalse(called.isDone(), "the stopped thread does not leave before its domain is killed");
+            assertFalse(received.isDone(), "nor does the blocked one");
             assertEquals(Domain.FAULTED, srv.state(), "left for the supervisor");
+            k.killForRestart(srv);
+            assertEquals(E_KILLED, received.get(10, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(E_KILLED, called.get(10, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(1, echoed.get(), "the stopped call never went out");
             rig.check();
         });
     }

@@ -19,7 +19,7 @@ import isola.kernel.Tag;
  *   <li>{@link #READ_LINE}: MR0 the line's number, MR1 a character offset into it, MR2.. the
  *       prompt (shown while the console waits for the line to be typed). Reply OK with MR0 the
  *       line's number, MR1 its length in characters, MR2.. its text from the offset, as much as
- *       fits; or {@link Replies#EOF} at the end of input.
+ *       fits; or {@link Replies#EOF} at the end of input; or {@link #REFUSED} for a line too long.
  *   <li>{@link #TAKE_LINE}: MR0 the number of a line the reader has whole and now acts on; reply
  *       OK. A line handed out but never taken (its reader died first, or the line went to a
  *       read whose reader had died) is handed out again to the next reader.
@@ -44,6 +44,19 @@ public final class Console {
      */
     public static final int AGAIN = 5;
     public static final int TAKE_LINE = 6;
+    /**
+     * The reply to a {@link #READ_LINE} for a line the console refused (longer than it takes):
+     * MR0 the line's number, MR1 its length, MR2.. why. The reader takes it and counts a failed
+     * command ({@link RefusedLine}).
+     */
+    public static final int REFUSED = 7;
+
+    /** A line the console refused: the reader has taken it, and the next read gets the next one. */
+    public static final class RefusedLine extends IsolaException {
+        public RefusedLine(String message) {
+            super(Status.E_INVALID_ARG, message);
+        }
+    }
 
     /** The built-in service of the machine's console device (the terminal), which the console driver is granted. */
     public static final String DEVICE = "tty";
@@ -84,7 +97,10 @@ public final class Console {
             this.console = console;
         }
 
-        /** Reads a whole line (of any length) after showing {@code prompt}; null at the end of input. */
+        /**
+         * Reads a whole line (of any length the console takes) after showing {@code prompt}; null
+         * at the end of input; {@link RefusedLine} for a line the console refused.
+         */
         public String readLine(Sys sys, String prompt) {
             if (next < 0) {
                 Replies.check(sys, sys.callRetrying(console, Tag.of(NEXT_LINE, 0), Sys.RESTART_ATTEMPTS), "console read");
@@ -100,6 +116,11 @@ public final class Console {
                 if (st == Status.OK && sys.label() == Replies.EOF) {
                     return null;
                 }
+                if (st == Status.OK && sys.label() == REFUSED && sys.mr(0) == next) {
+                    String why = sys.string(2);
+                    take(sys);
+                    throw new RefusedLine(why == null ? "console: line " + next + " was refused" : why);
+                }
                 Replies.check(sys, st, "console read");
                 String piece = sys.string(2);
                 if (sys.mr(0) != next || piece == null || (piece.isEmpty() && line.length() < sys.mr(1))) {
@@ -110,10 +131,15 @@ public final class Console {
                 length = sys.mr(1);
                 line.append(piece);
             }
+            take(sys);
+            return line.toString();
+        }
+
+        /** Takes line {@link #next}: the reader now acts on it. */
+        private void take(Sys sys) {
             sys.mr(0, next);
             Replies.check(sys, sys.callRetrying(console, Tag.of(TAKE_LINE, 1), Sys.RESTART_ATTEMPTS), "console read");
             next++;
-            return line.toString();
         }
     }
 }

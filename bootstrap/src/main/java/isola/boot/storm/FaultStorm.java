@@ -119,6 +119,7 @@ public final class FaultStorm {
             PipedInputStream in = new PipedInputStream(keyboard, 1 << 16);
             StormShell.Screen screen = new StormShell.Screen();
             try (Boot boot = Boot.start(image, in, screen.printStream(), false, KernelConfig.DEFAULT, options.tier())) {
+                booted = boot;
                 shell = new StormShell(boot.console(), keyboard, screen);
                 if (!shell.awaitPrompt(BOOT_BOUND_NS)) {
                     throw new IllegalStateException("the system did not come up to its prompt: " + screen.tail(2000));
@@ -331,9 +332,18 @@ public final class FaultStorm {
 
     private void hang(String line, StormShell.Outcome o) {
         hangs++;
+        String ps;
+        try {
+            ps = String.join("\n", booted.init().psForHost());
+        } catch (RuntimeException e) {
+            ps = "(ps failed: " + e + ")";
+        }
         fail("HANG: '" + line + "' did not end within " + TimeUnit.NANOSECONDS.toMillis(options.opBoundNs())
-                + " ms; the console's last output:\n" + shell.screen().tail(3000));
+                + " ms; the console's last output:\n" + shell.screen().tail(3000) + "\nps, from the host:\n" + ps);
     }
+
+    /** The system under the storm, for a hang's report. */
+    private Boot booted;
 
     private void fail(String what) {
         failures.add(what);

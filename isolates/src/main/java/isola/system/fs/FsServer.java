@@ -44,6 +44,8 @@ public final class FsServer implements Server, Handler {
     static final int DOORBELL = 130;
     static final int REGION_TABLES = 131;
     static final int CLIENT_TABLES = 136;
+    /** A notification nobody signals: the commit clock's timed wait (a kill ends it at once). */
+    static final int CLOCK = 139;
     /** Clients' buffer frames: one slot each, from here to the end of the capability space. */
     static final int FIRST_CLIENT = 144;
     static final long COMMIT_INTERVAL_NS = 1_000_000_000L;
@@ -91,12 +93,16 @@ public final class FsServer implements Server, Handler {
             unmounted = e.getMessage();
             Log.write(sys, log, Log.ERROR, "fs: cannot mount the disk: " + unmounted + " (run ./isola fsck on the image)");
         }
+        // Before the endpoint is served: from then on the field sys is a caller's (see enter).
+        startSys.check(startSys.createNotification(CLOCK), "fs: the commit clock's notification");
         int endpoint = ctx.endpoint("fs");
         ctx.servePassive(endpoint, this);
-        // The clock of the periodic commit: a thread that calls the endpoint once a second.
+        // The clock of the periodic commit: a thread that calls the endpoint once a second. It
+        // waits in the kernel, not in Thread.sleep, so a kill of this server ends the wait: a
+        // sleeping JVM thread outlived its dead domain, which ps showed as a runaway.
         ctx.spawn("fs-clock", 100, clock -> {
             for (;;) {
-                Thread.sleep(COMMIT_INTERVAL_NS / 1_000_000);
+                clock.await(CLOCK, COMMIT_INTERVAL_NS);
                 clock.call(endpoint, TICK, 0);
             }
         });

@@ -781,6 +781,11 @@ public final class Init {
         return out;
     }
 
+    /** What {@code ps} shows, for the host (a hang report: the shell that would ask may be the one stuck). */
+    public List<String> psForHost() {
+        return ps();
+    }
+
     private List<String> ps() {
         List<String> lines = new ArrayList<>();
         lines.add(String.format("%3s  %-12s %-8s %-10s %-14s %4s  %s", "ID", "DOMAIN", "STATE", "THREAD", "THREAD STATE",

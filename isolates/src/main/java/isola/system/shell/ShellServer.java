@@ -3,6 +3,7 @@ package isola.system.shell;
 import isola.sdk.Console;
 import isola.sdk.Fs;
 import isola.sdk.IsolaException;
+import isola.sdk.Keep;
 import isola.sdk.Log;
 import isola.sdk.Names;
 import isola.sdk.Proc;
@@ -79,10 +80,17 @@ public final class ShellServer implements Server {
             Console.addCompletion(sys, console, s);
         }
         Log.info(sys, log, "shell ready");
-        boolean allOk = true;
+        keep = keepSlot(ctx);
+        boolean allOk = !FAILED.equals(ctx.kept().values().get(STATUS_KEY)); // an earlier incarnation's failures count
         Console.Input input = new Console.Input(console);
         for (;;) {
-            String line = input.readLine(sys, PROMPT);
+            String line;
+            try {
+                line = input.readLine(sys, PROMPT);
+            } catch (Console.RefusedLine e) {
+                allOk = failed(allOk); // the console said why; the exit status says a command failed
+                continue;
+            }
             if (line == null) {
                 break;
             }
@@ -96,10 +104,41 @@ public final class ShellServer implements Server {
                 Proc.shutdown(sys, proc, allOk && synced ? 0 : 1); // the status says whether every command succeeded
                 return;
             }
-            allOk &= run(words);
+            if (!run(words)) {
+                allOk = failed(allOk);
+            }
         }
         allOk &= syncFileSystem();
         Proc.shutdown(sys, proc, allOk ? 0 : 1);
+    }
+
+    /** What init keeps for the shell across its restarts: whether a command has failed. */
+    static final String STATUS_KEY = "status";
+    static final String FAILED = "a command failed";
+    /** The keep capability's slot, or -1 if the shell's launcher keeps nothing for it. */
+    private int keep = -1;
+
+    private static int keepSlot(ServerContext ctx) {
+        try {
+            return ctx.keep();
+        } catch (IsolaException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * A command failed: false, and kept the first time, so that the exit status a restarted
+     * shell gives at shutdown still says so.
+     */
+    private boolean failed(boolean allOk) {
+        if (allOk && keep >= 0) {
+            try {
+                Keep.put(sys, keep, STATUS_KEY, FAILED);
+            } catch (IsolaException e) {
+                out("shell: cannot keep the failure for a restart: " + e.getMessage());
+            }
+        }
+        return false;
     }
 
     /** Before the system stops: what was written goes to disk, as a shutdown syncs and unmounts. */

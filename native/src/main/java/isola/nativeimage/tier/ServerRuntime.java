@@ -81,6 +81,13 @@ final class ServerRuntime {
 
     /** Instantiates and starts a server, as NativeTier#spec describes it. */
     static void start(String spec, int thread, long tcb, long utcb, long kernelThread) throws Exception {
+        // The error that unwinds a killed thread, its class initialized now, before anything can
+        // be killed: initialized at the first kill instead, a runaway stop firing inside that
+        // initialization's locking aborted the executable ("There must be a recurring callback
+        // exception pending", in the native fault storm).
+        if (isola.kernel.KilledError.INSTANCE == null) {
+            throw new IllegalStateException("no KilledError");
+        }
         Sys main = sys(thread, tcb, utcb, kernelThread);
         String[] lines = spec.split("\n");
         var b64 = java.util.Base64.getDecoder();
