@@ -85,14 +85,17 @@ final class ServerEntry {
      * escaping a {@code @CEntryPoint} would end the whole process, every isolate with it.
      */
     private static long failed(Throwable e, long kernelThread, long tcb) {
-        if (e instanceof KilledError) {
-            return KILLED;
-        }
+        // All of it inside a try: a runaway stop (RunawayStop) may throw again here, in the
+        // handler of a thread already unwinding from its kill, and an exception escaping the
+        // entry point aborts the process (the native fault storm saw it).
         try {
+            if (e instanceof KilledError) {
+                return KILLED;
+            }
             IsolateGate.reportFault(kernelThread, tcb, e);
             return FAULTED;
-        } catch (Throwable reportFailed) {
-            return FAULTED_UNREPORTED;
+        } catch (Throwable again) {
+            return e instanceof KilledError || again instanceof KilledError ? KILLED : FAULTED_UNREPORTED;
         }
     }
 

@@ -182,17 +182,29 @@ final class ServerIsolate {
      * and closing it under that thread could let a later open reuse the number, so that thread
      * would write into another file. An isolate left in place keeps its files with it.
      */
+    /** How long calls still inside a closed isolate may run before the runaway stop is armed. */
+    static final long RUNAWAY_GRACE_NS = 100_000_000L;
+
     synchronized boolean tearDown(long timeoutNs) {
         if (tornDown) {
             return true;
         }
         byIsolate.remove(isolate);
         closed = true;
-        U.putIntVolatile(null, killWord, 1); // what still runs inside stops at its next safepoint check
         ProcessFence.run();
-        long deadline = System.nanoTime() + timeoutNs;
+        long start = System.nanoTime();
+        long deadline = start + timeoutNs;
+        boolean stopping = false;
         for (int i = 0; i < NativeThread.MAX; i++) {
             while (U.getIntVolatile(depth, Unsafe.ARRAY_INT_BASE_OFFSET + (long) i * Unsafe.ARRAY_INT_INDEX_SCALE) != 0) {
+                if (!stopping && System.nanoTime() - start > RUNAWAY_GRACE_NS) {
+                    // What still runs inside after the grace is a runaway: it stops at its next
+                    // safepoint check. Not at once: a call let in just before the isolate closed
+                    // would meet the stop in its entry's transition, where an exception cannot
+                    // be caught, and abort the process (the native fault storm saw it).
+                    U.putIntVolatile(null, killWord, 1);
+                    stopping = true;
+                }
                 if (System.nanoTime() - deadline > 0) {
                     leftInPlace = "thread " + NativeThread.nameOf(i) + " (index " + i + ") still had " + depth[i]
                             + " call(s) in progress inside it after " + timeoutNs / 1_000_000 + " ms";
