@@ -1741,7 +1741,17 @@ public final class Kernel {
         d.state = Domain.DEAD;
         int callerStatus = d.downStatus();
         klog(KernelLog.DOMAIN_KILLED, d.id, d.restarting ? 1 : 0, d);
-        stopThreads(d, callerStatus);
+        for (Tcb t = d.threads; t != null; t = t.domainNext) {
+            t.killed = true;
+            failCaller(t.reply, callerStatus);
+            // Unbind before claiming: a fast receiver re-arming meanwhile then either sees itself
+            // unbound (and takes the slow path) or is armed when we claim it; else it could wait forever.
+            unbindFastReceiver(t);
+            if (Utcb.claimAny(t.utcb)) {
+                cancelBlock(t);
+                wakeClaimed(t, E_KILLED);
+            }
+        }
         if (callerStatus != E_RESTARTED) {
             failWaiting(d, callerStatus);
         }
@@ -1766,25 +1776,6 @@ public final class Kernel {
             deleteSlot(s, E_DEAD_DOMAIN);
         }
         reclaimIfUnreachable(d);
-    }
-
-    /**
-     * Stops every thread of {@code d} (lock held): each unwinds with E_KILLED, a blocked one at
-     * once and a running one at its next kernel entry, and a caller it was serving gets
-     * {@code callerStatus}.
-     */
-    private void stopThreads(Domain d, int callerStatus) {
-        for (Tcb t = d.threads; t != null; t = t.domainNext) {
-            t.killed = true;
-            failCaller(t.reply, callerStatus);
-            // Unbind before claiming: a fast receiver re-arming meanwhile then either sees itself
-            // unbound (and takes the slow path) or is armed when we claim it; else it could wait forever.
-            unbindFastReceiver(t);
-            if (Utcb.claimAny(t.utcb)) {
-                cancelBlock(t);
-                wakeClaimed(t, E_KILLED);
-            }
-        }
     }
 
     /**

@@ -10,6 +10,10 @@ import static org.junit.jupiter.api.Assertions.*;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -473,9 +477,9 @@ class FaultTest {
             Domain srv = rig.domain("srv");
             Domain echo = rig.domain("echo");
             Endpoint faultEp = rig.endpoint(sup, FAULT_EP);
-            k.bindServer(rig.endpoint(srv, EP), srv);
+            rig.servedEndpoint(srv, EP);
             k.setFaultEndpoint(srv, faultEp, FAULT_BADGE);
-            k.bindServer(rig.endpoint(echo, EP), echo);
+            rig.servedEndpoint(echo, EP);
             rig.grant(echo, EP, srv, GO, Rights.SEND, 0);
             AtomicInteger echoed = new AtomicInteger();
             rig.spawn(echo, "echo", 10, t -> {
@@ -485,10 +489,10 @@ class FaultTest {
                     reply = Tag.of(0, 0);
                 }
             });
-            java.util.concurrent.CompletableFuture<Integer> received = new java.util.concurrent.CompletableFuture<>();
-            java.util.concurrent.CompletableFuture<Integer> called = new java.util.concurrent.CompletableFuture<>();
-            java.util.concurrent.atomic.AtomicBoolean go = new java.util.concurrent.atomic.AtomicBoolean();
-            java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(1);
+            CompletableFuture<Integer> received = new CompletableFuture<>();
+            CompletableFuture<Integer> called = new CompletableFuture<>();
+            AtomicBoolean go = new AtomicBoolean();
+            CountDownLatch running = new CountDownLatch(1);
             Tcb waiter = rig.spawn(srv, "waiter", 10, t -> received.complete(k.recv(t, EP, Kernel.FOREVER)));
             Tcb worker = rig.spawn(srv, "worker", 10, t -> {
                 assertEquals(OK, k.call(t, GO, Tag.of(1, 0), Kernel.FOREVER)); // before the crash: served
@@ -512,8 +516,8 @@ class FaultTest {
             assertFalse(received.isDone(), "nor does the blocked one");
             assertEquals(Domain.FAULTED, srv.state(), "left for the supervisor");
             k.killForRestart(srv);
-            assertEquals(E_KILLED, received.get(10, java.util.concurrent.TimeUnit.SECONDS));
-            assertEquals(E_KILLED, called.get(10, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(E_KILLED, received.get(10, TimeUnit.SECONDS));
+            assertEquals(E_KILLED, called.get(10, TimeUnit.SECONDS));
             assertEquals(1, echoed.get(), "the stopped call never went out");
             rig.check();
         });

@@ -155,11 +155,15 @@ final class ServerIsolate {
         depth[n.index]--; // TSO: visible only after every access the call made in the isolate
     }
 
+    /** How long calls still inside a closed isolate may run before the runaway stop is armed. */
+    static final long RUNAWAY_GRACE_NS = 100_000_000L;
+
     /**
      * Tears the isolate down: its heap and every thread attached to it go. First it is closed,
      * so a call entering it from then on is refused before it crosses ({@link #enter} answers
      * 0). Then it waits until no thread has a call in progress in it, nested calls included, for
-     * at most {@code timeoutNs}; if one never leaves (a handler that does not return), the
+     * at most {@code timeoutNs}, arming the runaway stop ({@link RunawayStop}) after
+     * {@link #RUNAWAY_GRACE_NS}; if one never leaves (a handler that does not return), the
      * isolate is left in place, closed, and false returned: tearing it down would pull its heap
      * from under that thread.
      *
@@ -182,9 +186,6 @@ final class ServerIsolate {
      * and closing it under that thread could let a later open reuse the number, so that thread
      * would write into another file. An isolate left in place keeps its files with it.
      */
-    /** How long calls still inside a closed isolate may run before the runaway stop is armed. */
-    static final long RUNAWAY_GRACE_NS = 100_000_000L;
-
     synchronized boolean tearDown(long timeoutNs) {
         if (tornDown) {
             return true;
