@@ -51,6 +51,31 @@ class FaultOrderTest {
         assertTrue(r.out().lines().anyMatch(l -> l.matches("names\\s+on-crash\\s+1\\s+.*running")), r.out());
     }
 
+    /**
+     * klogd once wrote only init's and the supervisor's queued records at shutdown: the kernel's
+     * records of a kill within klogd's batch window (10 ms) before it never reached the host log.
+     * In this tier a restart takes longer than the window, so this holds either way; the native
+     * tier's boot test (NativeExecutableIT), where a restart takes a millisecond, met the loss.
+     */
+    @Test
+    void theKernelsRecordsOfAKillJustBeforeShutdownReachTheHostLog() throws Exception {
+        Path hostLog = Path.of(System.getProperty("isola.log.file", "target/isola.log"));
+        long before = killedNamesRecords(hostLog);
+        BootTest.Run r = boot(image, "kill names\nshutdown\n");
+        assertEquals(0, r.status(), r.out());
+        assertEquals(before + 1, killedNamesRecords(hostLog), "the host log " + hostLog.toAbsolutePath()
+                + " has the kernel's record of the kill");
+    }
+
+    private static long killedNamesRecords(Path hostLog) throws java.io.IOException {
+        if (!java.nio.file.Files.exists(hostLog)) {
+            return 0;
+        }
+        try (var lines = java.nio.file.Files.lines(hostLog)) {
+            return lines.filter(l -> l.contains("(names) killed, to be restarted")).count();
+        }
+    }
+
     @Test
     void shutdownKeepsAFailedCommandsStatus() {
         BootTest.Run r = boot(image, "cat /nonexistent\nshutdown\n");

@@ -15,7 +15,7 @@ public final class NativeFeature implements Feature {
     /** Server classes compiled into the executable: the only ones the native tier can start. */
     static final Class<?>[] SERVERS = {EchoServer.class, isola.nativeimage.tier.CrashServer.class,
             isola.nativeimage.tier.ActiveEchoServer.class, isola.nativeimage.tier.MemoryServer.class,
-            isola.nativeimage.tier.HeapHogServer.class};
+            isola.nativeimage.tier.HeapHogServer.class, isola.nativeimage.tier.LoopServer.class};
 
     @Override
     public void afterRegistration(AfterRegistrationAccess access) {

@@ -150,6 +150,43 @@ class NativeExecutableIT {
     }
 
     /**
+     * The watchdog end to end: a booted server (LoopServer, compiled into the executable) whose
+     * call loops without a system call past its manifest's deadline is killed by the supervisor's
+     * watchdog, the loop is stopped in its isolate's teardown (ps shows no runaway thread, which
+     * the vm tier would), and the restart serves, while the shell goes on.
+     */
+    @Test
+    void aServerLoopingPastItsDeadlineIsStoppedAndRestarted(@TempDir Path dir) throws Exception {
+        Path jar = isola.vm.ServerJars.pack(isola.nativeimage.tier.LoopServer.class, dir.resolve("loop.jar"));
+        String manifest = isola.boot.image.DefaultImage.defaultManifest()
+                + "\n[server loop]\njar = loop.jar\nprovides = loop\ndeadline = 300ms\n";
+        Path image = dir.resolve("loop.img");
+        Files.write(image, isola.boot.image.InitrdBuilder.build("loop.manifest", manifest, null, List.of(jar), image.toString()).image());
+        try (NativeSession s = new NativeSession("boot", "--image", image.toString(), "--disk", dir.resolve("disk.img").toString())) {
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            while (s.output().lines().noneMatch(l -> l.matches("loop +on-crash +1 .* 300ms +running"))) {
+                assertTrue(System.nanoTime() < deadline, "no restart of loop:\n" + s.output());
+                s.run("supervisor");
+            }
+            // The old isolate's teardown stops the loop (after its grace for calls inside): ps
+            // shows its thread as runaway until then, for ever in the vm tier.
+            String ps;
+            do {
+                assertTrue(System.nanoTime() < deadline, "the looping thread was never stopped:\n" + s.output());
+                int from = s.output().length();
+                s.run("ps");
+                ps = s.output().substring(from);
+            } while (ps.contains("runaway"));
+            assertTrue(ps.lines().anyMatch(l -> l.contains(" loop ") && l.contains("isolate loop@0x")), "loop serves again:\n" + ps);
+            s.run("dmesg", "echo after", "shutdown");
+            assertEquals(0, s.exit(), "every command succeeded:\n" + s.output());
+            String out = s.output();
+            assertTrue(out.contains("watchdog: loop overran its deadline of 300ms in a call"), "the supervisor says why:\n" + out);
+            assertTrue(out.lines().anyMatch(l -> l.equals("after")), out);
+        }
+    }
+
+    /**
      * The block driver's isolate opens the disk image itself (it cannot share the launcher's
      * descriptor), so each of its incarnations has a descriptor of its own: a restart must close
      * the old one's. After several kills of blk, each followed by a write and sync the new

@@ -607,10 +607,7 @@ public final class Init {
             Sys ks = Sys.of(kernel, klogd);
             try {
                 for (long next = kernel.logFirst(); ; ks.await(KLOG), pause(LOG_BATCH_NS)) {
-                    if (klogdStopping) {
-                        drainQueue(ks);
-                        return;
-                    }
+                    boolean last = klogdStopping; // read first: what was written before shutdown is drained
                     for (long end = kernel.logWritten(); next < end; next++) {
                         long first = kernel.logFirst();
                         if (next < first) {
@@ -623,6 +620,9 @@ public final class Init {
                         }
                     }
                     drainQueue(ks);
+                    if (last) {
+                        return;
+                    }
                 }
             } finally {
                 klogdDone.complete(null);
