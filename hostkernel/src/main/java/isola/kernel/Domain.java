@@ -45,6 +45,8 @@ public final class Domain extends KernelObject {
     /** The last fault's cause, for the host's logs and the shell. */
     Throwable lastFault;
     String lastFaultThread;
+    /** Crashed by {@link Kernel#injectFault}: its threads are stopped for good, so it cannot be resumed, only killed. */
+    boolean crashed;
     /**
      * Killed by its supervisor to be restarted in a fresh domain: the calls it had taken get
      * E_RESTARTED (retry) rather than E_DEAD_DOMAIN, and calls on the endpoints it served wait

@@ -1677,7 +1677,7 @@ public final class Kernel {
     /** The fault handler replied: resume the domain or kill it. */
     private void faultAnswered(Domain d, int label) {
         d.faultPending = false;
-        if (label != Domain.FAULT_RESUME) {
+        if (label != Domain.FAULT_RESUME || d.crashed) { // a crash's threads cannot go on: resuming it is killing it
             killDomain(d);
             return;
         }
@@ -2304,12 +2304,20 @@ public final class Kernel {
         }
     }
 
-    /** Resumes a faulted domain (its faulted threads restart), as a RESUME fault reply would. */
+    /**
+     * Resumes a faulted domain (its faulted threads restart), as a RESUME fault reply would. A
+     * crash ({@link #injectFault}) cannot be resumed: refused here, and a RESUME reply to its
+     * fault message kills the domain, as its threads are stopped for good.
+     */
     public void resumeDomain(Domain d) {
         machine.enter(null);
         try {
             if (d.state == Domain.DEAD) {
                 throw new KernelException(E_DEAD_DOMAIN, "resumeDomain " + d.name + ": dead");
+            }
+            if (d.crashed) {
+                throw new KernelException(E_ILLEGAL_OPERATION, "resumeDomain " + d.name
+                        + ": it was crashed (injectFault), which stops its threads for good: kill it instead");
             }
             faultAnswered(d, Domain.FAULT_RESUME);
             if (uni && current == null) {
@@ -2394,6 +2402,7 @@ public final class Kernel {
                 throw new KernelException(E_ILLEGAL_OPERATION, "injectFault " + d.name
                         + ": it has no threads and no fault endpoint");
             }
+            d.crashed = true;
             faultDomain(d, t, Domain.FAULT_INJECTED, new InjectedFault(reason));
             // A crash: nothing of the domain gets further while its supervisor decides. Its
             // threads went on before, and a shell killed at its prompt took the next line

@@ -522,4 +522,40 @@ class FaultTest {
             rig.check();
         });
     }
+
+    /**
+     * A crash stops its domain's threads for good, so it cannot be resumed: resumeDomain refuses
+     * and leaves it faulted; a RESUME answer to its fault message kills it, and its blocked
+     * thread leaves with E_KILLED instead of waiting for ever.
+     */
+    @Test
+    void anInjectedCrashCannotBeResumed() {
+        rig = KernelRig.concurrent();
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+            Kernel k = rig.k;
+            Domain sup = rig.domain("sup");
+            Domain srv = rig.domain("srv");
+            Endpoint faultEp = rig.endpoint(sup, FAULT_EP);
+            rig.servedEndpoint(srv, EP);
+            k.setFaultEndpoint(srv, faultEp, FAULT_BADGE);
+            CompletableFuture<Integer> received = new CompletableFuture<>();
+            Tcb waiter = rig.spawn(srv, "waiter", 10, t -> received.complete(k.recv(t, EP, Kernel.FOREVER)));
+            while (waiter.state() != Tcb.BLOCKED_RECV) {
+                Thread.onSpinWait();
+            }
+            k.injectFault(srv, "test");
+            KernelException refused = assertThrows(KernelException.class, () -> k.resumeDomain(srv));
+            assertEquals(E_ILLEGAL_OPERATION, refused.status());
+            assertTrue(refused.getMessage().contains("resumeDomain srv: it was crashed"), refused.getMessage());
+            assertEquals(Domain.FAULTED, srv.state(), "left as it was");
+            Tcb s = rig.thread(sup, "sup", 10);
+            rig.machine.attach(s);
+            assertEquals(OK, k.recv(s, FAULT_EP, Kernel.FOREVER));
+            assertEquals(Domain.FAULT_INJECTED, mr(s, 0));
+            assertEquals(OK, k.reply(s, Tag.of(Domain.FAULT_RESUME, 0)));
+            assertEquals(E_KILLED, received.get(10, TimeUnit.SECONDS));
+            assertEquals(Domain.DEAD, srv.state(), "resuming a crash killed it");
+            rig.check();
+        });
+    }
 }

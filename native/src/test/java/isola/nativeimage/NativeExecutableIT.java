@@ -1,6 +1,7 @@
 package isola.nativeimage;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -281,6 +282,8 @@ class NativeExecutableIT {
         Run r = runWithInput("", "storm", "--image", defaultImage().toString(), "--seed", seed, "--ops", ops);
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("hangs: 0, failures: 0") && r.output().contains("lost: 0; fsck: clean"), r.output());
+        // What a killed isolate's stopped code prints (Log4j reports the stop it caught) is dropped.
+        assertFalse(r.output().contains("KilledError"), "a dead server's last words reached the terminal:\n" + r.output());
     }
 
     /** On a terminal (tmux), as the JVM launcher's test: Tab completes, Up recalls, shutdown exits 0. */

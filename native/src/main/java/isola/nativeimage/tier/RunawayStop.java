@@ -29,9 +29,43 @@ final class RunawayStop implements Threading.RecurringCallback {
 
     private RunawayStop() {}
 
-    /** Where this isolate's kill word is: told at the server's start. */
+    /**
+     * Where this isolate's kill word is: told at the server's start, before the server's code
+     * runs. The isolate's System.err from then on drops what is written once the word is set:
+     * code the stop unwinds may catch its error and print it (Log4j's status logger does, when
+     * the log server is killed while configuring Log4j), and a dead server's last words are not
+     * the user's business. The kernel's side, which reports faults, has its own System.err.
+     */
     static void watch(long word) {
         killWord = word;
+        System.setErr(new java.io.PrintStream(new QuietOnceStopped(new java.io.FileOutputStream(java.io.FileDescriptor.err)), true));
+    }
+
+    /** Whether this isolate's kill word is set: it is being torn down, and what runs in it is stopped. */
+    static boolean stopped() {
+        long w = killWord;
+        return w != 0 && U.getIntVolatile(null, w) != 0;
+    }
+
+    /** Writes through to {@code out} until the isolate's threads are stopped. */
+    private static final class QuietOnceStopped extends java.io.FilterOutputStream {
+        QuietOnceStopped(java.io.OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(int b) throws java.io.IOException {
+            if (!stopped()) {
+                out.write(b);
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws java.io.IOException {
+            if (!stopped()) {
+                out.write(b, off, len);
+            }
+        }
     }
 
     /** Registers the callback on the current thread, which has just entered this isolate for a new kernel thread. */
@@ -43,8 +77,7 @@ final class RunawayStop implements Threading.RecurringCallback {
 
     @Override
     public void run(Threading.RecurringCallbackAccess access) {
-        long w = killWord;
-        if (w != 0 && U.getIntVolatile(null, w) != 0) {
+        if (stopped()) {
             access.throwException(KilledError.INSTANCE);
         }
     }
