@@ -21,17 +21,23 @@ final class IsolateGate implements KernelGate {
     private static final int NAME_BYTES = 256;
     private final long kernelThread;
     private final long tcb;
+    /** This thread's runaway stop: disarmed while the thread is out in the kernel and crossing back. */
+    private final RunawayStop stop;
     private VirtualMemory memory;
     /** Physical memory in this isolate (each isolate has its own statics). */
     private static MemorySegment ram;
 
-    IsolateGate(long kernelThread, long tcb) {
+    IsolateGate(long kernelThread, long tcb, RunawayStop stop) {
         this.kernelThread = kernelThread;
         this.tcb = tcb;
+        this.stop = stop;
     }
 
     private long sys(int op, long a, long b, long c, long d) {
-        return SYSCALL.getFunctionPointer().invoke(WordFactory.pointer(kernelThread), tcb, op, a, b, c, d);
+        int armed = stop.disarm(); // the stop must not throw in the transitions (see RunawayStop)
+        long r = SYSCALL.getFunctionPointer().invoke(WordFactory.pointer(kernelThread), tcb, op, a, b, c, d);
+        stop.restore(armed);
+        return r;
     }
 
     @Override public int call(int slot, long tag, long timeout) { return (int) sys(CALL, slot, tag, timeout, 0); }

@@ -15,6 +15,13 @@ import org.graalvm.nativeimage.Threading;
  * half done matters. The callback must not allocate (SubstrateVM's rule): it reads a word and
  * throws a preallocated error.
  *
+ * <p>The stop throws only while its thread runs the server's own code: each thread has its own
+ * callback, {@link #armed} inside an entry's try block ({@link ServerEntry}) and disarmed across
+ * each system call ({@link IsolateGate}). Elsewhere (an entry's prologue and epilogue, the
+ * transitions into and out of the isolate) nothing could catch the error, and one escaping an
+ * entry point aborts the process: a call let in just before the isolate closed, preempted there
+ * until the stop was set, once met it in its entry's transition (the native fault storm).
+ *
  * <p>Cost: a thread with a callback takes the safepoint slow path about once per interval, and
  * the image is built with {@code -H:+SupportRecurringCallback}. {@code ISOLA_NATIVE_RUNAWAY_STOP=off}
  * in the environment registers no callback, to measure what it costs.
@@ -24,10 +31,42 @@ final class RunawayStop implements Threading.RecurringCallback {
     private static final Unsafe U = Unsafe.getUnsafe();
     /** This isolate's kill word (unmanaged memory the kernel's side owns; 0 until the server starts). */
     private static volatile long killWord;
-    private static final RunawayStop INSTANCE = new RunawayStop();
     private static final boolean OFF = "off".equals(System.getenv("ISOLA_NATIVE_RUNAWAY_STOP"));
 
+    /**
+     * 1 while this callback's thread runs the server's code, where the stop may throw: written
+     * and read only by that thread (the callback runs on it), so a plain field.
+     */
+    private int armed;
+
     private RunawayStop() {}
+
+    /** Registers a callback on the current thread, which has just entered this isolate for a new kernel thread. */
+    static RunawayStop register() {
+        RunawayStop stop = new RunawayStop();
+        if (!OFF) {
+            Threading.registerRecurringCallback(INTERVAL_MS, java.util.concurrent.TimeUnit.MILLISECONDS, stop);
+        }
+        return stop;
+    }
+
+    /** Arms the stop on its thread (entering the server's code); answers what to {@link #restore} after. */
+    int arm() {
+        int was = armed;
+        armed = 1;
+        return was;
+    }
+
+    /** Disarms the stop on its thread (leaving the server's code: a system call); answers what to {@link #restore} after. */
+    int disarm() {
+        int was = armed;
+        armed = 0;
+        return was;
+    }
+
+    void restore(int was) {
+        armed = was;
+    }
 
     /**
      * Where this isolate's kill word is: told at the server's start, before the server's code
@@ -68,16 +107,9 @@ final class RunawayStop implements Threading.RecurringCallback {
         }
     }
 
-    /** Registers the callback on the current thread, which has just entered this isolate for a new kernel thread. */
-    static void register() {
-        if (!OFF) {
-            Threading.registerRecurringCallback(INTERVAL_MS, java.util.concurrent.TimeUnit.MILLISECONDS, INSTANCE);
-        }
-    }
-
     @Override
     public void run(Threading.RecurringCallbackAccess access) {
-        if (stopped()) {
+        if (armed != 0 && stopped()) {
             access.throwException(KilledError.INSTANCE);
         }
     }

@@ -1,6 +1,7 @@
 package isola.nativeimage.tier;
 
 import isola.kernel.KilledError;
+import isola.sdk.Sys;
 import org.graalvm.nativeimage.IsolateThread;
 import org.graalvm.nativeimage.c.function.CEntryPoint;
 import org.graalvm.nativeimage.c.function.CEntryPointLiteral;
@@ -71,7 +72,14 @@ final class ServerEntry {
     @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
     static long run(IsolateThread self, int body, int thread, long tcb, long utcb, long kernelThread) {
         try {
-            ServerRuntime.body(body).run(ServerRuntime.sys(thread, tcb, utcb, kernelThread));
+            Sys sys = ServerRuntime.sys(thread, tcb, utcb, kernelThread);
+            RunawayStop stop = ServerRuntime.stop(thread);
+            int armed = stop.arm(); // inside the try: where the stop's error is caught
+            try {
+                ServerRuntime.body(body).run(sys);
+            } finally {
+                stop.restore(armed);
+            }
             return 0;
         } catch (Throwable e) {
             return failed(e, kernelThread, tcb);
@@ -151,7 +159,14 @@ final class ServerEntry {
     @CEntryPoint(publishAs = CEntryPoint.Publish.NotPublished)
     static long passive(IsolateThread self, int handler, int thread, long tcb, long utcb, long kernelThread) {
         try {
-            return ServerRuntime.handler(handler).handle(ServerRuntime.sys(thread, tcb, utcb, kernelThread));
+            Sys sys = ServerRuntime.sys(thread, tcb, utcb, kernelThread);
+            RunawayStop stop = ServerRuntime.stop(thread);
+            int armed = stop.arm(); // inside the try: where the stop's error is caught
+            try {
+                return ServerRuntime.handler(handler).handle(sys);
+            } finally {
+                stop.restore(armed);
+            }
         } catch (Throwable e) {
             return failed(e, kernelThread, tcb);
         }

@@ -200,9 +200,8 @@ final class ServerIsolate {
             while (U.getIntVolatile(depth, Unsafe.ARRAY_INT_BASE_OFFSET + (long) i * Unsafe.ARRAY_INT_INDEX_SCALE) != 0) {
                 if (!stopping && System.nanoTime() - start > RUNAWAY_GRACE_NS) {
                     // What still runs inside after the grace is a runaway: it stops at its next
-                    // safepoint check. Not at once: a call let in just before the isolate closed
-                    // would meet the stop in its entry's transition, where an exception cannot
-                    // be caught, and abort the process (the native fault storm saw it).
+                    // safepoint check in the server's code (RunawayStop says where it may throw).
+                    // The grace lets what is merely finishing leave on its own.
                     U.putIntVolatile(null, killWord, 1);
                     stopping = true;
                 }

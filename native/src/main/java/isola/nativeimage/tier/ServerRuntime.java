@@ -25,6 +25,8 @@ final class ServerRuntime {
     private static int handlerCount;
     private static final Sys[] sys = new Sys[NativeThread.MAX];
     private static final IsolateGate[] gates = new IsolateGate[NativeThread.MAX];
+    /** Each thread's runaway stop, which its entries arm around the server's code. */
+    private static final RunawayStop[] stops = new RunawayStop[NativeThread.MAX];
     /** What each cached Sys was made for: its thread's handle, UTCB and kernel-isolate thread. */
     private static final long[] sysTcb = new long[NativeThread.MAX], sysUtcb = new long[NativeThread.MAX],
             sysKernelThread = new long[NativeThread.MAX];
@@ -67,16 +69,23 @@ final class ServerRuntime {
     static Sys sys(int thread, long tcb, long utcb, long kernelThread) {
         Sys s = sys[thread];
         if (s == null || sysTcb[thread] != tcb || sysUtcb[thread] != utcb || sysKernelThread[thread] != kernelThread) {
-            IsolateGate g = new IsolateGate(kernelThread, tcb);
+            RunawayStop stop = RunawayStop.register(); // a new kernel thread here: its OS thread may be new to this isolate
+            IsolateGate g = new IsolateGate(kernelThread, tcb, stop);
             s = Sys.over(g, MemorySegment.ofAddress(utcb).reinterpret(Utcb.SIZE));
             gates[thread] = g;
             sys[thread] = s;
             sysTcb[thread] = tcb;
             sysUtcb[thread] = utcb;
             sysKernelThread[thread] = kernelThread;
-            RunawayStop.register(); // a new kernel thread here: its OS thread may be new to this isolate
+            stops[thread] = stop;
         }
         return s;
+    }
+
+    /** The runaway stop of thread index {@code thread}, made by the {@link #sys} call of its entry. */
+    @AlwaysInline("on every passive call")
+    static RunawayStop stop(int thread) {
+        return stops[thread];
     }
 
     /** Instantiates and starts a server, as NativeTier#spec describes it. */
@@ -112,9 +121,15 @@ final class ServerRuntime {
                 default -> throw new IllegalArgumentException("bad start line: " + lines[i]);
             }
         }
-        Class<?> c = Class.forName(lines[1]);
-        Server server = (Server) c.getConstructor().newInstance();
-        server.start(new IsolateServerContext(lines[0], main, gates[thread], endpoints, services,
-                new isola.sdk.Kept(values, caps, memory), keepSlot));
+        RunawayStop stop = stops[thread];
+        int armed = stop.arm(); // the server's code from here (its class's initialization too); the entry's try catches the stop
+        try {
+            Class<?> c = Class.forName(lines[1]);
+            Server server = (Server) c.getConstructor().newInstance();
+            server.start(new IsolateServerContext(lines[0], main, gates[thread], endpoints, services,
+                    new isola.sdk.Kept(values, caps, memory), keepSlot));
+        } finally {
+            stop.restore(armed);
+        }
     }
 }
