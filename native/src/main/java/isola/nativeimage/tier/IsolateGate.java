@@ -33,6 +33,11 @@ final class IsolateGate implements KernelGate {
         this.stop = stop;
     }
 
+    /** This thread's runaway stop, which its entries arm around the server's code. */
+    RunawayStop stop() {
+        return stop;
+    }
+
     private long sys(int op, long a, long b, long c, long d) {
         int armed = stop.disarm(); // the stop must not throw in the transitions (see RunawayStop)
         long r = SYSCALL.getFunctionPointer().invoke(WordFactory.pointer(kernelThread), tcb, op, a, b, c, d);

@@ -25,8 +25,6 @@ final class ServerRuntime {
     private static int handlerCount;
     private static final Sys[] sys = new Sys[NativeThread.MAX];
     private static final IsolateGate[] gates = new IsolateGate[NativeThread.MAX];
-    /** Each thread's runaway stop, which its entries arm around the server's code. */
-    private static final RunawayStop[] stops = new RunawayStop[NativeThread.MAX];
     /** What each cached Sys was made for: its thread's handle, UTCB and kernel-isolate thread. */
     private static final long[] sysTcb = new long[NativeThread.MAX], sysUtcb = new long[NativeThread.MAX],
             sysKernelThread = new long[NativeThread.MAX];
@@ -77,15 +75,14 @@ final class ServerRuntime {
             sysTcb[thread] = tcb;
             sysUtcb[thread] = utcb;
             sysKernelThread[thread] = kernelThread;
-            stops[thread] = stop;
         }
         return s;
     }
 
-    /** The runaway stop of thread index {@code thread}, made by the {@link #sys} call of its entry. */
+    /** The runaway stop of thread index {@code thread} (its gate's), made by the {@link #sys} call of its entry. */
     @AlwaysInline("on every passive call")
     static RunawayStop stop(int thread) {
-        return stops[thread];
+        return gates[thread].stop();
     }
 
     /** Instantiates and starts a server, as NativeTier#spec describes it. */
@@ -121,7 +118,7 @@ final class ServerRuntime {
                 default -> throw new IllegalArgumentException("bad start line: " + lines[i]);
             }
         }
-        RunawayStop stop = stops[thread];
+        RunawayStop stop = stop(thread);
         int armed = stop.arm(); // the server's code from here (its class's initialization too); the entry's try catches the stop
         try {
             Class<?> c = Class.forName(lines[1]);
