@@ -79,7 +79,7 @@ final class KernelCore {
         SelfTests.check(result[1] == 0, "a call failed: " + (result[1] < 0 ? "got " + result[2] : Status.name((int) result[1])));
         long ticks = kernel.irqLine(0).delivered() - before;
         SelfTests.check(ticks > 0, "the kernel's timer line (IRQ 0) delivered nothing");
-        Kernel.IrqLine timer = kernel.irqLine(0);
+        isola.kernel.IrqLine timer = kernel.irqLine(0);
         return calls + " IPC calls between two domains' kernel threads (badged endpoint capability); timer line: vector "
                 + timer.vector() + " (" + timer.vectorName() + "), " + timer.delivered() + " delivered";
     }

@@ -73,4 +73,43 @@ final class KernelLog {
     private static int slot(long seq) {
         return (int) (seq % CAPACITY) * 4;
     }
+
+    /** Record {@code seq} as it is held, or null if it was overwritten or is not written yet (lock held). */
+    Entry entry(long seq) {
+        if (seq < first() || seq >= written) {
+            return null;
+        }
+        return new Entry(time(seq), kind(seq), a(seq), b(seq), subject(seq));
+    }
+
+    /** One record, copied out from under the lock. */
+    record Entry(long time, int kind, long a, long b, Domain subject) {
+        /**
+         * The record as text, with the kernel's time in ms. Names and causes are read now, racily,
+         * from the domain the record is about: which text may, so it is formatted without the lock.
+         */
+        String text() {
+            Domain d = subject;
+            String what = switch (kind) {
+                case DOMAIN_CREATED -> domainText(d) + " created";
+                case DOMAIN_FAULTED -> {
+                    Throwable cause = d.lastFault;
+                    yield domainText(d) + " faulted in thread " + d.lastFaultThread + " ("
+                            + (b == Domain.FAULT_INJECTED ? "injected: " + (cause == null ? "" : cause.getMessage())
+                            : cause == null ? "fault" : cause.toString()) + ")";
+                }
+                case DOMAIN_KILLED -> domainText(d) + " killed" + (b != 0 ? ", to be restarted" : "");
+                case ENDPOINT_REBOUND -> "endpoint " + a + " now served by " + domainText(d);
+                case RESTART_ABANDONED -> domainText(d) + ": restart abandoned";
+                case DOMAIN_RECLAIMED -> domainText(d) + " reclaimed: its id is free";
+                default -> "event " + kind + " " + a + " " + b;
+            };
+            return "[" + time / 1_000_000 + "." + String.format(java.util.Locale.ROOT, "%03d", time / 1000 % 1000)
+                    + " ms] " + what;
+        }
+
+        private static String domainText(Domain d) {
+            return "domain " + d.id + " (" + d.name + ")";
+        }
+    }
 }

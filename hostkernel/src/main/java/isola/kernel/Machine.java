@@ -20,6 +20,9 @@ public interface Machine {
      */
     void leave(Tcb self);
 
+    /** True if the calling thread holds the kernel lock: for {@link LockHeld}'s assertions. */
+    boolean holdsLock();
+
     /**
      * Waits, without the kernel lock, until {@code self}'s wake word is WOKEN: the fast paths'
      * hand-off. Spins briefly, then parks. {@code partnerParked}: the thread {@code self} just

@@ -112,6 +112,18 @@ final class Memory {
         }
     }
 
+    /** Frames still in limbo once those whose grace period is over are given back. */
+    long drainedLimboFrames() {
+        drainLimbo();
+        return limboFrames();
+    }
+
+    /** Free frames once those whose grace period is over are given back. */
+    long drainedFreeFrames() {
+        drainLimbo();
+        return allocator.freeFrames();
+    }
+
     /** Frames in limbo (freed, not yet reusable). */
     long limboFrames() {
         long n = 0;

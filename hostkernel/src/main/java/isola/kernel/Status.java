@@ -5,6 +5,26 @@ package isola.kernel;
  * negative. The kernel never allocates to report an error: it returns the code and leaves the
  * offending input in the calling thread's error fields ({@link Tcb#errorArg}), from which
  * {@link #describe} builds a message off the fast path.
+ *
+ * <h2>Delivery across faults and restarts</h2>
+ * A message is copied to at most one receiving thread, at most once, per system call: the kernel
+ * never re-sends one. What a call's status says of it:
+ * <ul>
+ *   <li>OK: delivered, and this is its answer;
+ *   <li>E_RESTARTED: delivered to an incarnation of the server that was killed for a restart
+ *       ({@link Kernel#killForRestart}) before its answer reached the caller. The server may have acted
+ *       on it, and may even have answered (the answer lost to the kill);
+ *   <li>E_SERVER_FAULT: delivered, and the thread (or passive handler) serving it faulted;
+ *   <li>a call not yet delivered when its server faults (with a fault handler to tell) or dies
+ *       for a restart is not failed: it waits in the endpoint's queue and is delivered to the
+ *       next incarnation, once (or fails with E_DEAD_DOMAIN if the supervisor gives up, E_TIMEOUT
+ *       when its timeout expires). Only a non-blocking send, which cannot wait, gets E_RESTARTED
+ *       undelivered.
+ * </ul>
+ * So retrying after E_RESTARTED or E_SERVER_FAULT ({@code Sys.callRetrying}) is a new send, and
+ * the request may be carried out twice, by the old incarnation and by the new: a server whose
+ * requests are retried makes them idempotent (as the names server's {@code register} is: its
+ * owner's repeat succeeds).
  */
 public final class Status {
     private Status() {}

@@ -68,6 +68,13 @@ public final class Tcb extends KernelObject {
     // ---- last error: its status and the input the kernel names in its message (owner) ----
     int error;
     long errorArg;
+
+    /** Records the failure of the thread's call: its status, and the input its message names. */
+    int fail(int status, long arg) {
+        error = status;
+        errorArg = arg;
+        return status;
+    }
     /** Gave up its slice; the hosted machine yields the JVM thread too. */
     boolean yielded;
     /** Non-null for a domain's kernel-internal fault sender, which has no runner. */

@@ -19,6 +19,17 @@ public final class Trace {
     /** An interrupt line delivered: a = line, b = vector. */
     public static final int IRQ = 8;
 
+    /** System call numbers, for {@link #SYSCALL} events. */
+    static final int OP_SEND = 1, OP_RECV = 2, OP_CALL = 3, OP_REPLY = 4, OP_REPLY_RECV = 5,
+            OP_SIGNAL = 6, OP_WAIT = 7, OP_YIELD = 8, OP_CAP = 9, OP_CREATE = 10, OP_KILL = 11,
+            OP_EXIT = 12, OP_FAULT = 13, OP_SAVE_REPLY = 14, OP_TICK = 15, OP_BOOT = 16, OP_MEM = 17, OP_IRQ = 18;
+    private static final String[] OP_NAMES = {"?", "send", "recv", "call", "reply", "replyRecv",
+        "signal", "wait", "yield", "cap", "create", "kill", "exit", "fault", "saveReply", "tick", "boot", "mem", "irq"};
+
+    static String opName(int op) {
+        return op > 0 && op < OP_NAMES.length ? OP_NAMES[op] : "op" + op;
+    }
+
     private final long[] events;
     private int count;
     private long dropped;
@@ -63,7 +74,7 @@ public final class Trace {
             long a = events[i + 2];
             long b = events[i + 3];
             String s = switch ((int) events[i + 1]) {
-                case SYSCALL -> "syscall t" + a + " " + Kernel.opName((int) (b >>> 32)) + " " + (int) b;
+                case SYSCALL -> "syscall t" + a + " " + opName((int) (b >>> 32)) + " " + (int) b;
                 case BLOCK -> "block t" + a + " on " + b;
                 case WAKE -> "wake t" + a + " " + Status.name((int) b);
                 case SWITCH -> "switch t" + a;

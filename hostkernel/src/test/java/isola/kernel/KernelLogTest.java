@@ -20,8 +20,8 @@ class KernelLogTest {
 
     List<String> drain(Kernel k, long from) {
         List<String> out = new ArrayList<>();
-        for (long n = Math.max(from, k.logFirst()); n < k.logWritten(); n++) {
-            out.add(k.logRecord(n));
+        for (long n = Math.max(from, k.log().first()); n < k.log().written(); n++) {
+            out.add(k.log().record(n));
         }
         return out;
     }
@@ -32,8 +32,8 @@ class KernelLogTest {
         Kernel k = rig.k;
         Domain reader = rig.domain("reader");
         Notification n = rig.notification(reader, 0);
-        k.setLogReader(n);
-        long start = k.logWritten();
+        k.log().setReader(n);
+        long start = k.log().written();
         Domain srv = rig.domain("srv");
         Domain next = rig.domain("srv2");
         Endpoint faults = rig.endpoint(reader, 1);
@@ -71,7 +71,7 @@ class KernelLogTest {
         rig.runAll();
         assertEquals(Status.OK, st[0]);
         assertEquals(1, bits[0], "the reader's notification was signalled");
-        assertNull(k.logRecord(k.logWritten()), "not written yet");
+        assertNull(k.log().record(k.log().written()), "not written yet");
     }
 
     @Test
@@ -83,9 +83,9 @@ class KernelLogTest {
         for (int i = 0; i < KernelLog.CAPACITY + 10; i++) {
             k.rebindEndpoint(ep, d);
         }
-        assertEquals(k.logWritten() - KernelLog.CAPACITY, k.logFirst());
-        assertNull(k.logRecord(k.logFirst() - 1), "overwritten");
-        assertNotNull(k.logRecord(k.logFirst()));
+        assertEquals(k.log().written() - KernelLog.CAPACITY, k.log().first());
+        assertNull(k.log().record(k.log().first() - 1), "overwritten");
+        assertNotNull(k.log().record(k.log().first()));
         assertEquals(KernelLog.CAPACITY, drain(k, 0).size());
     }
 }

@@ -19,14 +19,18 @@ final class Target_isola_kernel_Kernel {
     @AnnotateOriginal
     @AlwaysInline("IPC fast path")
     public native int call(Tcb self, int slot, long tag, long timeout);
+}
 
+/** The fast call and its guards ({@code isola.kernel.FastPath}, package-private there). */
+@TargetClass(className = "isola.kernel.FastPath")
+final class Target_isola_kernel_FastPath {
     @AnnotateOriginal
     @AlwaysInline("IPC fast path")
-    private native int fastCall(Tcb self, int slot, long tag);
+    native int call(Tcb self, int slot, long tag);
 
     @AnnotateOriginal
     @AlwaysInline("IPC fast path: the guards")
-    private static native Cap fastEndpointCap(Tcb self, int slot, int right, long tag);
+    static native Cap endpointCap(Tcb self, int slot, int right, long tag);
 }
 
 /** A handler's register accesses, inlined into the handler. */

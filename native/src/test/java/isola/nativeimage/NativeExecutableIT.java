@@ -42,6 +42,24 @@ class NativeExecutableIT {
         return new Run(p.exitValue(), out);
     }
 
+    /**
+     * The inlining hints of {@code Target_isola_kernel_Kernel} took: the fast call and its guards
+     * were compiled into their callers, so no code of their own is left in the executable (its
+     * symbol table names every method compiled on its own, as {@code Kernel_replyRecv_…}).
+     * A hint naming a method that moved would leave it a call of its own, a few ns per call.
+     */
+    @Test
+    void theFastCallIsInlinedIntoItsCallers() throws Exception {
+        assertTrue(Files.isExecutable(EXECUTABLE), EXECUTABLE + " was not built");
+        Process p = new ProcessBuilder("nm", EXECUTABLE.toString()).redirectErrorStream(true).start();
+        String symbols = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "nm failed: " + symbols.lines().limit(5).toList());
+        assertTrue(symbols.contains(" Kernel_replyRecv_"), "nm lists compiled kernel methods (Kernel_replyRecv)");
+        for (String inlined : List.of(" Kernel_call_", " FastPath_call_", " FastPath_endpointCap_")) {
+            assertFalse(symbols.contains(inlined), inlined.strip() + "… is compiled on its own: its inlining hint did not take");
+        }
+    }
+
     @Test
     void versionNamesTheNativeExecutable() throws Exception {
         Run r = run("--version");

@@ -79,6 +79,11 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
         lock.lock();
     }
 
+    @Override
+    public final boolean holdsLock() {
+        return lock.isHeldByCurrentThread();
+    }
+
     /**
      * Starts {@code t} on a new JVM thread running {@code body}. An uncaught exception is a fault:
      * the thread waits for its domain's fault handler and, if resumed, runs {@code body} again.

@@ -600,21 +600,21 @@ public final class Init {
      * theirs that may wait on the log server, which the supervisor may be restarting meanwhile.
      */
     private void startKlogd() {
-        kernel.setLogReader((isola.kernel.Notification) domain.cspace().get(KLOG).object);
+        kernel.log().setReader((isola.kernel.Notification) domain.cspace().get(KLOG).object);
         Tcb klogd = kernel.createThread(domain, "klogd", 230);
         klogdRunning = true;
         machine.spawn(klogd, () -> {
             Sys ks = Sys.of(kernel, klogd);
             try {
-                for (long next = kernel.logFirst(); ; ks.await(KLOG), pause(LOG_BATCH_NS)) {
+                for (long next = kernel.log().first(); ; ks.await(KLOG), pause(LOG_BATCH_NS)) {
                     boolean last = klogdStopping; // read first: what was written before shutdown is drained
-                    for (long end = kernel.logWritten(); next < end; next++) {
-                        long first = kernel.logFirst();
+                    for (long end = kernel.log().written(); next < end; next++) {
+                        long first = kernel.log().first();
                         if (next < first) {
                             logThrough(ks, KLOG_LOG, Log.WARN, (first - next) + " kernel log records were overwritten before klogd read them");
                             next = first;
                         }
-                        String line = kernel.logRecord(next);
+                        String line = kernel.log().record(next);
                         if (line != null) {
                             logThrough(ks, KLOG_LOG, Log.INFO, line);
                         }
@@ -858,7 +858,7 @@ public final class Init {
         List<String> lines = new ArrayList<>();
         lines.add(String.format("%4s %6s  %-10s %10s %4s  %-22s %s", "LINE", "VECTOR", "NAME", "COUNT", "PRIO", "STATE", "OWNER"));
         for (int line = 0; line < Kernel.IRQ_LINES; line++) {
-            Kernel.IrqLine l = kernel.irqLine(line);
+            isola.kernel.IrqLine l = kernel.irqLine(line);
             if (line != 0 && l.owner() == null && l.delivered() == 0) {
                 continue;
             }
@@ -971,7 +971,7 @@ public final class Init {
      * down or hung costs the host log its last records, not the shutdown.
      */
     private void flushLog() {
-        kernel.setLogReader(null);
+        kernel.log().setReader(null);
         if (!klogdRunning) {
             return;
         }
