@@ -1,5 +1,7 @@
 package isola.bench;
 
+import static isola.bench.Suite.num;
+
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -10,10 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import java.util.function.DoublePredicate;
-import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.results.BenchmarkResult;
@@ -33,16 +31,18 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * own JSON format, in {@code target/bench/SUITE.json} (relative to the current directory); this
  * prints the medians, ratios against the baselines of the same run, and the suite's targets.
  *
- * <p>A suite is data ({@link Suite}): its benchmark class and methods, its defaults, and the
- * ratios and targets its report judges. Two suites exist:
+ * <p>A suite is data ({@link Suite}), described beside its benchmarks ({@link IpcSuite} beside
+ * {@link IpcBench}, and so on); {@link #SUITES} lists them. How one runs depends on its kind:
  * <ul>
- *   <li>{@code ipc} ({@link IpcBench}): by default it runs in fork rounds: each round forks one
- *       JVM per benchmark, in {@link #IPC_ORDER}, so the benchmarks a ratio compares are
- *       measured close in time; the forks are then merged per benchmark and written with JMH's
- *       JSON writer, as one JMH run with that many forks would write them. {@code --sequential}
- *       makes it one plain JMH run.
- *   <li>{@code boot} ({@link BootBench}): single-shot benchmarks (one launcher start, or one
- *       crash and recovery, per iteration) in one plain JMH run.
+ *   <li>a timed suite (ipc, mem) runs by default in fork rounds: each round forks one JVM per
+ *       benchmark, in the suite's run order, so the benchmarks a ratio compares are measured
+ *       close in time; the forks are then merged per benchmark and written with JMH's JSON
+ *       writer, as one JMH run with that many forks would write them. {@code --sequential} (or
+ *       one fork) makes it one plain JMH run.
+ *   <li>a single-shot suite (boot, fs: one launcher start, one workload, or one crash and
+ *       recovery, per iteration) is one plain JMH run.
+ *   <li>a suite with no JVM to run JMH in (isolates, baremetal) runs through
+ *       {@link NativeHarness}.
  * </ul>
  *
  * <p>Exit status: 0 when the suite ran (targets are reported, not enforced, unless
@@ -131,367 +131,32 @@ public final class BenchMain {
     }
 
     // =====================================================================================
-    // Suites as data
+    // Suites
     // =====================================================================================
-
-    /** Options every suite takes. */
-    static final Set<String> COMMON_OPTIONS = Set.of("-h", "--help", "--fail-on-miss", "--forks", "--warmup",
-            "--iterations", "--include", "--result", "--prof", "--load");
-    /** The most busy processes {@code --load} starts: enough to oversubscribe any host this runs on. */
-    static final int MAX_LOAD = 64;
-    /** The name under which the JSON's {@code params} record {@code --load}. */
-    static final String LOAD_PARAM = "load";
-    /** Options only timed (not single-shot) suites take, with their interleaved fork rounds. */
-    static final Set<String> TIMED_OPTIONS = Set.of("--time", "--warmup-time", "--sequential");
-
-    /** A warm-up or measurement count that the benchmark's own annotations decide. */
-    static final int PER_BENCHMARK = -1;
-
-    /**
-     * One suite.
-     *
-     * @param benchClass the JMH benchmark class, or null for a suite measured inside the native
-     *     executable ({@link NativeHarness})
-     * @param benchmarks the benchmark methods of {@code benchClass}, in the order the table lists them
-     * @param runOrder order of the interleaved fork rounds (timed suites)
-     * @param singleShot true if every iteration is one invocation: no time options, no fork rounds
-     * @param warmup default warm-up iterations, or {@link #PER_BENCHMARK}
-     * @param iterations default measurement iterations, or {@link #PER_BENCHMARK}
-     * @param heading the table's title line
-     * @param tableUnit the unit every row reports in (a "median UNIT" column), or null for a unit column
-     * @param needsRoot benchmarks that need the repository root (they start ./isola)
-     * @param busyWarning what the report says when the host was busy
-     */
-    record Suite(String name, String description, Class<?> benchClass, List<String> benchmarks,
-            List<String> runOrder, boolean singleShot, int forks, int warmup, int iterations, String heading,
-            String tableUnit, List<Ratio> ratios, List<Target> targets, Set<String> needsRoot, String busyWarning) {
-
-        Path defaultResult() {
-            return Path.of("target", "bench", name + ".json");
-        }
-
-        boolean takes(String option) {
-            return COMMON_OPTIONS.contains(option) || (!singleShot && TIMED_OPTIONS.contains(option));
-        }
-    }
-
-    /** A ratio of two benchmarks' medians (converted to one unit), printed with {@code suffix}. */
-    record Ratio(String what, String numerator, String denominator, String suffix) {}
-
-    /**
-     * A target: {@code value} computes what is judged from the medians (null if not measured),
-     * {@code shown} formats it, {@code pass} judges it.
-     */
-    record Target(String what, Function<Medians, Double> value, Function<Double, String> shown,
-            DoublePredicate pass) {}
-
-    /** The medians of one run, by benchmark, in any time unit. */
-    record Medians(Map<String, Stats> stats) {
-        /** The median of {@code m} in {@code unit}, or null if not measured. */
-        Double in(String m, TimeUnit unit) {
-            Stats s = stats.get(m);
-            if (s == null || Double.isNaN(s.median())) {
-                return null;
-            }
-            double ns = nanosPerUnit(s.unit());
-            return Double.isNaN(ns) ? null : s.median() * ns / unit.toNanos(1);
-        }
-
-        /** a's median over b's: in one time unit, or directly if both count the same thing (cycles/op). */
-        Double ratio(String a, String b) {
-            Stats sa = stats.get(a), sb = stats.get(b);
-            if (sa != null && sb != null && sa.unit() != null && sa.unit().equals(sb.unit())
-                    && Double.isNaN(nanosPerUnit(sa.unit()))) {
-                return div(sa.median(), sb.median());
-            }
-            return div(in(a, TimeUnit.NANOSECONDS), in(b, TimeUnit.NANOSECONDS));
-        }
-    }
-
-    /** Nanoseconds in one unit of a JMH score unit such as "ns/op" or "ms/op"; NaN if unknown. */
-    static double nanosPerUnit(String scoreUnit) {
-        String u = scoreUnit == null ? "" : scoreUnit.replace("/op", "");
-        return switch (u) {
-            case "ns" -> 1;
-            case "us" -> 1e3;
-            case "ms" -> 1e6;
-            case "s" -> 1e9;
-            case "min" -> 60e9;
-            default -> Double.NaN;
-        };
-    }
-
-    // ---- ipc ----
-
-    static final String JAVA = "javaInterfaceCall";
-    static final String PASSIVE = "passiveCall";
-    static final String ACTIVE = "activeCall";
-    static final String QUEUE = "synchronousQueue";
-    static final String SPIN = "spinPingPong";
-    static final List<String> IPC_BENCHMARKS = List.of(JAVA, PASSIVE, ACTIVE, QUEUE, SPIN);
-
-    /** Target: a passive call's median round trip, in ns. */
-    static final double PASSIVE_TARGET_NS = 25;
-    /** Target: an active round trip costs at most this many spin ping-pongs. */
-    static final double ACTIVE_VS_SPIN_TARGET = 2;
-    /** Target: an active round trip is at least this many times faster than a SynchronousQueue one. */
-    static final double QUEUE_VS_ACTIVE_TARGET = 10;
-
-    /**
-     * Order of the interleaved run: each fork round measures the cross-thread round trips back
-     * to back (spin ping-pong, then active, then SynchronousQueue), so a ratio compares
-     * neighbours in time. Where the host places two vCPUs changes the cache-line transfer cost
-     * several-fold from minute to minute, which JMH's own order (by name, all forks of one
-     * benchmark before the next) would turn into ratio noise.
-     */
-    static final List<String> IPC_ORDER = List.of(SPIN, ACTIVE, QUEUE, PASSIVE, JAVA);
-
-    static final Suite IPC = new Suite("ipc",
-            "IPC round trips: passive and active calls vs Java call, SynchronousQueue, spin ping-pong",
-            IpcBench.class, IPC_BENCHMARKS, IPC_ORDER, false, 2, 5, 10,
-            "== isola bench ipc: one round trip per operation; median, min and max over all "
-                    + "measurement iterations of all forks ==",
-            "ns/op",
-            List.of(new Ratio("passive call / Java interface call", PASSIVE, JAVA, "x"),
-                    new Ratio("active call / spin ping-pong", ACTIVE, SPIN, "x"),
-                    new Ratio("SynchronousQueue / active call", QUEUE, ACTIVE, "x (active is that many times faster)")),
-            List.of(new Target("passive call median < " + num(PASSIVE_TARGET_NS) + " ns",
-                            m -> m.in(PASSIVE, TimeUnit.NANOSECONDS), v -> num(v) + " ns", v -> v < PASSIVE_TARGET_NS),
-                    new Target("active round trip <= " + num(ACTIVE_VS_SPIN_TARGET) + "x spin ping-pong",
-                            m -> m.ratio(ACTIVE, SPIN), v -> num(v) + "x", v -> v <= ACTIVE_VS_SPIN_TARGET),
-                    new Target("active >= " + num(QUEUE_VS_ACTIVE_TARGET) + "x faster than SynchronousQueue",
-                            m -> m.ratio(QUEUE, ACTIVE), v -> num(v) + "x", v -> v >= QUEUE_VS_ACTIVE_TARGET)),
-            Set.of(),
-            "WARNING: other processes may have been busy during the run; cross-thread round trips "
-                    + "(active, spin ping-pong, SynchronousQueue) are unreliable: see min/max, and rerun "
-                    + "on an idle machine");
-
-    // ---- boot ----
-
-    static final String LAUNCHER = "launcherBoot";
-    static final String JVM_START = "jvmStart";
-    static final String CRASH_NAMES = "crashNamesToServing";
-    static final String NAMES_CALL = "namesListCall";
-    static final String CRASH_LOG = "crashLogToServing";
-    static final String LOG_CALL = "logWriteCall";
-    static final List<String> BOOT_BENCHMARKS = List.of(LAUNCHER, JVM_START, CRASH_NAMES, NAMES_CALL, CRASH_LOG,
-            LOG_CALL);
-
-    /** Target: launcher start to the shell's prompt, JVM start included, in ms (on 2 cores). */
-    static final double BOOT_TARGET_MS = 1500;
-    /** Target: a crashed `vm`-tier server serves again within this many ms. */
-    static final double CRASH_TARGET_MS = 5;
-
-    static final Suite BOOT = new Suite("boot",
-            "start-up and recovery: ./isola boot to the shell prompt vs JVM start; crash of names/log "
-                    + "to serving again vs a plain call",
-            BootBench.class, BOOT_BENCHMARKS, BOOT_BENCHMARKS, true, 1, PER_BENCHMARK, PER_BENCHMARK,
-            "== isola bench boot: one launcher start, or one crash and recovery, per iteration; median, "
-                    + "min and max over all measurement iterations of all forks ==",
-            null,
-            List.of(new Ratio("launcher boot / JVM start", LAUNCHER, JVM_START, "x"),
-                    new Ratio("names: crash to serving / plain list", CRASH_NAMES, NAMES_CALL, "x"),
-                    new Ratio("log: crash to serving / plain write", CRASH_LOG, LOG_CALL, "x")),
-            List.of(new Target("./isola boot to prompt < " + plain(BOOT_TARGET_MS) + " ms",
-                            m -> m.in(LAUNCHER, TimeUnit.MILLISECONDS), v -> num(v) + " ms", v -> v < BOOT_TARGET_MS),
-                    new Target("names crash to serving < " + plain(CRASH_TARGET_MS) + " ms",
-                            m -> ms(m, CRASH_NAMES), v -> num(v) + " ms", v -> v < CRASH_TARGET_MS),
-                    new Target("log crash to serving < " + plain(CRASH_TARGET_MS) + " ms",
-                            m -> ms(m, CRASH_LOG), v -> num(v) + " ms", v -> v < CRASH_TARGET_MS)),
-            Set.of(LAUNCHER, JVM_START),
-            "WARNING: other processes may have been busy during the run; start-up and restart times "
-                    + "are unreliable: see min/max, and rerun on an idle machine");
-
-    private static Double ms(Medians m, String bench) {
-        return m.in(bench, TimeUnit.MILLISECONDS);
-    }
-
-    // ---- mem ----
-
-    static final String FRAME = "frameAllocFree";
-    static final String BLOCK_2M = "blockAllocFree2M";
-    static final String FRAME_STACK = "frameStackBaseline";
-    static final String TLB_HIT = "tlbHitRead";
-    static final String PHYS_READ = "physicalRead";
-    static final String TLB_MISS = "tlbMissRead";
-    static final String FAULT = "pageFaultRoundTrip";
-    static final String REMAP = "remapWithoutFault";
-    static final String MAPPED_READ = "mappedRead";
-    static final String SHARED = "transfer64MiBShared";
-    static final String REGISTERS = "transfer64MiBRegisters";
-    static final List<String> MEM_BENCHMARKS = List.of(FRAME, BLOCK_2M, FRAME_STACK, TLB_HIT, PHYS_READ, TLB_MISS,
-            FAULT, REMAP, MAPPED_READ, SHARED, REGISTERS);
-    /** Target: 64 MiB through shared frames is at least this many times faster than through registers. */
-    static final double SHARED_VS_REGISTERS_TARGET = 10;
-    /** Target: a page fault round trip through the pager, in ns. */
-    static final double FAULT_TARGET_NS = 2000;
-
-    /** Target: frame allocations (each with its free) per second, in millions. */
-    static final double FRAME_TARGET_MPS = 20;
-    /** Target: a read through a TLB hit, translation included, in ns. */
-    static final double TLB_HIT_TARGET_NS = 5;
-
-    static final Suite MEM = new Suite("mem",
-            "physical memory and the MMU: frame allocation vs a plain stack, reads through the TLB "
-                    + "(hit and walk) vs a physical read",
-            MemBench.class, MEM_BENCHMARKS, MEM_BENCHMARKS, false, 2, 5, 10,
-            "== isola bench mem: one operation per op; median, min and max over all measurement "
-                    + "iterations of all forks ==",
-            null,
-            List.of(new Ratio("frame alloc+free / stack pop+push", FRAME, FRAME_STACK, "x"),
-                    new Ratio("read through a TLB hit / physical read", TLB_HIT, PHYS_READ, "x"),
-                    new Ratio("read through a walk / physical read", TLB_MISS, PHYS_READ, "x"),
-                    new Ratio("unmap + faulting read / unmap + map + read", FAULT, REMAP, "x"),
-                    new Ratio("64 MiB: registers / shared frames", REGISTERS, SHARED, "x")),
-            List.of(new Target("frame allocate+free > " + plain(FRAME_TARGET_MPS) + " M/s",
-                            m -> div(1e3, m.in(FRAME, TimeUnit.NANOSECONDS)), v -> num(v) + " M/s",
-                            v -> v > FRAME_TARGET_MPS),
-                    new Target("TLB-hit translation (with its read) < " + plain(TLB_HIT_TARGET_NS) + " ns",
-                            m -> m.in(TLB_HIT, TimeUnit.NANOSECONDS), v -> num(v) + " ns", v -> v < TLB_HIT_TARGET_NS),
-                    new Target("page fault round trip via the pager < " + plain(FAULT_TARGET_NS / 1000) + " us",
-                            m -> m.in(FAULT, TimeUnit.NANOSECONDS), v -> num(v) + " ns", v -> v < FAULT_TARGET_NS),
-                    new Target("64 MiB via shared frames >= " + plain(SHARED_VS_REGISTERS_TARGET) + "x registers",
-                            m -> m.ratio(REGISTERS, SHARED), v -> num(v) + "x", v -> v >= SHARED_VS_REGISTERS_TARGET)),
-            Set.of(),
-            "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
-
-    // ---- isolates (harness: the native executable) ----
-
-    static final String IN_ISOLATE = "callInIsolate";
-    static final String ACROSS = "callAcrossIsolates";
-    static final String EMPTY_CROSSING = "emptyCrossing";
-    static final String CRASH_NATIVE = "crashToServing";
-    static final String ISOLATE_CREATE = "isolateCreate";
-    static final String ISOLATE_TEARDOWN = "isolateTeardown";
-    static final String BOOTED_NAMES = "bootedCrashNamesToServing";
-    static final String BOOTED_LOG = "bootedCrashLogToServing";
-    static final List<String> ISOLATE_BENCHMARKS = List.of(IN_ISOLATE, ACROSS, EMPTY_CROSSING, CRASH_NATIVE,
-            ISOLATE_CREATE, ISOLATE_TEARDOWN, BOOTED_NAMES, BOOTED_LOG);
-    /** Target: a passive call into another isolate, capability check included, in ns. */
-    static final double ACROSS_TARGET_NS = 40;
-    /** Target: a crashed native-tier server serves again within this many ms. */
-    static final double NATIVE_CRASH_TARGET_MS = 15;
-
-    static final Suite ISOLATES = new Suite("isolates",
-            "GraalVM isolate boundaries in the native executable: a passive call into a server's own "
-                    + "isolate vs one inside the kernel's; an empty crossing; crash to serving again (one server, "
-                    + "and names or log in the booted system, through the supervisor); isolate creation and teardown",
-            null, ISOLATE_BENCHMARKS, ISOLATE_BENCHMARKS, true, 2, 5, 10,
-            "== isola bench isolates: one call (ns) or one isolate (ms) per operation, measured inside the "
-                    + "native executable; median, min and max over all measurement iterations of all forks ==",
-            null,
-            List.of(new Ratio("call across isolates / call inside one", ACROSS, IN_ISOLATE, "x"),
-                    new Ratio("call across isolates / empty crossing", ACROSS, EMPTY_CROSSING, "x")),
-            List.of(new Target("passive call across isolates < " + plain(ACROSS_TARGET_NS) + " ns",
-                            m -> m.in(ACROSS, TimeUnit.NANOSECONDS), v -> num(v) + " ns", v -> v < ACROSS_TARGET_NS),
-                    new Target("native crash to serving < " + plain(NATIVE_CRASH_TARGET_MS) + " ms",
-                            m -> ms(m, CRASH_NATIVE), v -> num(v) + " ms", v -> v < NATIVE_CRASH_TARGET_MS),
-                    new Target("booted: names crash to serving < " + plain(NATIVE_CRASH_TARGET_MS) + " ms",
-                            m -> ms(m, BOOTED_NAMES), v -> num(v) + " ms", v -> v < NATIVE_CRASH_TARGET_MS),
-                    new Target("booted: log crash to serving < " + plain(NATIVE_CRASH_TARGET_MS) + " ms",
-                            m -> ms(m, BOOTED_LOG), v -> num(v) + " ms", v -> v < NATIVE_CRASH_TARGET_MS)),
-            Set.of(),
-            "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
-
-    // ---- baremetal (harness: the kernel in QEMU) ----
-
-    static final String BOOT_TO_SUMMARY = NativeHarness.BOOT_TO_SUMMARY;
-    static final String TSC_READ = "tscRead";
-    static final String TIMER_INTERRUPT = "timerInterrupt";
-    static final String CONTEXT_SWITCH = "contextSwitch";
-    static final String LOCK_UNCONTENDED = "lockUncontended";
-    static final String LOCK_HANDOFF = "lockHandoff";
-    static final String PAGE_FAULT = "pageFault";
-    static final List<String> BAREMETAL_BENCHMARKS = List.of(BOOT_TO_SUMMARY, TSC_READ, TIMER_INTERRUPT, CONTEXT_SWITCH,
-            LOCK_UNCONTENDED, LOCK_HANDOFF, PAGE_FAULT);
-    /** Target: QEMU start to the kernel's summary line, wall time under TCG. */
-    static final double QEMU_BOOT_TARGET_MS = 1000;
-
-    static final Suite BAREMETAL = new Suite("baremetal",
-            "the kernel on x86-64 in QEMU (TCG): QEMU start to the summary line (wall), and in TSC cycles on "
-                    + "bare metal: a timer interrupt's entry to exit, a thread switch, uncontended and contended lock "
-                    + "hand-off, a demand page fault's round trip",
-            null, BAREMETAL_BENCHMARKS, BAREMETAL_BENCHMARKS, true, 3, 3, 10,
-            "== isola bench baremetal: wall ms per boot, or TSC cycles per operation under QEMU TCG (emulated cycles: "
-                    + "compare within this run only); median, min and max over all iterations of all boots ==",
-            null,
-            List.of(new Ratio("contended lock hand-off / thread switch", LOCK_HANDOFF, CONTEXT_SWITCH, "x"),
-                    new Ratio("page fault / thread switch", PAGE_FAULT, CONTEXT_SWITCH, "x"),
-                    new Ratio("uncontended lock / TSC read", LOCK_UNCONTENDED, TSC_READ, "x")),
-            List.of(new Target("QEMU start to summary line < " + plain(QEMU_BOOT_TARGET_MS) + " ms",
-                    m -> ms(m, BOOT_TO_SUMMARY), v -> num(v) + " ms", v -> v < QEMU_BOOT_TARGET_MS)),
-            Set.of(),
-            "WARNING: other processes may have been busy during the run: see min/max, and rerun on an idle machine");
-
-    // ---- fs ----
-
-    static final String SEQ_WRITE = "seqWrite";
-    static final String HOST_SEQ_WRITE = "hostSeqWrite";
-    static final String SEQ_WRITE_BUFFERED = "seqWriteBuffered";
-    static final String HOST_SEQ_WRITE_BUFFERED = "hostSeqWriteBuffered";
-    static final String SEQ_READ = "seqRead";
-    static final String HOST_SEQ_READ = "hostSeqRead";
-    static final String SEQ_READ_HEAP = "seqReadToHeap";
-    static final String HOST_SEQ_READ_HEAP = "hostSeqReadToHeap";
-    static final String SMALL_FILES = "smallFiles";
-    static final String HOST_SMALL_FILES = "hostSmallFiles";
-    static final String FS_CRASH = "crashToServing";
-    static final List<String> FS_BENCHMARKS = List.of(SEQ_WRITE, HOST_SEQ_WRITE, SEQ_WRITE_BUFFERED,
-            HOST_SEQ_WRITE_BUFFERED, SEQ_READ, HOST_SEQ_READ, SEQ_READ_HEAP, HOST_SEQ_READ_HEAP, SMALL_FILES, HOST_SMALL_FILES, FS_CRASH);
-    /** Target: sequential throughput through the fs server, as a fraction of the host file system's. */
-    static final double SEQ_VS_HOST_TARGET = 0.5;
-    /** Target: small-file create+write+fsync rate through the fs server, as a fraction of the host's. */
-    static final double SMALL_VS_HOST_TARGET = 0.3;
-    /** Target: fs server crash to serving again, journal replay included, on a 64 MiB image. */
-    static final double FS_CRASH_TARGET_MS = 50;
-
-    static final Suite FS = new Suite("fs",
-            "the file system server (block driver, fs server, a client through its shared buffer) against the "
-                    + "host's file system, same workloads: 32 MiB sequential write (with and without fsync) and "
-                    + "read (in place, and into a Java array), 100 small files each fsync'd; and crash to serving",
-            FsBench.class, FS_BENCHMARKS, FS_BENCHMARKS, true, 1, PER_BENCHMARK, PER_BENCHMARK,
-            "== isola bench fs: one workload, or one crash and recovery, per iteration; median, min and max over "
-                    + "all measurement iterations of all forks ==",
-            null,
-            List.of(new Ratio("seq write+fsync: host / isola (throughput share)", HOST_SEQ_WRITE, SEQ_WRITE, "x"),
-                    new Ratio("seq write, no fsync: host / isola", HOST_SEQ_WRITE_BUFFERED, SEQ_WRITE_BUFFERED, "x"),
-                    new Ratio("seq read: host / isola", HOST_SEQ_READ, SEQ_READ, "x"),
-                    new Ratio("seq read into a Java array: host / isola", HOST_SEQ_READ_HEAP, SEQ_READ_HEAP, "x"),
-                    new Ratio("small files+fsync: host / isola", HOST_SMALL_FILES, SMALL_FILES, "x")),
-            List.of(new Target("seq write+fsync >= " + plain(SEQ_VS_HOST_TARGET * 100) + "% of the host's",
-                            m -> m.ratio(HOST_SEQ_WRITE, SEQ_WRITE), v -> num(v * 100) + "%", v -> v >= SEQ_VS_HOST_TARGET),
-                    new Target("seq read >= " + plain(SEQ_VS_HOST_TARGET * 100) + "% of the host's",
-                            m -> m.ratio(HOST_SEQ_READ, SEQ_READ), v -> num(v * 100) + "%", v -> v >= SEQ_VS_HOST_TARGET),
-                    new Target("small files+fsync >= " + plain(SMALL_VS_HOST_TARGET * 100) + "% of the host's",
-                            m -> m.ratio(HOST_SMALL_FILES, SMALL_FILES), v -> num(v * 100) + "%",
-                            v -> v >= SMALL_VS_HOST_TARGET),
-                    new Target("fs crash to serving (64 MiB image) < " + plain(FS_CRASH_TARGET_MS) + " ms",
-                            m -> ms(m, FS_CRASH), v -> num(v) + " ms", v -> v < FS_CRASH_TARGET_MS)),
-            Set.of(),
-            "WARNING: other processes may have been busy during the run; see min/max, and rerun on an idle machine");
 
     /** Known suites, in the order the usage lists them. */
     static final Map<String, Suite> SUITES = new LinkedHashMap<>();
 
     static {
-        SUITES.put(IPC.name(), IPC);
-        SUITES.put(BOOT.name(), BOOT);
-        SUITES.put(MEM.name(), MEM);
-        SUITES.put(ISOLATES.name(), ISOLATES);
-        SUITES.put(BAREMETAL.name(), BAREMETAL);
-        SUITES.put(FS.name(), FS);
+        for (Suite s : List.of(IpcSuite.SUITE, BootSuite.SUITE, MemSuite.SUITE, IsolatesSuite.SUITE,
+                BaremetalSuite.SUITE, FsSuite.SUITE)) {
+            SUITES.put(s.name(), s);
+        }
     }
 
     // =====================================================================================
     // Options
     // =====================================================================================
 
+    /** The most busy processes {@code --load} starts: enough to oversubscribe any host this runs on. */
+    static final int MAX_LOAD = 64;
+
     static final class Options {
         final Suite suite;
         int forks;
-        /** Warm-up iterations per fork, or {@link #PER_BENCHMARK}. */
+        /** Warm-up iterations per fork, or {@link Suite#PER_BENCHMARK}. */
         int warmup;
-        /** Measurement iterations per fork, or {@link #PER_BENCHMARK}. */
+        /** Measurement iterations per fork, or {@link Suite#PER_BENCHMARK}. */
         int iterations;
         double time = 1;
         Double warmupTime;
@@ -523,7 +188,7 @@ public final class BenchMain {
                     name = a.substring(0, eq);
                     value = a.substring(eq + 1);
                 }
-                if (!COMMON_OPTIONS.contains(name) && !TIMED_OPTIONS.contains(name)) {
+                if (!Suite.COMMON_OPTIONS.contains(name) && !Suite.TIMED_OPTIONS.contains(name)) {
                     throw new IllegalArgumentException("unknown option '" + a + "'");
                 }
                 if (!suite.takes(name)) {
@@ -610,6 +275,9 @@ public final class BenchMain {
     // Running
     // =====================================================================================
 
+    /** The name under which the JSON's {@code params} record {@code --load}. */
+    static final String LOAD_PARAM = "load";
+
     static int runSuite(Suite suite, Options o, PrintStream out, PrintStream err) throws RunnerException, IOException {
         Path result = o.result.toAbsolutePath();
         Pattern inc = Pattern.compile(o.include);
@@ -637,7 +305,7 @@ public final class BenchMain {
             // --forks 0 runs the benchmarks in this JVM
             System.setProperty(BootBench.ROOT_PROPERTY, root.toString());
         }
-        if (suite == BOOT) {
+        if (suite == BootSuite.SUITE) {
             // The in-process system's host log (Log4j), away from the launcher's target/isola.log.
             Path log = Path.of("target", "bench", "boot-isola.log").toAbsolutePath();
             jvmArgs.add("-Disola.log.file=" + log);
@@ -730,10 +398,10 @@ public final class BenchMain {
 
     private static ChainedOptionsBuilder baseOptions(Suite suite, Options o, List<String> jvmArgs) {
         ChainedOptionsBuilder b = new OptionsBuilder();
-        if (o.warmup != PER_BENCHMARK) {
+        if (o.warmup != Suite.PER_BENCHMARK) {
             b.warmupIterations(o.warmup);
         }
-        if (o.iterations != PER_BENCHMARK) {
+        if (o.iterations != Suite.PER_BENCHMARK) {
             b.measurementIterations(o.iterations);
         }
         if (!suite.singleShot()) {
@@ -876,10 +544,10 @@ public final class BenchMain {
             }
         }
 
-        Medians medians = new Medians(stats);
+        Suite.Medians medians = new Suite.Medians(stats);
         out.println();
         out.println("ratios (of medians):");
-        for (Ratio r : suite.ratios()) {
+        for (Suite.Ratio r : suite.ratios()) {
             Double v = medians.ratio(r.numerator(), r.denominator());
             out.printf(Locale.ROOT, "  %-40s %s%n", r.what(), v == null ? "n/a (not measured)" : num(v) + r.suffix());
         }
@@ -887,7 +555,7 @@ public final class BenchMain {
         out.println();
         out.println("targets:");
         boolean met = true;
-        for (Target t : suite.targets()) {
+        for (Suite.Target t : suite.targets()) {
             Double v = t.value().apply(medians);
             met &= target(out, t.what(), v, v == null ? null : t.shown().apply(v), v != null && t.pass().test(v));
         }
@@ -899,28 +567,10 @@ public final class BenchMain {
         return met;
     }
 
-    private static Double div(Double a, Double b) {
-        return a == null || b == null || b == 0 ? null : a / b;
-    }
-
     /** Prints one target; a target whose inputs were not measured is "n/a" and does not count. */
     private static boolean target(PrintStream out, String what, Double value, String shown, boolean pass) {
         String verdict = value == null ? "n/a" : pass ? "PASS" : "MISS";
         out.printf(Locale.ROOT, "  %-48s %12s  %s%n", what, shown == null ? "-" : shown, verdict);
         return value == null || pass;
-    }
-
-    /** {@code v} without trailing zeros: 5, 1500, 2.5. */
-    static String plain(double v) {
-        return java.math.BigDecimal.valueOf(v).stripTrailingZeros().toPlainString();
-    }
-
-    static String num(double v) {
-        if (Double.isNaN(v)) {
-            return "NaN";
-        }
-        double a = Math.abs(v);
-        String f = a >= 1000 ? "%.0f" : a >= 100 ? "%.1f" : a >= 10 ? "%.2f" : "%.3f";
-        return String.format(Locale.ROOT, f, v);
     }
 }

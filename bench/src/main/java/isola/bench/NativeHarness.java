@@ -43,9 +43,9 @@ final class NativeHarness {
     static final Path EXECUTABLE = Path.of("native", "target", "bin", "isola");
     static final String BOOT_TO_SUMMARY = "bootToSummary";
 
-    static Collection<RunResult> run(BenchMain.Suite suite, BenchMain.Options o, List<String> wanted, PrintStream out)
+    static Collection<RunResult> run(Suite suite, BenchMain.Options o, List<String> wanted, PrintStream out)
             throws IOException {
-        boolean qemu = suite == BenchMain.BAREMETAL;
+        boolean qemu = suite == BaremetalSuite.SUITE;
         Path exe = qemu ? new isola.boot.Qemu().image.toAbsolutePath() : EXECUTABLE.toAbsolutePath();
         if (!Files.isRegularFile(exe)) {
             throw new IOException("no " + (qemu ? "kernel image " : "native executable ") + exe + "; build it with ./isola "

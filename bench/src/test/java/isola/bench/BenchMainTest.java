@@ -48,7 +48,7 @@ class BenchMainTest {
 
     @Test
     void parsesQuickRunOptions() {
-        BenchMain.Options o = BenchMain.Options.parse(BenchMain.IPC, List.of("--forks", "1", "--warmup=2",
+        BenchMain.Options o = BenchMain.Options.parse(IpcSuite.SUITE, List.of("--forks", "1", "--warmup=2",
                 "--iterations", "3", "--time", "0.5", "--include", "passive.*", "--result", "x/y.json",
                 "--prof", "gc", "--sequential", "--fail-on-miss"));
         assertEquals(1, o.forks);
@@ -64,7 +64,7 @@ class BenchMainTest {
 
     @Test
     void defaultsAreTheFullSuite() {
-        BenchMain.Options o = BenchMain.Options.parse(BenchMain.IPC, List.of());
+        BenchMain.Options o = BenchMain.Options.parse(IpcSuite.SUITE, List.of());
         assertEquals(2, o.forks);
         assertEquals(5, o.warmup);
         assertEquals(10, o.iterations);
@@ -111,14 +111,14 @@ class BenchMainTest {
 
     @Test
     void bootDefaultsArePerBenchmarkSingleShotCounts() {
-        BenchMain.Options o = BenchMain.Options.parse(BenchMain.BOOT, List.of());
+        BenchMain.Options o = BenchMain.Options.parse(BootSuite.SUITE, List.of());
         assertEquals(1, o.forks);
-        assertEquals(BenchMain.PER_BENCHMARK, o.warmup);
-        assertEquals(BenchMain.PER_BENCHMARK, o.iterations);
+        assertEquals(Suite.PER_BENCHMARK, o.warmup);
+        assertEquals(Suite.PER_BENCHMARK, o.iterations);
         assertEquals(Path.of("target", "bench", "boot.json"), o.result);
         assertFalse(o.failOnMiss);
 
-        BenchMain.Options q = BenchMain.Options.parse(BenchMain.BOOT, List.of("--warmup", "2", "--iterations=5",
+        BenchMain.Options q = BenchMain.Options.parse(BootSuite.SUITE, List.of("--warmup", "2", "--iterations=5",
                 "--forks", "2", "--include", "crash.*", "--result", "b.json", "--prof", "gc", "--fail-on-miss"));
         assertEquals(2, q.warmup);
         assertEquals(5, q.iterations);
@@ -132,8 +132,8 @@ class BenchMainTest {
     private String bootReport(Map<String, BenchMain.Stats> stats, boolean[] met) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream p = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        met[0] = BenchMain.report(BenchMain.BOOT, stats, BenchMain.BOOT_BENCHMARKS,
-                BenchMain.Options.parse(BenchMain.BOOT, List.of()), Path.of("boot.json"), p);
+        met[0] = BenchMain.report(BootSuite.SUITE, stats, BootSuite.BENCHMARKS,
+                BenchMain.Options.parse(BootSuite.SUITE, List.of()), Path.of("boot.json"), p);
         return bytes.toString(StandardCharsets.UTF_8);
     }
 
@@ -189,8 +189,8 @@ class BenchMainTest {
         s.put("synchronousQueue", stat(5000, "ns/op"));
         s.put("spinPingPong", stat(100, "ns/op"));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        boolean met = BenchMain.report(BenchMain.IPC, s, BenchMain.IPC_BENCHMARKS,
-                BenchMain.Options.parse(BenchMain.IPC, List.of()), Path.of("ipc.json"),
+        boolean met = BenchMain.report(IpcSuite.SUITE, s, IpcSuite.BENCHMARKS,
+                BenchMain.Options.parse(IpcSuite.SUITE, List.of()), Path.of("ipc.json"),
                 new PrintStream(bytes, true, StandardCharsets.UTF_8));
         String r = bytes.toString(StandardCharsets.UTF_8);
         assertFalse(met, r);
@@ -259,9 +259,9 @@ class BenchMainTest {
 
     @Test
     void loadIsACommonOptionWithABound() {
-        assertEquals(0, BenchMain.Options.parse(BenchMain.IPC, List.of()).load);
-        assertEquals(2, BenchMain.Options.parse(BenchMain.IPC, List.of("--load", "2")).load);
-        assertEquals(1, BenchMain.Options.parse(BenchMain.BOOT, List.of("--load=1")).load);
+        assertEquals(0, BenchMain.Options.parse(IpcSuite.SUITE, List.of()).load);
+        assertEquals(2, BenchMain.Options.parse(IpcSuite.SUITE, List.of("--load", "2")).load);
+        assertEquals(1, BenchMain.Options.parse(BootSuite.SUITE, List.of("--load=1")).load);
         assertEquals(2, BenchMain.run(new String[] {"ipc", "--load", "-1"}, out, err));
         assertTrue(err().contains("--load '-1' is not an integer >= 0"), err());
         assertEquals(2, BenchMain.run(new String[] {"ipc", "--load", "65"}, out, err));
@@ -273,8 +273,8 @@ class BenchMainTest {
         Map<String, BenchMain.Stats> s = Map.of("activeCall", stat(300, "ns/op"));
         for (int load : new int[] {0, 1, 3}) {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            BenchMain.report(BenchMain.IPC, s, List.of("activeCall"),
-                    BenchMain.Options.parse(BenchMain.IPC, List.of("--load", Integer.toString(load))),
+            BenchMain.report(IpcSuite.SUITE, s, List.of("activeCall"),
+                    BenchMain.Options.parse(IpcSuite.SUITE, List.of("--load", Integer.toString(load))),
                     Path.of("ipc.json"), new PrintStream(bytes, true, StandardCharsets.UTF_8));
             String r = bytes.toString(StandardCharsets.UTF_8);
             String want = switch (load) {

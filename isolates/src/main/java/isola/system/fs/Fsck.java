@@ -105,7 +105,7 @@ public final class Fsck {
         long used = 0;
         if (blockBitmap != null) {
             for (long b = 0; b < sb.blocks(); b++) {
-                boolean marked = FileSystem.bit(blockBitmap[(int) (b / Superblock.BITS_PER_BLOCK)], (int) (b % Superblock.BITS_PER_BLOCK));
+                boolean marked = Allocator.bit(blockBitmap[(int) (b / Superblock.BITS_PER_BLOCK)], (int) (b % Superblock.BITS_PER_BLOCK));
                 boolean owned = owner[(int) b] != 0;
                 if (owned && !marked) {
                     problems.add("block " + b + " (" + sb.region(b) + (owner[(int) b] > 0 ? ", inode " + owner[(int) b] : "")
@@ -163,7 +163,7 @@ public final class Fsck {
                     continue;
                 }
                 boolean marked = inodeBitmap != null
-                        && FileSystem.bit(inodeBitmap[(ino - 1) / Superblock.BITS_PER_BLOCK], (ino - 1) % Superblock.BITS_PER_BLOCK);
+                        && Allocator.bit(inodeBitmap[(ino - 1) / Superblock.BITS_PER_BLOCK], (ino - 1) % Superblock.BITS_PER_BLOCK);
                 if (i.free()) {
                     if (marked) {
                         problems.add("inode " + ino + ": marked in use in the inode bitmap but free");

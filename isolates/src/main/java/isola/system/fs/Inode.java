@@ -1,11 +1,12 @@
 package isola.system.fs;
 
+import java.time.Instant;
 import java.util.Arrays;
 
 /**
  * An inode as the file system works on it: decoded from its 256 bytes in the inode table, with
  * its extents (runs of blocks: logical start, physical start, length) read from the inode and
- * the chain of extent blocks after it. Changed, it is {@linkplain FileSystem#store stored} back
+ * the chain of extent blocks after it. Changed, it is {@linkplain InodeTable#store stored} back
  * whole. The layout:
  *
  * <pre>
@@ -41,6 +42,17 @@ final class Inode {
 
     Inode(int ino) {
         this.ino = ino;
+    }
+
+    /** The time stamps' clock: nanoseconds since the epoch. */
+    static long now() {
+        Instant t = Instant.now();
+        return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+    }
+
+    /** Its contents changed: the modification and change times are now. */
+    void touch() {
+        mtime = ctime = now();
     }
 
     boolean isDirectory() {

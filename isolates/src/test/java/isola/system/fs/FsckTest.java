@@ -161,7 +161,7 @@ class FsckTest {
             byte[] b = new byte[4096];
             d.read(sb.blockBitmapStart(), 1, MemorySegment.ofArray(b), 0);
             long leak = sb.blocks() - 10;
-            FileSystem.setBit(b, (int) leak, true);
+            Allocator.setBit(b, (int) leak, true);
             Disk.seal(sb.blockBitmapStart(), b);
             d.write(sb.blockBitmapStart(), 1, MemorySegment.ofArray(b), 0);
             Fsck.Report r = fsck();
