@@ -19,13 +19,12 @@ final class IrqCalls {
         this.irqs = k.irqs;
     }
 
-    /** {@code line} if it is in {@code lowest}..{@link Kernel#IRQ_LINES}-1; else an exception naming {@code op}. */
-    static int checkLine(String op, int line, int lowest) {
+    /** Throws, naming {@code op}, unless {@code line} is in {@code lowest}..{@link Kernel#IRQ_LINES}-1. */
+    static void checkLine(String op, int line, int lowest) {
         if (line < lowest || line >= Kernel.IRQ_LINES) {
             throw new KernelException(E_INVALID_ARG, op + ": line " + line + " is outside " + lowest + ".."
                     + (Kernel.IRQ_LINES - 1));
         }
-        return line;
     }
 
     /** See {@link Kernel#raiseIrqs}: lines already checked. */

@@ -125,7 +125,7 @@ public final class Kernel {
 
     /** For {@link LockHeld}'s assertions. */
     boolean lockHeld() {
-        return lock.held();
+        return machine.holdsLock();
     }
 
     void trace(int kind, long a, long b) {
@@ -405,7 +405,8 @@ public final class Kernel {
      * Line 0 is the timer: the kernel handles it ({@link #tick}).
      */
     public void raiseIrq(int line) {
-        if (IrqCalls.checkLine("raiseIrq", line, InterruptController.TIMER_LINE) == InterruptController.TIMER_LINE) {
+        IrqCalls.checkLine("raiseIrq", line, InterruptController.TIMER_LINE);
+        if (line == InterruptController.TIMER_LINE) {
             tick();
         } else {
             raiseIrqs(line);

@@ -31,9 +31,4 @@ final class KernelLock {
             machine.leave(null);
         }
     }
-
-    /** For {@link LockHeld}'s assertions: the calling thread holds the lock. */
-    boolean held() {
-        return machine.holdsLock();
-    }
 }
