@@ -54,7 +54,7 @@ int isola_process_fence(void) {
 }
 
 /*
- * The host disk of the native executable (isola.nativeimage.disk.Target_isola_sdk_HostDisk):
+ * The host disk of the native executable (isola.nativeimage.disk.Target_isola_device_HostDisk):
  * one file descriptor, positioned reads and writes and a data sync, the same calls the JVM's
  * HostDisk makes through Panama. Plain functions, not the variadic open(2) or errno, so Java's
  * @CFunction declarations match them exactly; each answers -errno on failure and retries

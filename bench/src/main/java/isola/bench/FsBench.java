@@ -7,7 +7,7 @@ import isola.boot.image.DefaultImage;
 import isola.drivers.blk.BlkServer;
 import isola.kernel.Domain;
 import isola.sdk.Fs;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PipedInputStream;

@@ -7,7 +7,7 @@ import isola.kernel.hosted.ConcurrentMachine;
 import isola.kernel.hosted.HostedMachine;
 import isola.kernel.initrd.Initrd;
 import isola.sdk.Console;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import isola.system.init.BootManifest;
 import isola.system.init.Init;
 import isola.tier.IsolationTier;

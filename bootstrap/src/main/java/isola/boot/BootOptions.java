@@ -5,7 +5,7 @@ import isola.kernel.hosted.HostedMachine;
 import isola.system.init.ByteSize;
 import isola.tier.IsolationTier;
 import isola.drivers.blk.BlkServer;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.function.Function;

@@ -1,6 +1,6 @@
 package isola.boot;
 
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import isola.system.fs.FileSystem;
 import isola.system.fs.FsException;
 import isola.system.fs.Fsck;
@@ -195,6 +195,7 @@ final class DiskCommands {
                 jar      = blk.jar
                 priority = 190
                 provides = blk
+                grants   = disk0
 
                 [server fs]
                 jar      = fs.jar

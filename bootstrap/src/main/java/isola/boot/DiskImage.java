@@ -1,6 +1,6 @@
 package isola.boot;
 
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import isola.system.fs.FileSystem;
 import isola.system.fs.FsException;
 import java.io.IOException;

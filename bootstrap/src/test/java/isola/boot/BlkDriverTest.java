@@ -12,7 +12,7 @@ import isola.kernel.Kernel;
 import isola.kernel.Status;
 import isola.kernel.Tcb;
 import isola.sdk.Blk;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import isola.sdk.IsolaException;
 import isola.sdk.Sys;
 import isola.sdk.VirtualMemory;
@@ -49,6 +49,7 @@ class BlkDriverTest {
             jar      = blk.jar
             priority = 190
             provides = blk
+            grants   = disk0
             """;
 
     @Test

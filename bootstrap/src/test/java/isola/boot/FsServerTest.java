@@ -14,7 +14,7 @@ import isola.kernel.Status;
 import isola.kernel.Tag;
 import isola.sdk.Errno;
 import isola.sdk.Fs;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import isola.sdk.Log;
 import isola.sdk.Sys;
 import isola.system.fs.Fsck;

@@ -4,7 +4,7 @@ import isola.boot.image.DefaultImage;
 import isola.drivers.blk.BlkServer;
 import isola.kernel.Domain;
 import isola.sdk.Fs;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import java.io.ByteArrayOutputStream;
 import java.io.PipedInputStream;
 import java.io.PipedOutputStream;

@@ -3,7 +3,7 @@ package isola.boot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import isola.system.fs.FileSystem;
 import isola.system.fs.Fsck;
 import java.io.IOException;

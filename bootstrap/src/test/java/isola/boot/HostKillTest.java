@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import isola.system.fs.FileSystem;
 import isola.system.fs.Fsck;
 import java.io.BufferedReader;

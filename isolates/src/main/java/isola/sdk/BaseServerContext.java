@@ -13,16 +13,18 @@ public abstract class BaseServerContext implements ServerContext {
     private final Sys sys;
     private final Map<String, Integer> endpoints;
     private final Map<String, Integer> services;
+    private final Map<String, BlockDevice> devices;
     private final Kept kept;
     private final int keepSlot;
 
     /** {@code keepSlot}: the keep capability's slot, or -1 if its launcher keeps nothing for it. */
     protected BaseServerContext(String name, Sys sys, Map<String, Integer> endpoints, Map<String, Integer> services,
-            Kept kept, int keepSlot) {
+            Map<String, BlockDevice> devices, Kept kept, int keepSlot) {
         this.name = name;
         this.sys = sys;
         this.endpoints = endpoints;
         this.services = services;
+        this.devices = Map.copyOf(devices);
         this.kept = kept;
         this.keepSlot = keepSlot;
     }
@@ -54,6 +56,17 @@ public abstract class BaseServerContext implements ServerContext {
                     + (slots.isEmpty() ? "none" : String.join(", ", new java.util.TreeSet<>(slots.keySet()))) + ")");
         }
         return slot;
+    }
+
+    @Override
+    public final BlockDevice device(String device) {
+        BlockDevice d = devices.get(device);
+        if (d == null) {
+            throw new IsolaException(Status.E_EMPTY_SLOT, name + " was not granted the device '" + device
+                    + "', or none is attached (it has: " + (devices.isEmpty() ? "none"
+                    : String.join(", ", new java.util.TreeSet<>(devices.keySet()))) + ")");
+        }
+        return d;
     }
 
     @Override

@@ -30,14 +30,11 @@ public final class Blk {
 
     /** Caps: the region's frame and the completion notification. Reply: MR0 the disk's blocks; cap: the doorbell. */
     public static final int ATTACH = 1;
-    /** The machine's disk the block driver serves ({@link HostDisk#attached}). */
-    public static final String DISK = "disk0";
     /**
-     * The driver's kept value naming the disk's host file, which init seeds: where a driver
-     * incarnation cannot share the launcher's open disk (an isolate of its own, in the native
-     * tier), it opens the file itself.
+     * The machine's disk, a device the manifest grants to the block driver ({@code grants =
+     * disk0}); the driver takes it with {@link ServerContext#device}.
      */
-    public static final String KEPT_DISK_PATH = "disk/path";
+    public static final String DISK = "disk0";
     /**
      * MR0 an index (1..{@link #MAX_BUFFERS}), one capability: a 2 MiB frame the driver maps as
      * buffer {@code index}, which descriptors may name instead of the region: the disk then

@@ -24,6 +24,14 @@ public interface ServerContext {
      */
     int service(String service);
 
+    /**
+     * The block device granted to this server as {@code device} (in the boot manifest's
+     * {@code grants}, e.g. {@code disk0}); an {@link IsolaException} naming the device if it was
+     * not granted or none is attached. Devices are reached only this way: their classes are
+     * not visible to servers.
+     */
+    BlockDevice device(String device);
+
     /** What init kept for this server across its restarts ({@link Kept#NONE} if nothing). */
     Kept kept();
 

@@ -54,10 +54,12 @@ public interface IsolationTier {
      * endpoints it provides and of the services it was granted; what was kept for it across
      * restarts; and the slot of its keep capability (-1: none).
      */
-    record StartInfo(Map<String, Integer> endpoints, Map<String, Integer> services, Kept kept, int keepSlot) {
+    record StartInfo(Map<String, Integer> endpoints, Map<String, Integer> services,
+            Map<String, isola.sdk.BlockDevice> devices, Kept kept, int keepSlot) {
         public StartInfo {
             endpoints = Map.copyOf(endpoints);
             services = Map.copyOf(services);
+            devices = Map.copyOf(devices);
             java.util.Objects.requireNonNull(kept, "kept");
         }
     }

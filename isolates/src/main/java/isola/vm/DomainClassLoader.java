@@ -12,8 +12,9 @@ import java.util.Set;
  * first), so every domain has its own copy of every class and its own static state. Only the
  * JDK, the server SDK ({@code isola.sdk}), the kernel's ABI constants and a few platform libraries
  * ({@link #PLATFORM_LIBRARIES}) come from outside; the
- * kernel and the other tiers are not visible, so a server reaches the kernel only through the
- * SDK, that is, through its capabilities.
+ * kernel, the other tiers and the host's devices ({@code isola.device}) are not visible, so a
+ * server reaches the kernel only through the SDK, that is, through its capabilities, and a
+ * device only as its manifest grants it ({@link isola.sdk.ServerContext#device}).
  */
 final class DomainClassLoader extends URLClassLoader {
     /**
@@ -58,7 +59,7 @@ final class DomainClassLoader extends URLClassLoader {
 
     private static boolean isHidden(String name) {
         return name.startsWith("isola.kernel.") || name.startsWith("isola.vm.")
-                || name.startsWith("isola.sdk.");
+                || name.startsWith("isola.sdk.") || name.startsWith("isola.device.");
     }
 
     @Override

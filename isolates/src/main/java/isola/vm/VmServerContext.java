@@ -16,7 +16,7 @@ final class VmServerContext extends BaseServerContext {
     private final ClassLoader loader;
 
     VmServerContext(HostedMachine machine, Domain domain, ClassLoader loader, Tcb main, isola.tier.IsolationTier.StartInfo info) {
-        super(domain.name(), Sys.of(machine.kernel(), main), info.endpoints(), info.services(), info.kept(), info.keepSlot());
+        super(domain.name(), Sys.of(machine.kernel(), main), info.endpoints(), info.services(), info.devices(), info.kept(), info.keepSlot());
         this.machine = machine;
         this.kernel = machine.kernel();
         this.domain = domain;

@@ -160,7 +160,7 @@ public final class VmTier implements IsolationTier {
      * slots of the endpoints it provides and of the services it was granted.
      */
     public Tcb start(VmDomain vd, int priority, Map<String, Integer> endpoints, Map<String, Integer> services) {
-        return start(vd, priority, new StartInfo(endpoints, services, Kept.NONE, -1));
+        return start(vd, priority, new StartInfo(endpoints, services, java.util.Map.of(), Kept.NONE, -1));
     }
 
     @Override

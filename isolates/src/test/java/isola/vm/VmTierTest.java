@@ -17,6 +17,7 @@ import isola.sdk.Sys;
 import isola.testservers.active.ActiveEchoServer;
 import isola.testservers.ahead.AheadServer;
 import isola.testservers.badctor.BadConstructorServer;
+import isola.testservers.device.DeviceGrabberServer;
 import isola.testservers.echo.EchoServer;
 import isola.testservers.peeker.PeekerServer;
 import java.io.OutputStream;
@@ -139,6 +140,34 @@ class VmTierTest {
         assertEquals(0, client.mr(0), "isola.kernel.Kernel must not be visible");
         assertEquals(1, client.mr(1), "isola.kernel.Status is ABI");
         assertEquals(0, client.mr(2), "host test classes must not be visible");
+    }
+
+    @Test
+    void aServerReachesTheDiskOnlyThroughItsGrant() throws Exception {
+        Started ungranted = start(DeviceGrabberServer.class, "grabber", 0, null);
+        awaitPassive(ungranted.ep());
+        assertEquals(Status.OK, client.call(ungranted.clientSlot(), 0, 0));
+        assertEquals(1, client.mr(0), "the host's device class must not load in a server domain");
+        assertEquals(Status.OK, client.call(ungranted.clientSlot(), 1, 0));
+        assertEquals(-1, client.mr(0), "a server not granted disk0 must not get it");
+        assertTrue(client.string(1).contains("was not granted the device 'disk0'"), client.string(1));
+
+        Path image = dir.resolve("disk.img");
+        Files.write(image, new byte[8 * isola.sdk.BlockDevice.BLOCK_SIZE]);
+        try (isola.device.HostDisk disk = isola.device.HostDisk.open(image, false)) {
+            VmTier.VmDomain vd = tier.load("driver", ServerJars.pack(DeviceGrabberServer.class, dir.resolve("driver.jar")), 16, 16);
+            Endpoint ep = kernel.createEndpoint(vd.domain());
+            kernel.installCap(vd.domain(), 0, ep, Rights.ALL, 0);
+            int slot = nextClientSlot++;
+            kernel.grantCap(vd.domain(), 0, clientDomain, slot, Rights.SEND, 0);
+            tier.start(vd, 100, new isola.tier.IsolationTier.StartInfo(java.util.Map.of(), java.util.Map.of(),
+                    java.util.Map.of(isola.sdk.Blk.DISK, disk.forDriver()), isola.sdk.Kept.NONE, -1));
+            awaitPassive(ep);
+            assertEquals(Status.OK, client.call(slot, 1, 0));
+            assertEquals(8, client.mr(0), "the granted driver reads the disk's size through its grant");
+            assertEquals(Status.OK, client.call(slot, 0, 0));
+            assertEquals(1, client.mr(0), "a grant does not make the device class visible");
+        }
     }
 
     @Test

@@ -21,8 +21,8 @@ public final class BootImage {
     /** The manifest's path inside the image (the kernel's name for it, which bare metal reads too). */
     public static final String MANIFEST = Initrd.MANIFEST;
 
-    /** Services the system itself provides: a manifest may grant them with no server providing them. */
-    public static final Set<String> BUILTIN_SERVICES = Set.of(Proc.PROC, Proc.SUPERVISOR, Console.DEVICE);
+    /** Services and devices the system itself provides: a manifest may grant them with no server providing them. */
+    public static final Set<String> BUILTIN_SERVICES = Set.of(Proc.PROC, Proc.SUPERVISOR, Console.DEVICE, isola.sdk.Blk.DISK);
 
     /** A checked image: the archive and its manifest. */
     public record Checked(Initrd initrd, BootManifest manifest) {}

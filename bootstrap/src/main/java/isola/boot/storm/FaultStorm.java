@@ -8,7 +8,7 @@ import isola.drivers.blk.BlkServer;
 import isola.kernel.Domain;
 import isola.kernel.KernelConfig;
 import isola.kernel.hosted.HostedMachine;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import isola.system.fs.FileSystem;
 import isola.system.fs.Fsck;
 import isola.tier.IsolationTier;

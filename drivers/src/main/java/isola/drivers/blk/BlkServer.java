@@ -5,7 +5,6 @@ import isola.sdk.ActiveLoop;
 import isola.kernel.Tag;
 import isola.sdk.Blk;
 import isola.sdk.BlockDevice;
-import isola.sdk.HostDisk;
 import isola.sdk.Keep;
 import isola.sdk.Kept;
 import isola.sdk.Replies;
@@ -17,7 +16,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The block driver: the machine's disk ({@link HostDisk} "disk0") served through a region of
+ * The block driver: the machine's disk ({@link Blk#DISK}, a device its manifest entry grants it) served through a region of
  * shared frames ({@link Blk}). One thread answers {@link Blk#ATTACH}; another, the queue's,
  * waits on the doorbell and performs the requests in order, reading and writing the region's
  * frames in place (the host's {@code pread}/{@code pwrite} move the bytes straight between the
@@ -47,7 +46,7 @@ public final class BlkServer implements Server {
     static final int BUFFER_TABLES = 200;
     static final long BUFFERS_VA = 0x0000_0080_0000_0000L;
 
-    private HostDisk disk;
+    private BlockDevice disk;
     private int keep;
     private boolean attached;
     private boolean tablesLinked;
@@ -55,16 +54,7 @@ public final class BlkServer implements Server {
     @Override
     public void start(ServerContext ctx) throws java.io.IOException {
         Kept kept = ctx.kept();
-        disk = HostDisk.attached(DISK);
-        String path = kept.values().get(Blk.KEPT_DISK_PATH);
-        if (disk == null && path != null) {
-            // Not the launcher's heap (an isolate of its own): open the disk's file here.
-            disk = HostDisk.open(java.nio.file.Path.of(path), false);
-            HostDisk.attach(DISK, disk);
-        }
-        if (disk == null) {
-            throw new IllegalStateException("blk: no disk is attached as " + DISK + " (boot with a disk image)");
-        }
+        disk = ctx.device(DISK); // granted by the manifest; no server can open a disk itself
         Sys sys = ctx.sys();
         keep = ctx.keep();
         Integer door = kept.caps().get(KEPT_DOORBELL);

@@ -324,10 +324,6 @@ public final class Init {
                 r.keptCaps.put(Names.KEPT_NAME + svc, slot);
             }
         }
-        isola.sdk.HostDisk disk = isola.sdk.HostDisk.attached(isola.sdk.Blk.DISK);
-        if (r.spec.provides().contains("blk") && disk != null) {
-            r.keptValues.put(isola.sdk.Blk.KEPT_DISK_PATH, disk.path().toAbsolutePath().toString());
-        }
         if (r.spec.provides().contains("log")) {
             r.keptValues.put(Log.KEPT_SOURCE + 0, "kernel");
             r.keptValues.put(Log.KEPT_SOURCE + INIT_BADGE, "init");
@@ -521,6 +517,7 @@ public final class Init {
         Domain d = vd.domain();
         Map<String, Integer> provided = new LinkedHashMap<>();
         Map<String, Integer> granted = new LinkedHashMap<>();
+        Map<String, isola.sdk.BlockDevice> devices = new LinkedHashMap<>();
         int slot = 0;
         for (String svc : s.provides()) {
             kernel.grantCap(domain, serviceSlots.get(svc), d, slot, Rights.ALL, 0);
@@ -528,6 +525,13 @@ public final class Init {
             provided.put(svc, slot++);
         }
         for (String svc : s.grants()) {
+            if (svc.equals(isola.sdk.Blk.DISK)) { // a device, not a service: see HostDisk
+                isola.device.HostDisk disk = isola.device.HostDisk.attached(svc);
+                if (disk != null) {
+                    devices.put(svc, disk.forDriver());
+                }
+                continue;
+            }
             kernel.grantCap(domain, serviceSlots.get(svc), d, slot, Rights.SEND | Rights.GRANT, r.badge);
             granted.put(svc, slot++);
         }
@@ -552,7 +556,7 @@ public final class Init {
         if (old != null && old != vd && old.domain().state() == Domain.DEAD) {
             tier.release(old);
         }
-        tier.start(vd, s.priority(), new IsolationTier.StartInfo(provided, granted,
+        tier.start(vd, s.priority(), new IsolationTier.StartInfo(provided, granted, devices,
                 new Kept(r.keptValues, keptCaps, r.keptMemory), keepSlot));
     }
 

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import isola.sdk.Errno;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import java.io.RandomAccessFile;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,6 @@
 package isola.system.fs;
 
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;

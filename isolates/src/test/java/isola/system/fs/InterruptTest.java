@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import isola.kernel.KilledError;
 import isola.sdk.BlockDevice;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

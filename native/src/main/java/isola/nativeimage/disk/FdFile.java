@@ -1,7 +1,7 @@
 package isola.nativeimage.disk;
 
 import isola.sdk.Errno;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;

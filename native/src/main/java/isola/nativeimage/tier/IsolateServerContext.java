@@ -15,8 +15,8 @@ final class IsolateServerContext extends BaseServerContext {
     private final IsolateGate gate;
 
     IsolateServerContext(String name, Sys sys, IsolateGate gate, Map<String, Integer> endpoints,
-            Map<String, Integer> services, Kept kept, int keepSlot) {
-        super(name, sys, endpoints, services, kept, keepSlot);
+            Map<String, Integer> services, Map<String, isola.sdk.BlockDevice> devices, Kept kept, int keepSlot) {
+        super(name, sys, endpoints, services, devices, kept, keepSlot);
         this.gate = gate;
     }
 

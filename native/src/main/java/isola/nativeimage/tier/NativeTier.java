@@ -161,7 +161,7 @@ public final class NativeTier implements IsolationTier {
     public CompletableFuture<NativeServer> start(Standby standby, Domain domain, String serverClass, Map<String, Integer> endpoints,
             int priority) {
         CompletableFuture<NativeServer> started = new CompletableFuture<>();
-        startMain(standby.isolate, domain, serverClass, new StartInfo(endpoints, Map.of(), isola.sdk.Kept.NONE, -1), priority,
+        startMain(standby.isolate, domain, serverClass, new StartInfo(endpoints, Map.of(), Map.of(), isola.sdk.Kept.NONE, -1), priority,
                 started);
         return started;
     }
@@ -247,8 +247,10 @@ public final class NativeTier implements IsolationTier {
     /**
      * What the server's isolate is told at start ({@link ServerRuntime#start} reads it): lines
      * of name, class, then "e service slot", "s service slot", "k keepSlot", "v key value"
-     * (Base64), "c key slot" (key in Base64), "m address size" for the kept memory, "w address"
-     * for the isolate's kill word ({@link RunawayStop}).
+     * (Base64), "c key slot" (key in Base64), "d device path" (path in Base64) for each granted
+     * disk, which the isolate opens itself (it cannot share the launcher's descriptor object),
+     * "m address size" for the kept memory, "w address" for the isolate's kill word
+     * ({@link RunawayStop}).
      */
     private static String spec(ServerIsolate isolate, Domain domain, String serverClass, StartInfo info) {
         var b64 = java.util.Base64.getEncoder();
@@ -260,6 +262,13 @@ public final class NativeTier implements IsolationTier {
                 .append(' ').append(b64.encodeToString(v.getBytes(StandardCharsets.UTF_8))));
         info.kept().caps().forEach((k, slot) -> spec.append("\nc ").append(b64.encodeToString(k.getBytes(StandardCharsets.UTF_8)))
                 .append(' ').append(slot));
+        for (String device : info.devices().keySet()) {
+            isola.device.HostDisk disk = isola.device.HostDisk.attached(device);
+            if (disk != null) {
+                spec.append("\nd ").append(device).append(' ')
+                        .append(b64.encodeToString(disk.path().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8)));
+            }
+        }
         java.lang.foreign.MemorySegment m = info.kept().memory();
         spec.append("\nm ").append(m.address()).append(' ').append(m.byteSize());
         spec.append("\nw ").append(isolate.killWord);

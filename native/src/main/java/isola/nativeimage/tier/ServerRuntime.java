@@ -99,6 +99,7 @@ final class ServerRuntime {
         var b64 = java.util.Base64.getDecoder();
         Map<String, Integer> endpoints = new LinkedHashMap<>(), services = new LinkedHashMap<>(), caps = new LinkedHashMap<>();
         Map<String, String> values = new LinkedHashMap<>();
+        Map<String, isola.sdk.BlockDevice> devices = new LinkedHashMap<>();
         int keepSlot = -1;
         MemorySegment memory = MemorySegment.NULL;
         for (int i = 2; i < lines.length; i++) {
@@ -110,6 +111,7 @@ final class ServerRuntime {
                 case "v" -> values.put(new String(b64.decode(f[1]), java.nio.charset.StandardCharsets.UTF_8),
                         new String(b64.decode(f[2]), java.nio.charset.StandardCharsets.UTF_8));
                 case "c" -> caps.put(new String(b64.decode(f[1]), java.nio.charset.StandardCharsets.UTF_8), Integer.parseInt(f[2]));
+                case "d" -> devices.put(f[1], openDisk(f[1], new String(b64.decode(f[2]), java.nio.charset.StandardCharsets.UTF_8)));
                 case "w" -> RunawayStop.watch(Long.parseLong(f[1]));
                 case "m" -> {
                     long size = Long.parseLong(f[2]);
@@ -123,10 +125,19 @@ final class ServerRuntime {
         try {
             Class<?> c = Class.forName(lines[1]);
             Server server = (Server) c.getConstructor().newInstance();
-            server.start(new IsolateServerContext(lines[0], main, gates[thread], endpoints, services,
+            server.start(new IsolateServerContext(lines[0], main, gates[thread], endpoints, services, devices,
                     new isola.sdk.Kept(values, caps, memory), keepSlot));
         } finally {
             stop.restore(armed);
+        }
+    }
+
+    /** The granted disk, opened in this isolate (its descriptor closes with the isolate). */
+    private static isola.sdk.BlockDevice openDisk(String device, String path) {
+        try {
+            return isola.device.HostDisk.open(java.nio.file.Path.of(path), false);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("device " + device + ": " + e.getMessage(), e);
         }
     }
 }

@@ -2,7 +2,7 @@ package isola.nativeimage.disk;
 
 import com.oracle.svm.core.annotate.Substitute;
 import com.oracle.svm.core.annotate.TargetClass;
-import isola.sdk.HostDisk;
+import isola.device.HostDisk;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -14,7 +14,7 @@ import java.nio.file.Path;
  * isolate is torn down, if the server did not close it ({@link HostFiles}).
  */
 @TargetClass(HostDisk.class)
-final class Target_isola_sdk_HostDisk {
+final class Target_isola_device_HostDisk {
     @Substitute
     static HostDisk.HostFile openFile(Path path, boolean readOnly) throws IOException {
         return FdFile.open(path, readOnly);

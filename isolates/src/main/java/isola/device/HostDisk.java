@@ -1,4 +1,7 @@
-package isola.sdk;
+package isola.device;
+
+import isola.sdk.BlockDevice;
+import isola.sdk.Errno;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -188,6 +191,45 @@ public final class HostDisk implements BlockDevice {
         if (d != null) {
             d.close();
         }
+    }
+
+    /**
+     * This disk as a driver holds it: every operation but {@link BlockDevice#close}, which is the
+     * launcher's (the device outlives the driver incarnations that serve it).
+     */
+    public BlockDevice forDriver() {
+        HostDisk disk = this;
+        return new BlockDevice() {
+            @Override
+            public long blocks() {
+                return disk.blocks();
+            }
+
+            @Override
+            public void read(long block, int count, MemorySegment dst, long offset) {
+                disk.read(block, count, dst, offset);
+            }
+
+            @Override
+            public void write(long block, int count, MemorySegment src, long offset) {
+                disk.write(block, count, src, offset);
+            }
+
+            @Override
+            public void flush() {
+                disk.flush();
+            }
+
+            @Override
+            public void close() {
+                // the launcher's: detach closes it
+            }
+
+            @Override
+            public String toString() {
+                return disk.toString();
+            }
+        };
     }
 
     /** The disk attached as {@code name}, or null. */
