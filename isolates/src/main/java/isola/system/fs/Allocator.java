@@ -133,11 +133,11 @@ final class Allocator {
     }
 
     long allocateMetadataBlock(long goal) {
-        return allocateRun(goal, 1, false)[0];
+        return allocateRun(goal, 1)[0];
     }
 
     /** Allocates up to {@code want} contiguous free blocks near {@code goal}: {start, length}. */
-    long[] allocateRun(long goal, long want, boolean forData) {
+    long[] allocateRun(long goal, long want) {
         if (goal < sb.dataStart() || goal >= sb.blocks()) {
             goal = sb.dataStart();
         }
@@ -146,7 +146,7 @@ final class Allocator {
             long from = pass == 0 ? goal : sb.dataStart();
             long to = pass == 0 ? sb.blocks() : goal;
             for (long b = from; b < to; b++) {
-                if (allocatable(b, forData)) {
+                if (allocatable(b)) {
                     start = b;
                     break;
                 }
@@ -159,7 +159,7 @@ final class Allocator {
             throw new FsException(Errno.ENOSPC, "no free block");
         }
         long len = 1;
-        while (len < want && start + len < sb.blocks() && allocatable(start + len, forData)) {
+        while (len < want && start + len < sb.blocks() && allocatable(start + len)) {
             len++;
         }
         for (long k = 0; k < len; k++) {
@@ -184,7 +184,7 @@ final class Allocator {
         return next - 1;
     }
 
-    private boolean allocatable(long b, boolean forData) {
+    private boolean allocatable(long b) {
         if (blockUsed(b)) {
             return false;
         }

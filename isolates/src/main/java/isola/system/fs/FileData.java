@@ -129,7 +129,7 @@ final class FileData {
             int next = -1 - e;
             long holeEnd = next < f.extentCount ? Math.min(last + 1, f.start(next)) : last + 1;
             long goal = e == -1 || next == 0 ? allocator.hint() : f.physical(next - 1) + f.length(next - 1);
-            long[] run = allocator.allocateRun(goal, holeEnd - b, true);
+            long[] run = allocator.allocateRun(goal, holeEnd - b);
             f.map(b, run[0], run[1]);
             zeroNewBlocks(b, run[0], run[1], first, last);
             b += run[1];

@@ -17,7 +17,7 @@ import java.util.Set;
  * # comment
  * [server names]
  * jar      = names.jar        # a jar in the boot image (required)
- * tier     = vm               # isolation tier (default vm; only vm exists for now)
+ * tier     = vm               # isolation tier (default vm, the only per-server value; boot --native runs every server in the native tier)
  * priority = 200              # 0..255, higher runs first (default 100)
  * provides = names            # services this server serves, comma-separated; may be empty
  * grants   = log, console     # services this server may call, comma-separated; may be empty

@@ -16,7 +16,7 @@ import java.util.TreeSet;
  * whole manifest (providers, grants, the start order) is the {@link DependencyGraph}'s.
  */
 final class ManifestParser {
-    /** Isolation tiers a server may name. Only the class-loader tier exists so far. */
+    /** Isolation tiers a server may name per server; the native tier is chosen for a whole boot (boot --native), not here. */
     private static final List<String> KNOWN_TIERS = List.of("vm");
 
     /** The keys of a server section, in the order the documentation lists them. */

@@ -50,7 +50,7 @@ class BootManifestTest {
 
             [server names]
             jar      = names.jar        # a jar in the boot image
-            tier     = vm               # isolation tier; only "vm" exists for now
+            tier     = vm               # isolation tier; "vm" is the only per-server value
             priority = 200              # 0..255, higher runs first
             provides = names
             grants   = log, console
