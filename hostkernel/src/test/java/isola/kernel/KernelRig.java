@@ -38,7 +38,11 @@ final class KernelRig {
 
     /** A simulated multiprocessor (fast paths on) whose interleaving {@code seed} decides. */
     static KernelRig simulated(long seed) {
-        return new KernelRig(HostedMachine.simulated(KernelConfig.DEFAULT.withTrace(200_000), seed));
+        return simulated(KernelConfig.DEFAULT.withTrace(200_000), seed);
+    }
+
+    static KernelRig simulated(KernelConfig config, long seed) {
+        return new KernelRig(HostedMachine.simulated(config, seed));
     }
 
     SimulatedMachine sim() {

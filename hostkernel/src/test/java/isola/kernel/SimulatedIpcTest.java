@@ -281,4 +281,86 @@ class SimulatedIpcTest {
         }
         rig = null;
     }
+
+    @Test
+    void aKillForRestartFailsOnlyTheCallInFlightAndTheNextIncarnationAnswersTheRest() {
+        long answeredByNext = 0;
+        long restartedTotal = 0;
+        for (long seed = 1; seed <= SEEDS; seed++) {
+            rig = KernelRig.simulated(seed);
+            Kernel k = rig.k;
+            Domain init = rig.domain("init");
+            Endpoint service = rig.endpoint(init, EP);
+            rig.notification(init, SLEEP);
+            rig.notification(init, NOTE);
+            // An incarnation answers v + delta: the answer says which one served the call.
+            java.util.function.LongFunction<Domain> incarnation = delta -> {
+                Domain d = rig.domain("srv" + delta);
+                rig.grant(init, EP, d, EP, Rights.RECV, 0);
+                k.rebindEndpoint(service, d);
+                rig.spawn(d, "server", 10, t -> {
+                    long reply = 0;
+                    int st;
+                    while ((st = k.replyRecv(t, EP, reply, Kernel.FOREVER)) == OK) {
+                        setMr(t, 0, mr(t, 0) + delta);
+                        reply = Tag.of(0, 1);
+                    }
+                    assertEquals(E_KILLED, st);
+                });
+                return d;
+            };
+            Domain first = incarnation.apply(1_000);
+            Domain[] second = new Domain[1];
+            rig.spawn(init, "supervisor", 20, t -> {
+                rig.sleep(t, SLEEP, 4_000);
+                k.killForRestart(first);
+                rig.sleep(t, SLEEP, 2_000); // down a while: calls arriving now wait
+                second[0] = incarnation.apply(2_000);
+                long done = 0;
+                while (done != 7) {
+                    assertEquals(OK, k.await(t, NOTE, Kernel.FOREVER));
+                    done |= badge(t);
+                }
+                k.killDomainNow(second[0]);
+            });
+            int[][] statuses = new int[3][6];
+            long[][] answers = new long[3][6];
+            for (int c = 0; c < 3; c++) {
+                int id = c;
+                Domain d = rig.domain("c" + c);
+                rig.grant(init, EP, d, EP, Rights.SEND, 0);
+                rig.grant(init, NOTE, d, NOTE, Rights.SEND, 1L << c);
+                rig.spawn(d, "client" + c, 5, t -> {
+                    for (int i = 0; i < 6; i++) {
+                        setMr(t, 0, 10 * id + i);
+                        statuses[id][i] = k.call(t, EP, Tag.of(1, 1), Kernel.FOREVER);
+                        answers[id][i] = mr(t, 0) - (10 * id + i);
+                    }
+                    assertEquals(OK, k.signal(t, NOTE));
+                });
+            }
+            rig.runSimulated();
+            int restarted = 0;
+            for (int c = 0; c < 3; c++) {
+                for (int i = 0; i < 6; i++) {
+                    String what = "seed " + seed + " client " + c + " call " + i;
+                    if (statuses[c][i] == E_RESTARTED) {
+                        restarted++;
+                    } else {
+                        assertEquals(OK, statuses[c][i], what);
+                        assertTrue(answers[c][i] == 1_000 || answers[c][i] == 2_000, what + " answered " + answers[c][i]);
+                        answeredByNext += answers[c][i] == 2_000 ? 1 : 0;
+                    }
+                }
+            }
+            assertTrue(restarted <= 1, "seed " + seed + ": one server thread had at most one call in flight, "
+                    + restarted + " failed");
+            restartedTotal += restarted;
+            assertEquals(Domain.DEAD, first.state());
+            rig.close();
+        }
+        rig = null;
+        assertTrue(answeredByNext > 0, "the second incarnation answered nothing");
+        assertTrue(restartedTotal > 0, "no kill caught a call in flight");
+    }
 }

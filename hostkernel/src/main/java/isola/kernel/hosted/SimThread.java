@@ -16,6 +16,8 @@ final class SimThread {
     volatile Thread jvm;
     /** In {@link SimulatedMachine#await}: runnable only once its wake word says WOKEN. */
     boolean waiting;
+    /** Entering the kernel while another thread holds the lock: runnable once it is free. */
+    boolean waitingForLock;
     /** It has left the kernel for the last time. */
     boolean done;
 
@@ -25,9 +27,9 @@ final class SimThread {
         this.name = tcb.name() + "#" + seq;
     }
 
-    /** Whether the scheduler may give it the processor now. */
-    boolean runnable() {
-        return !done && (!waiting || tcb.isAwake());
+    /** Whether the scheduler may give it the processor now; {@code lockOwner}: null if the lock is free. */
+    boolean runnable(SimThread lockOwner) {
+        return !done && (!waiting || tcb.isAwake()) && !(waitingForLock && lockOwner != null);
     }
 
     @Override

@@ -19,8 +19,10 @@ import java.util.concurrent.locks.LockSupport;
  * at every switch point, which runnable thread runs next. The switch points are the places a
  * real CPU could interleave with another: a thread's kernel entry (before the lock), its exit
  * (after the lock), its wait on its wake word, an unpark, a look at the clock outside the lock,
- * and {@link #preempt()} inside the fast path's arm/queue handshake. A thread holding the kernel
- * lock is never switched out, so the lock never blocks anyone. Time is virtual: an entry costs
+ * and {@link #preempt()} inside the arm/queue handshake. A thread holding the kernel lock may be
+ * switched out too (at a look at the clock, an unpark or a preempt), as a CPU running the slow
+ * path is while another runs a fast path; a thread that then wants the lock is not runnable
+ * until it is free, so the lock never blocks a JVM thread. Time is virtual: an entry costs
  * {@link Kernel#ENTRY_COST_NS}, a look at the clock {@link #CLOCK_LOOK_NS} (so a fast call's
  * bounded spin ends), and when nothing can run the clock jumps to the earliest timeout.
  *
@@ -41,6 +43,11 @@ public final class SimulatedMachine extends HostedMachine {
     private final List<String> schedule = new ArrayList<>();
     /** The thread that has the processor; null before {@link #run} and once nothing can run. */
     private volatile SimThread holder;
+    /**
+     * The simulated thread inside the kernel, if any. Tracked here rather than asked of the
+     * lock: a finished thread's JVM thread takes the lock briefly outside the simulation.
+     */
+    private SimThread lockOwner;
     private long now;
     private long deadline = Long.MAX_VALUE;
     private long switches;
@@ -71,11 +78,13 @@ public final class SimulatedMachine extends HostedMachine {
 
     @Override
     public void enter(Tcb self) {
-        SimThread me = self == null ? null : baton();
+        SimThread me = baton();
         if (me != null) {
-            switchPoint(me, "enter");
+            if (self != null && !lock.isHeldByCurrentThread()) {
+                switchPoint(me, "enter");
+            }
         }
-        lock.lock();
+        acquire(me);
         if (self != null && lock.getHoldCount() == 1) {
             now += Kernel.ENTRY_COST_NS;
         }
@@ -86,7 +95,7 @@ public final class SimulatedMachine extends HostedMachine {
         // Decided under the lock: once it is released an exited thread's Tcb may be another's.
         boolean outermost = self != null && lock.getHoldCount() == 1;
         boolean exited = outermost && self.state() == Tcb.DEAD;
-        lock.unlock();
+        release();
         if (!outermost) {
             return;
         }
@@ -162,10 +171,15 @@ public final class SimulatedMachine extends HostedMachine {
                 "attach " + t.name() + ": a simulated machine runs only spawned threads");
     }
 
+    // A spawn takes the kernel lock itself (the runners set): taken here first, the simulated way.
     @Override
     public Thread spawn(Tcb t, Runnable body) {
-        register(t);
-        return super.spawn(t, body);
+        lockForSpawn(t);
+        try {
+            return super.spawn(t, body);
+        } finally {
+            release();
+        }
     }
 
     @Override
@@ -173,14 +187,44 @@ public final class SimulatedMachine extends HostedMachine {
         if (spare == null) {
             return spawn(t, body);
         }
-        register(t);
-        return super.spawn(t, body, spare);
+        lockForSpawn(t);
+        try {
+            return super.spawn(t, body, spare);
+        } finally {
+            release();
+        }
     }
 
-    private void register(Tcb t) {
+    private void lockForSpawn(Tcb t) {
+        acquire(baton());
         synchronized (threads) {
             threads.add(new SimThread(t, threads.size()));
         }
+    }
+
+    /**
+     * Takes the kernel lock; a simulated thread ({@code me} not null) first gives up the
+     * processor until no other simulated thread is inside the kernel.
+     */
+    private void acquire(SimThread me) {
+        if (me != null) {
+            while (lockOwner != null && lockOwner != me) {
+                me.waitingForLock = true;
+                reschedule(me, "lock");
+                me.waitingForLock = false;
+            }
+        }
+        lock.lock();
+        if (me != null && lock.getHoldCount() == 1) {
+            lockOwner = me;
+        }
+    }
+
+    private void release() {
+        if (lock.getHoldCount() == 1) {
+            lockOwner = null;
+        }
+        lock.unlock();
     }
 
     /** A spawned JVM thread binds to its spawn's record, then waits to be given the processor. */
@@ -246,6 +290,19 @@ public final class SimulatedMachine extends HostedMachine {
         return List.copyOf(schedule);
     }
 
+    /** The threads that have not finished, by name: after {@link #run}, those stuck waiting. */
+    public List<String> unfinished() {
+        List<String> out = new ArrayList<>();
+        synchronized (threads) {
+            for (SimThread s : threads) {
+                if (!s.done) {
+                    out.add(s.name);
+                }
+            }
+        }
+        return out;
+    }
+
     /** How many times the processor changed hands. */
     public long switches() {
         return switches;
@@ -272,18 +329,24 @@ public final class SimulatedMachine extends HostedMachine {
 
     // ---- the scheduler: run only by the thread that has the processor ------------------------
 
-    /** The calling thread's record if it has the processor and may be switched out now. */
+    /**
+     * The calling thread's record if it has the processor and may be switched out now. Not
+     * while it runs the timer's tick: that is the timer device's, and runs through at once.
+     */
     private SimThread baton() {
         SimThread h = holder;
-        if (h == null || shutdown || h.jvm != Thread.currentThread() || lock.isHeldByCurrentThread()) {
+        if (h == null || shutdown || firingTimer || h.jvm != Thread.currentThread()) {
             return null;
         }
         return h;
     }
 
-    /** A point where another CPU could run: fires a due timeout, then lets the seed choose. */
+    /**
+     * A point where another CPU could run: fires a due timeout (unless someone is inside the
+     * kernel: the tick must not land in the middle of an operation), then lets the seed choose.
+     */
     private void switchPoint(SimThread me, String point) {
-        if (!firingTimer && now >= deadline) {
+        if (!firingTimer && now >= deadline && lockOwner == null) {
             fireTimer();
         }
         reschedule(me, point);
@@ -310,7 +373,7 @@ public final class SimulatedMachine extends HostedMachine {
                 }
                 return;
             }
-            if (deadline != Long.MAX_VALUE && !firingTimer) {
+            if (deadline != Long.MAX_VALUE && !firingTimer && lockOwner == null) {
                 now = Math.max(now, deadline);
                 fireTimer();
                 continue;
@@ -330,7 +393,7 @@ public final class SimulatedMachine extends HostedMachine {
         List<SimThread> ready = new ArrayList<>();
         synchronized (threads) {
             for (SimThread s : threads) {
-                if (s.runnable()) {
+                if (s.runnable(lockOwner)) {
                     ready.add(s);
                 }
             }
