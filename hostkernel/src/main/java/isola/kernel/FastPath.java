@@ -157,7 +157,7 @@ final class FastPath {
             } // else the caller timed out or was killed: the reply has nobody to go to.
         }
         // The reply is done; from here a miss falls back to the locked receive only.
-        if (!armToReceive(self, ep)) {
+        if (!armToReceive(machine, self, ep)) {
             return k.recv(self, slot, Kernel.FOREVER);
         }
         // The caller answered is the likeliest next sender; if it was parked it must be
@@ -182,11 +182,13 @@ final class FastPath {
      * an armed bound receiver ({@link #claimBoundAfterQueueing}). Arm-then-read here and
      * write-then-claim there, each ordered by a volatile access, mean that at least one side
      * sees the other: the receiver withdraws, or the sender claims it, or both try and the CAS
-     * on the wake word lets exactly one win.
+     * on the wake word lets exactly one win. {@code machine}: {@link Machine#preempt} between
+     * the arm and the re-check, where a simulated machine lets a sender in.
      */
-    static boolean armToReceive(Tcb self, Endpoint ep) {
+    static boolean armToReceive(Machine machine, Tcb self, Endpoint ep) {
         MemorySegment su = self.utcb;
         Utcb.armVolatile(su, Utcb.WAIT_RECV_FAST, ep.id);
+        machine.preempt();
         return !((ep.hasSenders || ep.fastReceiver != self) && Utcb.withdraw(su));
     }
 

@@ -165,6 +165,7 @@ final class IpcSlowPath {
         t.pendingTag = tag;
         t.pendingCall = call;
         sched.block(t, Tcb.BLOCKED_SEND, ep, slot, timeout, Utcb.WAIT_OTHER, 0);
+        k.machine.preempt(); // the bound receiver may re-arm after the caller found it busy
         ep.senders.addByPriority(t);
         ep.sendersChanged();
         Tcb fr = FastPath.claimBoundAfterQueueing(ep);

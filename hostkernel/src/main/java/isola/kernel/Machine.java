@@ -44,6 +44,14 @@ public interface Machine {
      */
     boolean uniprocessor();
 
+    /**
+     * A point inside a lock-free protocol where another CPU could act: a simulated machine
+     * ({@link isola.kernel.hosted.SimulatedMachine}) may switch threads here to explore the
+     * interleavings. Empty on real machines, where it compiles to nothing.
+     */
+    default void preempt() {
+    }
+
     /** The machine's physical memory (hosted: a shared-memory file; bare metal: RAM). */
     isola.kernel.mem.PhysicalMemory ram();
 }

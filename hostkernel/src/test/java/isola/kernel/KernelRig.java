@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import isola.kernel.hosted.ConcurrentMachine;
 import isola.kernel.hosted.DeterministicMachine;
 import isola.kernel.hosted.HostedMachine;
+import isola.kernel.hosted.SimulatedMachine;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -33,6 +34,26 @@ final class KernelRig {
 
     static KernelRig concurrent() {
         return new KernelRig(HostedMachine.concurrent(KernelConfig.DEFAULT));
+    }
+
+    /** A simulated multiprocessor (fast paths on) whose interleaving {@code seed} decides. */
+    static KernelRig simulated(long seed) {
+        return simulated(KernelConfig.DEFAULT.withTrace(200_000), seed);
+    }
+
+    static KernelRig simulated(KernelConfig config, long seed) {
+        return new KernelRig(HostedMachine.simulated(config, seed));
+    }
+
+    SimulatedMachine sim() {
+        return (SimulatedMachine) machine;
+    }
+
+    /** Runs the simulated machine until every spawned thread finished; fails otherwise. */
+    void runSimulated() {
+        int left = sim().run();
+        check();
+        assertEquals(0, left, "threads left waiting");
     }
 
     DeterministicMachine det() {

@@ -16,7 +16,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * Runs the kernel core on a JVM: each kernel thread is backed by a JVM thread, and blocking and
  * waking follow the core's decisions. The kernel lock is a {@link ReentrantLock} here, outside
  * the core. Two modes: {@link ConcurrentMachine} runs every runnable thread at once (the host OS
- * schedules them), {@link DeterministicMachine} runs one at a time in the scheduler's order.
+ * schedules them), {@link DeterministicMachine} runs one at a time in the scheduler's order,
+ * {@link SimulatedMachine} one at a time in a seeded order with the fast paths on.
  */
 public abstract class HostedMachine implements Machine, AutoCloseable {
     protected final ReentrantLock lock = new ReentrantLock();
@@ -68,6 +69,14 @@ public abstract class HostedMachine implements Machine, AutoCloseable {
 
     public static DeterministicMachine deterministic(KernelConfig config) {
         return new DeterministicMachine(config);
+    }
+
+    /**
+     * A seeded, deterministic simulation of a multiprocessor: the fast paths run, and
+     * {@code seed} decides the interleaving ({@link SimulatedMachine}).
+     */
+    public static SimulatedMachine simulated(KernelConfig config, long seed) {
+        return new SimulatedMachine(config, seed);
     }
 
     public final Kernel kernel() {
