@@ -41,32 +41,27 @@ public abstract class BaseServerContext implements ServerContext {
 
     @Override
     public final int endpoint(String service) {
-        return slotOf(endpoints, service, "provides no service");
+        return granted(endpoints, service, "provides no service", "");
     }
 
     @Override
     public final int service(String service) {
-        return slotOf(services, service, "was not granted the service");
-    }
-
-    private int slotOf(Map<String, Integer> slots, String service, String problem) {
-        Integer slot = slots.get(service);
-        if (slot == null) {
-            throw new IsolaException(Status.E_EMPTY_SLOT, name + " " + problem + " '" + service + "' (it has: "
-                    + (slots.isEmpty() ? "none" : String.join(", ", new java.util.TreeSet<>(slots.keySet()))) + ")");
-        }
-        return slot;
+        return granted(services, service, "was not granted the service", "");
     }
 
     @Override
     public final BlockDevice device(String device) {
-        BlockDevice d = devices.get(device);
-        if (d == null) {
-            throw new IsolaException(Status.E_EMPTY_SLOT, name + " was not granted the device '" + device
-                    + "', or none is attached (it has: " + (devices.isEmpty() ? "none"
-                    : String.join(", ", new java.util.TreeSet<>(devices.keySet()))) + ")");
+        return granted(devices, device, "was not granted the device", ", or none is attached");
+    }
+
+    /** What this server holds as {@code key}, or an error naming the key and what it does hold. */
+    private <T> T granted(Map<String, T> held, String key, String problem, String detail) {
+        T t = held.get(key);
+        if (t == null) {
+            throw new IsolaException(Status.E_EMPTY_SLOT, name + " " + problem + " '" + key + "'" + detail + " (it has: "
+                    + (held.isEmpty() ? "none" : String.join(", ", new java.util.TreeSet<>(held.keySet()))) + ")");
         }
-        return d;
+        return t;
     }
 
     @Override
