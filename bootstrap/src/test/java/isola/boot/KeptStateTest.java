@@ -198,6 +198,9 @@ class KeptStateTest {
                     assertTrue(tries < 10, "the keeper never held a registration of names");
                     synchronized (b.init()) {
                         if (registered == null || registered.isDone()) {
+                            if (registered != null) {
+                                registered.get(); // answered: a failure is the test's failure
+                            }
                             String next = "test/lost" + tries;
                             registered = a.submit(() -> {
                                 Names.register(rs, NAMES, next, OWN);
@@ -205,10 +208,14 @@ class KeptStateTest {
                             });
                             trying = next;
                         }
-                        while (((Thread) keeper.runner).getState() != Thread.State.BLOCKED) {
-                            Thread.sleep(1); // until the keeper has a request and waits for init's lock
+                        // Until the keeper has a request and waits for init's lock, or the
+                        // registration was answered: its keep may have slipped through while
+                        // the lock was free, and then no request will come to hold.
+                        while (((Thread) keeper.runner).getState() != Thread.State.BLOCKED && !registered.isDone()) {
+                            Thread.sleep(1);
                         }
-                        if ((Names.KEPT_NAME + trying).equals(Sys.of(k, keeper).string(0))) {
+                        if (((Thread) keeper.runner).getState() == Thread.State.BLOCKED
+                                && (Names.KEPT_NAME + trying).equals(Sys.of(k, keeper).string(0))) {
                             k.killForRestart(names);
                             name = trying;
                         }
