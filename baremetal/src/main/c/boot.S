@@ -1,7 +1,7 @@
 /*
  * The boot stub: the Multiboot (version 1) header QEMU's -kernel loader looks for, the 32-bit
  * entry it jumps to, and the switch to 64-bit long mode, after which it calls
- * isola_boot(magic, info) in runtime.c with the loader's registers.
+ * isola_boot(magic, info) in boot.c with the loader's registers.
  *
  * Early page tables identity-map the first 4 GiB with 2 MiB pages, enough for the kernel image,
  * its boot modules and RAM up to 4 GiB; the Java kernel replaces them with its own (CR3) once

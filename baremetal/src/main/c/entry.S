@@ -6,7 +6,10 @@
  * on the kernel's interrupt stack (isola_interrupt in interrupts.c). If the handler says the
  * time slice is over, isola_preempt switches threads back on the interrupted thread's stack,
  * where the saved state waits until the thread is scheduled again and returns through iretq.
+ * entry.h declares what C uses of it.
  */
+#include "isola_limits.h"
+
         .section .bss
         .align 16
         .skip 64 * 1024
@@ -107,7 +110,7 @@ isr_common:
         movl %eax, %r14d            /* nonzero: the time slice is over */
         decq isola_irq_nesting(%rip)
         movq %r12, %rsp             /* back on the interrupted stack */
-        cmpq $32, 120(%rbx)         /* the timer: count entry to exit in TSC cycles, before any switch */
+        cmpq $ISOLA_IRQ_VECTOR_BASE, 120(%rbx) /* the timer (line 0): count entry to exit in TSC cycles, before any switch */
         jne 3f
         rdtsc
         shlq $32, %rdx
@@ -145,6 +148,9 @@ isola_isr_stubs:
         .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
         .quad isr\v
         .endr
+        .if . - isola_isr_stubs != ISOLA_VECTORS * 8
+        .error "the stubs do not cover the IDT's vectors (ISOLA_VECTORS: isola.baremetal.Idt.VECTORS)"
+        .endif
 
         .text
 /*

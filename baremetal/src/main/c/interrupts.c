@@ -9,7 +9,20 @@
  * fresh zeroed frame and the access retried; any other exception in kernel code is a panic that
  * names the vector, the error code, CR2 and the registers.
  */
-#include "runtime.h"
+#include "console.h"
+#include "cpu.h"
+#include "entry.h"
+#include "interrupts.h"
+#include "isola_limits.h"
+#include "threads.h"
+#include "vm.h"
+
+#define EXCEPTIONS 32   /* the vectors below the PIC's are the CPU's */
+#define VECTOR_PF 14
+#define PIC_EOI 0x20
+#define PIC_READ_ISR 0x0B /* OCW3 */
+_Static_assert(ISOLA_IRQ_VECTOR_BASE >= EXCEPTIONS && ISOLA_IRQ_VECTOR_BASE + ISOLA_IRQ_LINES <= ISOLA_VECTORS,
+               "the PIC's vectors (Pic.FIRST_VECTOR, Pic.LINES) lie above the exceptions and inside the stubs (Idt.VECTORS)");
 
 typedef struct {
     uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
@@ -30,7 +43,7 @@ static struct __attribute__((packed)) {
 static uint64_t gdt[5] __attribute__((aligned(16)));
 static uint8_t fault_stack[16384] __attribute__((aligned(16)));
 
-void isola_cpu_init(void) {
+void isola_gdt_init(void) {
     gdt[0] = 0;
     gdt[1] = 0x00AF9A000000FFFFull; /* 0x08: 64-bit code */
     gdt[2] = 0x00CF92000000FFFFull; /* 0x10: data */
@@ -57,32 +70,24 @@ void isola_cpu_init(void) {
 
 /* ---- what the Java kernel's IDT is built from ---- */
 
-long isola_isr_stub(int vector) { return vector >= 0 && vector < 48 ? (long)isola_isr_stubs[vector] : 0; }
+long isola_isr_stub(int vector) { return vector >= 0 && vector < ISOLA_VECTORS ? (long)isola_isr_stubs[vector] : 0; }
 
 void isola_lidt(long base, int limit) {
     struct __attribute__((packed)) { uint16_t limit; uint64_t base; } idtr = {(uint16_t)limit, (uint64_t)base};
     __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 
-int isola_interrupts_enabled;
-void isola_enable_interrupts(void) {
-    isola_interrupts_enabled = 1;
-    __asm__ volatile("sti" : : : "memory");
-}
-
 /* ---- counters the kernel's self-tests and benchmarks read ---- */
 
-extern uint64_t isola_timer_cycles, isola_timer_entries;
-static uint64_t irq_count[16], fault_count, last_fault_cr2, last_fault_error;
-long isola_irq_count(int line) { return line >= 0 && line < 16 ? (long)irq_count[line] : -1; }
+static uint64_t irq_count[ISOLA_IRQ_LINES], fault_count, last_fault_cr2, last_fault_error;
+long isola_irq_count(int line) { return line >= 0 && line < ISOLA_IRQ_LINES ? (long)irq_count[line] : -1; }
 long isola_fault_count(void) { return (long)fault_count; }
 long isola_last_fault_address(void) { return (long)last_fault_cr2; }
 long isola_last_fault_error(void) { return (long)last_fault_error; }
-/* TSC cycles from a timer interrupt's entry to its exit (before any thread switch), summed and counted. */
 long isola_timer_cycles_total(void) { return (long)isola_timer_cycles; }
 long isola_timer_cycles_count(void) { return (long)isola_timer_entries; }
 
-static const char *const names[32] = {
+static const char *const names[EXCEPTIONS] = {
     "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range exceeded",
     "#UD invalid opcode", "#NM device not available", "#DF double fault", "coprocessor segment overrun",
     "#TS invalid TSS", "#NP segment not present", "#SS stack-segment fault", "#GP general protection",
@@ -95,10 +100,10 @@ static const char *const names[32] = {
 static void __attribute__((noreturn)) exception_panic(frame *f, uint64_t cr2) {
     isola_print("\nisola: PANIC: CPU exception %lu (%s) in kernel code at rip 0x%lx, error code 0x%lx",
                 f->vector, names[f->vector], f->rip, f->error);
-    if (f->vector == 14)
-        isola_print(", address (CR2) 0x%lx: %s %s of a %s page", cr2, (f->error & 4) ? "user" : "kernel",
-                    (f->error & 16) ? "instruction fetch" : (f->error & 2) ? "write" : "read",
-                    (f->error & 1) ? "protected" : "not-present");
+    if (f->vector == VECTOR_PF)
+        isola_print(", address (CR2) 0x%lx: %s %s of a %s page", cr2, (f->error & PF_USER) ? "user" : "kernel",
+                    (f->error & PF_FETCH) ? "instruction fetch" : (f->error & PF_WRITE) ? "write" : "read",
+                    (f->error & PF_PRESENT) ? "protected" : "not-present");
     isola_print("\n  rax %lx rbx %lx rcx %lx rdx %lx\n  rsi %lx rdi %lx rbp %lx rsp %lx\n"
                 "  r8 %lx r9 %lx r10 %lx r11 %lx\n  r12 %lx r13 %lx r14 %lx r15 %lx\n  rflags %lx cs %lx ss %lx\n",
                 f->rax, f->rbx, f->rcx, f->rdx, f->rsi, f->rdi, f->rbp, f->rsp, f->r8, f->r9, f->r10, f->r11,
@@ -107,12 +112,11 @@ static void __attribute__((noreturn)) exception_panic(frame *f, uint64_t cr2) {
     isola_panic("unexpected exception");
 }
 
-/* Returns 1 if the interrupted thread's time slice is over (only for the outermost interrupt). */
+/* From every stub in entry.S. Returns 1 if the interrupted thread's time slice is over (only for the outermost interrupt). */
 int isola_interrupt(frame *f) {
-    extern uint64_t isola_irq_nesting;
-    if (f->vector < 32) {
-        uint64_t cr2 = f->vector == 14 ? (uint64_t)isola_read_cr2() : 0;
-        if (f->vector == 14 && isola_demand_fault(cr2, f->error)) {
+    if (f->vector < EXCEPTIONS) {
+        uint64_t cr2 = f->vector == VECTOR_PF ? (uint64_t)isola_read_cr2() : 0;
+        if (f->vector == VECTOR_PF && isola_demand_fault(cr2, f->error)) {
             fault_count++;
             last_fault_cr2 = cr2;
             last_fault_error = f->error;
@@ -120,20 +124,20 @@ int isola_interrupt(frame *f) {
         }
         exception_panic(f, cr2);
     }
-    uint32_t line = (uint32_t)f->vector - 32;
+    uint32_t line = (uint32_t)f->vector - ISOLA_IRQ_VECTOR_BASE;
     if (line == 7 || line == 15) {
         /* A spurious interrupt (a line that dropped before the CPU took it) is not in service: no EOI for it. */
-        uint16_t pic = line == 7 ? 0x20 : 0xA0;
-        outb(pic, 0x0B); /* OCW3: read the in-service register */
+        uint16_t pic = line == 7 ? ISOLA_PIC_MASTER : ISOLA_PIC_SLAVE;
+        outb(pic, PIC_READ_ISR);
         if (!(inb(pic) & 0x80)) {
             if (line == 15)
-                outb(0x20, 0x20); /* the master did take the cascade line */
+                outb(ISOLA_PIC_MASTER, PIC_EOI); /* the master did take the cascade line */
             return 0;
         }
     }
     if (line >= 8)
-        outb(0xA0, 0x20); /* EOI to the slave PIC, then the master */
-    outb(0x20, 0x20);
+        outb(ISOLA_PIC_SLAVE, PIC_EOI); /* EOI to the slave PIC, then the master */
+    outb(ISOLA_PIC_MASTER, PIC_EOI);
     irq_count[line]++;
     int preempt = line == 0 ? isola_timer_tick() : 0;
     isola_irq_raise(line);

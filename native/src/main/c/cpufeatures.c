@@ -3,7 +3,7 @@
  * CPUFeatures struct the builder describes in include/amd64cpufeatures.h, with HotSpot's
  * vm_version_x86 semantics, and checkCPUFeatures compares it with the features the image was
  * compiled for. Freestanding (cpuid only): linked into the hosted executable (svmhelpers.c
- * reports a mismatch) and into the bare-metal kernel (baremetal/src/main/c/runtime.c panics).
+ * reports a mismatch) and into the bare-metal kernel (baremetal/src/main/c/svm.c panics).
  */
 #include <cpuid.h>
 #include <stdatomic.h>

@@ -4,7 +4,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The bare-metal kernel's Java entry: the runtime (runtime.c) creates the isolate on the boot
+ * The bare-metal kernel's Java entry: the runtime (boot.c) creates the isolate on the boot
  * stack and calls {@link #main}. It brings the machine up, runs the self-tests, prints the
  * summary line and powers QEMU off with a pass or fail status. Anything thrown is a panic: the
  * message and stack trace go to the serial port and QEMU exits with the fail status.

@@ -5,7 +5,7 @@ import org.graalvm.nativeimage.c.function.CFunction.Transition;
 
 /**
  * The privileged instructions the Java kernel uses, each a few instructions of the runtime
- * (baremetal/src/main/c/runtime.c). None blocks or calls back into Java, so none needs a thread
+ * (baremetal/src/main/c/cpu.c). None blocks or calls back into Java, so none needs a thread
  * state transition: each is as cheap as the instruction itself plus a call.
  */
 final class Cpu {

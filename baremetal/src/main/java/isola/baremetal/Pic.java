@@ -10,6 +10,7 @@ package isola.baremetal;
 final class Pic {
     static final int MASTER = 0x20, SLAVE = 0xA0;
     static final int FIRST_VECTOR = 32;
+    static final int LINES = 16;
     private static final int ICW1_INIT_ICW4 = 0x11, ICW4_8086 = 0x01, CASCADE_LINE = 2;
 
     private int mask = 0xFFFF & ~(1 << CASCADE_LINE);
@@ -27,8 +28,8 @@ final class Pic {
     }
 
     void unmask(int line) {
-        if (line < 0 || line > 15) {
-            throw new IllegalArgumentException("PIC line " + line + " is outside 0..15");
+        if (line < 0 || line >= LINES) {
+            throw new IllegalArgumentException("PIC line " + line + " is outside 0.." + (LINES - 1));
         }
         mask &= ~(1 << line);
         writeMask();

@@ -4,7 +4,7 @@ import java.io.OutputStream;
 
 /**
  * The 16550 UART at COM1 (I/O port 0x3F8): the kernel's console. The runtime programmed it at
- * boot (115200 baud, 8N1, FIFOs on, interrupts off: runtime.c's serial_init), since its own
+ * boot (115200 baud, 8N1, FIFOs on, interrupts off: console.c's isola_console_init), since its own
  * messages come before Java's; the kernel polls the transmit holding register (output is all
  * it does for now). {@code \n} goes out as CR LF, as a terminal on the other end expects.
  */

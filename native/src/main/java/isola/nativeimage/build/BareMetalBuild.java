@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -15,13 +16,15 @@ import picocli.CommandLine.Command;
  * Builds the bare-metal kernel image (./isola image): the Native Image builder compiles
  * {@code isola.baremetal.BareMetalMain} with hostkernel (and nothing else) for x86-64 with SSE2
  * only, with the options in {@code baremetal/baremetal-image.options}; then {@code ld} links
- * the object with the boot stub, the freestanding runtime and the link script in
- * {@code baremetal/src/main/c}, and {@code objcopy} makes the 32-bit ELF that QEMU's
+ * the object with the boot stub, the freestanding runtime (every {@code .c} and {@code .S} file in
+ * {@code baremetal/src/main/c}) and its link script, and {@code objcopy} makes the 32-bit ELF that QEMU's
  * {@code -kernel} (Multiboot 1) loads.
  *
  * <p>Every function the image imports that the runtime does not define is generated as one that
  * panics naming itself, so a path the kernel was not expected to take says so on the serial
- * port instead of jumping to address 0. The list is printed at link time.
+ * port instead of jumping to address 0. The list is printed at link time. The numbers the Java
+ * kernel and the runtime share come from the Java constants, as the generated
+ * {@code isola_limits.h} ({@link SharedConstants}).
  *
  * <p>Output: {@code baremetal/target/image/isola-kernel.elf} (and the 64-bit
  * {@code isola-kernel.elf64} with symbols, for gdb). Skipped if no input changed since the last
@@ -76,7 +79,7 @@ public final class BareMetalBuild implements Callable<Integer> {
             long t0 = System.nanoTime();
             Path object = flags.relink ? builder.lastObject() : builder.build(List.of());
             long t1 = System.nanoTime();
-            link(object, csrc, builder.clib(), target.resolve("link"), image);
+            link(object, csrc, builder, target.resolve("link"), image);
             if (!flags.relink) {
                 Files.writeString(stamp, digest + "\n");
             }
@@ -89,16 +92,17 @@ public final class BareMetalBuild implements Callable<Integer> {
         }
     }
 
-    private static void link(Path object, Path csrc, Path clib, Path work, Path image) throws IOException, InterruptedException {
+    private static void link(Path object, Path csrc, ImageBuilder builder, Path work, Path image) throws IOException, InterruptedException {
         NativeBuild.deleteTree(work);
         Files.createDirectories(work);
+        SharedConstants.writeHeader(builder.imageClassPath(), work);
+        Path clib = builder.clib();
+        List<Path> sources = new ArrayList<>(runtimeSources(csrc));
+        sources.add(clib.resolve("cpufeatures.c"));
         List<Path> objects = new ArrayList<>();
-        objects.add(compile(csrc.resolve("boot.S"), clib, work));
-        objects.add(compile(csrc.resolve("entry.S"), clib, work));
-        objects.add(compile(csrc.resolve("runtime.c"), clib, work));
-        objects.add(compile(csrc.resolve("threads.c"), clib, work));
-        objects.add(compile(csrc.resolve("interrupts.c"), clib, work));
-        objects.add(compile(clib.resolve("cpufeatures.c"), clib, work));
+        for (Path source : sources) {
+            objects.add(compile(source, clib, work));
+        }
 
         // What the image imports that the runtime does not define: a function that panics naming it.
         List<String> nm = new ArrayList<>(List.of("nm", "-u", object.toString()));
@@ -125,11 +129,18 @@ public final class BareMetalBuild implements Callable<Integer> {
         Linker.run(List.of("objcopy", "-O", "elf32-i386", elf64.toString(), image.toString()));
     }
 
+    /** The runtime's units: every C and assembly file in {@code csrc}, in name order (a deterministic link). */
+    private static List<Path> runtimeSources(Path csrc) throws IOException {
+        try (Stream<Path> s = Files.list(csrc)) {
+            return s.filter(p -> p.toString().endsWith(".c") || p.toString().endsWith(".S")).sorted().toList();
+        }
+    }
+
+    /** Compiles source to {@code <name>.o} in work (boot.S and boot.c each keep their own), with the generated headers in work on the path. */
     private static Path compile(Path source, Path clib, Path work) throws IOException, InterruptedException {
-        String name = source.getFileName().toString();
-        Path object = work.resolve(name.substring(0, name.lastIndexOf('.')) + ".o");
+        Path object = work.resolve(source.getFileName() + ".o");
         List<String> cc = new ArrayList<>(CFLAGS);
-        cc.addAll(List.of("-I", clib.resolve("include").toString(), "-o", object.toString(), source.toString()));
+        cc.addAll(List.of("-I", work.toString(), "-I", clib.resolve("include").toString(), "-o", object.toString(), source.toString()));
         Linker.gcc(cc);
         return object;
     }
