@@ -4,22 +4,22 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /** The command-line options both image builds take (NativeBuild, BareMetalBuild): a picocli mixin. */
-final class BuildFlags {
+public final class BuildFlags {
     @Option(names = "--project", paramLabel = "DIR", description = "the Isola checkout (default: ${DEFAULT-VALUE})",
             defaultValue = ".")
-    Path project;
+    public Path project;
 
     @Option(names = "--force", description = "build even if no input changed")
-    boolean force;
+    public boolean force;
 
     @Option(names = "--check", description = "build nothing: exit 0 if the output is up to date (no input changed), 1 if not; "
             + "the launcher's ISOLA_NO_BUILD=1 uses it")
-    boolean check;
+    public boolean check;
 
     @Option(names = "--relink", description = "skip the builder: link the object the last build wrote again (for work on the C)")
-    boolean relink;
+    public boolean relink;
 
     @Option(names = "--timeout", paramLabel = "MINUTES", description = "give up on the builder after this long (default: ${DEFAULT-VALUE})",
             defaultValue = "30")
-    long timeoutMinutes;
+    public long timeoutMinutes;
 }

@@ -26,7 +26,7 @@ import java.util.stream.Stream;
  * @param module the module whose {@code target/} holds its jar and {@code imagecp.txt}
  * @param work   the scratch directory: {@code builder-tmp/} (the builder's), the builder command
  */
-record ImageBuilder(Path project, Path module, String name, String mainClass, Path options, Path out, Path work,
+public record ImageBuilder(Path project, Path module, String name, String mainClass, Path options, Path out, Path work,
         long timeoutMinutes) {
     static final String BUILDER_MAIN = "org.graalvm.nativeimage.builder/com.oracle.svm.hosted.NativeImageGeneratorRunner";
     static final String COMPILER_JAR = "compiler-";
@@ -41,7 +41,7 @@ record ImageBuilder(Path project, Path module, String name, String mainClass, Pa
     }
 
     /** The C the builder reads headers from (-H:CLibraryPath) and the hosted helpers live in. */
-    Path clib() {
+    public Path clib() {
         return project.resolve("native/src/main/c");
     }
 
@@ -88,7 +88,7 @@ record ImageBuilder(Path project, Path module, String name, String mainClass, Pa
     }
 
     /** The module's jar, then its runtime class path (written by ./mvnw install). */
-    List<Path> imageClassPath() throws IOException {
+    public List<Path> imageClassPath() throws IOException {
         Path target = module.resolve("target");
         Path cpFile = target.resolve("imagecp.txt");
         if (!Files.exists(cpFile)) {
@@ -114,7 +114,7 @@ record ImageBuilder(Path project, Path module, String name, String mainClass, Pa
      * A digest of everything the image is built from: the options files, {@code sources} (each
      * regular file under them), the image class path and the builder's version.
      */
-    String digest(List<Path> sources) throws IOException {
+    public String digest(List<Path> sources) throws IOException {
         MessageDigest md;
         try {
             md = MessageDigest.getInstance("SHA-256");
@@ -162,7 +162,7 @@ record ImageBuilder(Path project, Path module, String name, String mainClass, Pa
     }
 
     /** Runs the builder; returns the relocatable object it wrote. */
-    Path build(List<String> extraImageOptions) throws IOException, InterruptedException {
+    public Path build(List<String> extraImageOptions) throws IOException, InterruptedException {
         BuildOptions opts = BuildOptions.read(options, substitutions());
         List<Path> builderJars = builderJars();
         List<Path> imageClassPath = imageClassPath();
@@ -209,7 +209,7 @@ record ImageBuilder(Path project, Path module, String name, String mainClass, Pa
     }
 
     /** The relocatable object the builder wrote last. */
-    Path lastObject() throws IOException {
+    public Path lastObject() throws IOException {
         if (!Files.isDirectory(tmp())) {
             throw new NativeBuild.BuildException(tmp() + " is missing: no build to relink");
         }

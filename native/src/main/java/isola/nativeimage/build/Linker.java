@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  *       says it is not supported and aborts.
  * </ul>
  */
-final class Linker {
+public final class Linker {
     private final Path javaHome, clib, work, out;
 
     Linker(Path javaHome, Path clib, Path work, Path out) {
@@ -243,7 +243,7 @@ final class Linker {
     }
 
     /** The symbol names (last column) nm prints. */
-    static TreeSet<String> symbols(List<String> nm) throws IOException, InterruptedException {
+    public static TreeSet<String> symbols(List<String> nm) throws IOException, InterruptedException {
         TreeSet<String> names = new TreeSet<>();
         for (String line : run(nm).split("\n")) {
             String[] f = line.strip().split("\\s+");
@@ -254,7 +254,7 @@ final class Linker {
         return names;
     }
 
-    static void gcc(List<String> args) throws IOException, InterruptedException {
+    public static void gcc(List<String> args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add("gcc");
         cmd.addAll(args);
@@ -262,7 +262,7 @@ final class Linker {
     }
 
     /** Runs a tool; returns its output, or fails naming the command and showing its output. */
-    static String run(List<String> cmd) throws IOException, InterruptedException {
+    public static String run(List<String> cmd) throws IOException, InterruptedException {
         Process p;
         try {
             p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -100,7 +100,7 @@ public final class NativeBuild implements Callable<Integer> {
      * stamp's modification time is set to now, so the launcher's cheap check (no input file newer
      * than the stamp) finds the output up to date without asking again.
      */
-    static boolean upToDate(Path stamp, String digest) throws IOException {
+    public static boolean upToDate(Path stamp, String digest) throws IOException {
         if (!Files.exists(stamp) || !Files.readString(stamp).strip().equals(digest)) {
             return false;
         }
@@ -109,7 +109,7 @@ public final class NativeBuild implements Callable<Integer> {
     }
 
     /** {@code --check}: 0 if {@code output} is up to date, else 1 with why on stderr; builds nothing. */
-    static int check(Path project, Path output, boolean upToDate, String who) {
+    public static int check(Path project, Path output, boolean upToDate, String who) {
         String name = project.relativize(output).toString();
         if (upToDate) {
             System.out.println(who + ": " + name + " is up to date");
@@ -134,7 +134,7 @@ public final class NativeBuild implements Callable<Integer> {
         System.out.println("isola native: " + executable.getFileName() + " runs: " + output.strip());
     }
 
-    static void deleteTree(Path dir) throws IOException {
+    public static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
@@ -146,8 +146,8 @@ public final class NativeBuild implements Callable<Integer> {
     }
 
     /** The build cannot go on; the message says why and names the file or tool. */
-    static final class BuildException extends RuntimeException {
-        BuildException(String message) {
+    public static final class BuildException extends RuntimeException {
+        public BuildException(String message) {
             super(message);
         }
     }

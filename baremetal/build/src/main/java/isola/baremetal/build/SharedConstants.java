@@ -1,5 +1,6 @@
-package isola.nativeimage.build;
+package isola.baremetal.build;
 
+import isola.nativeimage.build.NativeBuild;
 import java.io.IOException;
 import java.lang.classfile.Attributes;
 import java.lang.classfile.ClassFile;

@@ -1,5 +1,9 @@
-package isola.nativeimage.build;
+package isola.baremetal.build;
 
+import isola.nativeimage.build.BuildFlags;
+import isola.nativeimage.build.ImageBuilder;
+import isola.nativeimage.build.Linker;
+import isola.nativeimage.build.NativeBuild;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
