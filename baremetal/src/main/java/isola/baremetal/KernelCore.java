@@ -9,8 +9,8 @@ import isola.kernel.Status;
 import isola.kernel.Tag;
 import isola.kernel.Tcb;
 import isola.kernel.Utcb;
-import isola.kernel.hosted.ConcurrentMachine;
-import isola.kernel.hosted.HostedMachine;
+import isola.kernel.machine.ConcurrentMachine;
+import isola.kernel.machine.HostedMachine;
 import isola.kernel.mem.PhysicalMemory;
 import java.lang.foreign.MemorySegment;
 

@@ -1,7 +1,7 @@
 package isola.boot;
 
 import isola.kernel.KernelConfig;
-import isola.kernel.hosted.HostedMachine;
+import isola.kernel.machine.HostedMachine;
 import isola.system.init.ByteSize;
 import isola.tier.IsolationTier;
 import isola.drivers.blk.BlkServer;

@@ -7,7 +7,7 @@ import isola.kernel.Rights;
 import isola.kernel.Status;
 import isola.kernel.Tag;
 import isola.kernel.Tcb;
-import isola.kernel.hosted.HostedMachine;
+import isola.kernel.machine.HostedMachine;
 import isola.sdk.ActiveLoop;
 import isola.sdk.Console;
 import isola.sdk.Replies;

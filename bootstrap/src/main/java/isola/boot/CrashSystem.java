@@ -72,7 +72,7 @@ public final class CrashSystem implements AutoCloseable {
      * {@code vm} tier, and waits until names lists every boot service and log takes a write.
      */
     public CrashSystem() throws IOException, InterruptedException {
-        this(null, isola.vm.VmTier::new);
+        this(null, isola.tier.vm.VmTier::new);
     }
 
     /**
@@ -81,7 +81,7 @@ public final class CrashSystem implements AutoCloseable {
      * server in a domain of the tier {@code tier} makes. The native executable passes the image
      * the build made, since it has no class files to pack jars from.
      */
-    public CrashSystem(Path from, java.util.function.Function<isola.kernel.hosted.HostedMachine, isola.tier.IsolationTier> tier)
+    public CrashSystem(Path from, java.util.function.Function<isola.kernel.machine.HostedMachine, isola.tier.IsolationTier> tier)
             throws IOException, InterruptedException {
         image = Files.createTempFile("isola-bench-", ".img");
         if (from == null) {

@@ -25,7 +25,7 @@ public final class Main implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            return options.boot(isola.vm.VmTier::new);
+            return options.boot(isola.tier.vm.VmTier::new);
         }
     }
 
@@ -40,7 +40,7 @@ public final class Main implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            return options.run(isola.vm.VmTier::new);
+            return options.run(isola.tier.vm.VmTier::new);
         }
     }
 

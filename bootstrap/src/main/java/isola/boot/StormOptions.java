@@ -1,7 +1,7 @@
 package isola.boot;
 
 import isola.boot.storm.FaultStorm;
-import isola.kernel.hosted.HostedMachine;
+import isola.kernel.machine.HostedMachine;
 import isola.tier.IsolationTier;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;

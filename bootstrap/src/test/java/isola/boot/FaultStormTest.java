@@ -27,7 +27,7 @@ class FaultStormTest {
         long seed = Long.getLong("isola.storm.seed", 20261207);
         int ops = Integer.getInteger("isola.storm.ops", 300);
         FaultStorm.Report r = FaultStorm.run(new FaultStorm.Options(image, seed, ops, TimeUnit.SECONDS.toNanos(30),
-                Integer.getInteger("isola.storm.kill-gap", 150), isola.vm.VmTier::new, null));
+                Integer.getInteger("isola.storm.kill-gap", 150), isola.tier.vm.VmTier::new, null));
         assertTrue(r.passed(), r.summary() + "\n" + String.join("\n", r.failures()));
         assertEquals(0, r.hangs());
         assertTrue(r.totalKills() >= ops / 10, "the storm killed too little to mean anything: " + r.summary());

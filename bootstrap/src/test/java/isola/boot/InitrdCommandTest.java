@@ -12,7 +12,7 @@ import isola.kernel.Tcb;
 import isola.kernel.initrd.Initrd;
 import isola.sdk.Replies;
 import isola.sdk.Sys;
-import isola.vm.ServerJars;
+import isola.tier.vm.ServerJars;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;

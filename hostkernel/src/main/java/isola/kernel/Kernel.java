@@ -1,5 +1,7 @@
 package isola.kernel;
 
+import isola.kernel.machine.Machine;
+
 import static isola.kernel.Status.*;
 
 import java.lang.foreign.Arena;

@@ -1,5 +1,7 @@
 package isola.kernel;
 
+import isola.kernel.machine.Machine;
+
 import java.util.function.Supplier;
 
 /**

@@ -3,8 +3,8 @@ package isola.kernel;
 import static isola.kernel.Status.*;
 import static org.junit.jupiter.api.Assertions.*;
 
-import isola.kernel.hosted.DeterministicMachine;
-import isola.kernel.hosted.HostedMachine;
+import isola.kernel.machine.DeterministicMachine;
+import isola.kernel.machine.HostedMachine;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;

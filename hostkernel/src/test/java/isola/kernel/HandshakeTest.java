@@ -1,5 +1,7 @@
 package isola.kernel;
 
+import isola.kernel.machine.Machine;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.ArrayList;
@@ -35,7 +37,7 @@ class HandshakeTest {
     @BeforeEach
     void setUp() {
         // Only for its pools: nothing here runs on the machine.
-        rig = new KernelRig(isola.kernel.hosted.HostedMachine.deterministic(
+        rig = new KernelRig(isola.kernel.machine.HostedMachine.deterministic(
                 KernelConfig.DEFAULT.withPools(8, 2 * PAIRS + 8, PAIRS + 8, 8, 2 * PAIRS + 8)));
         Kernel k = rig.k;
         Domain srv = k.createDomain("srv", 8, 4 * PAIRS);

@@ -2,10 +2,10 @@ package isola.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import isola.kernel.hosted.ConcurrentMachine;
-import isola.kernel.hosted.DeterministicMachine;
-import isola.kernel.hosted.HostedMachine;
-import isola.kernel.hosted.SimulatedMachine;
+import isola.kernel.machine.ConcurrentMachine;
+import isola.kernel.machine.DeterministicMachine;
+import isola.kernel.machine.HostedMachine;
+import isola.kernel.machine.SimulatedMachine;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;

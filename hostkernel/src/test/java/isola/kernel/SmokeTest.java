@@ -2,9 +2,9 @@ package isola.kernel;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import isola.kernel.hosted.ConcurrentMachine;
-import isola.kernel.hosted.DeterministicMachine;
-import isola.kernel.hosted.HostedMachine;
+import isola.kernel.machine.ConcurrentMachine;
+import isola.kernel.machine.DeterministicMachine;
+import isola.kernel.machine.HostedMachine;
 import org.junit.jupiter.api.Test;
 
 class SmokeTest {

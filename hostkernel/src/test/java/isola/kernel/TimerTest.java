@@ -2,7 +2,7 @@ package isola.kernel;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import isola.kernel.hosted.HostedMachine;
+import isola.kernel.machine.HostedMachine;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;

@@ -8,7 +8,7 @@ import java.util.Map;
 
 /**
  * How a server domain is isolated and run: what init and the supervisor need of a tier. The
- * {@code vm} tier ({@code isola.vm.VmTier}) gives each domain a class loader in the kernel's JVM;
+ * {@code vm} tier ({@code isola.tier.vm.VmTier}) gives each domain a class loader in the kernel's JVM;
  * the native tier gives each its own GraalVM isolate. A server's start goes in three steps, so
  * the slow ones can happen ahead of a crash: {@link #prepare} (check the server, load its code),
  * {@link #load} (its domain), {@link #start} (its first thread runs {@code Server.start}).

@@ -2,9 +2,9 @@ package isola.nativeimage;
 
 import isola.kernel.Status;
 import isola.kernel.Tcb;
-import isola.nativeimage.tier.CrashServer;
-import isola.nativeimage.tier.EchoServer;
-import isola.nativeimage.tier.NativeTier;
+import isola.testservers.selftest.CrashServer;
+import isola.testservers.selftest.EchoServer;
+import isola.tier.nativeimage.NativeTier;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -1,6 +1,6 @@
 package isola.nativeimage;
 
-import isola.nativeimage.tier.EchoServer;
+import isola.testservers.selftest.EchoServer;
 import org.graalvm.nativeimage.hosted.Feature;
 import org.graalvm.nativeimage.hosted.RuntimeClassInitialization;
 import org.graalvm.nativeimage.hosted.RuntimeReflection;
@@ -13,13 +13,13 @@ import org.graalvm.nativeimage.hosted.RuntimeReflection;
  */
 public final class NativeFeature implements Feature {
     /** Server classes compiled into the executable: the only ones the native tier can start. */
-    static final Class<?>[] SERVERS = {EchoServer.class, isola.nativeimage.tier.CrashServer.class,
-            isola.nativeimage.tier.ActiveEchoServer.class, isola.nativeimage.tier.MemoryServer.class,
-            isola.nativeimage.tier.HeapHogServer.class, isola.nativeimage.tier.LoopServer.class};
+    static final Class<?>[] SERVERS = {EchoServer.class, isola.testservers.selftest.CrashServer.class,
+            isola.testservers.selftest.ActiveEchoServer.class, isola.testservers.selftest.MemoryServer.class,
+            isola.testservers.selftest.HeapHogServer.class, isola.testservers.selftest.LoopServer.class};
 
     @Override
     public void afterRegistration(AfterRegistrationAccess access) {
-        RuntimeClassInitialization.initializeAtBuildTime("isola.nativeimage.tier.KernelEntry", "isola.nativeimage.tier.ServerEntry",
+        RuntimeClassInitialization.initializeAtBuildTime("isola.tier.nativeimage.KernelEntry", "isola.tier.nativeimage.ServerEntry",
                 // closed in an isolate's teardown without class initialization (see the class)
                 "isola.nativeimage.disk.HostFiles");
     }
@@ -37,9 +37,9 @@ public final class NativeFeature implements Feature {
             }
         }
         // Log4j makes a server isolate's shutdown callback registry by name (NativeLogging).
-        RuntimeReflection.register(isola.nativeimage.tier.IsolateShutdown.class);
+        RuntimeReflection.register(isola.tier.nativeimage.IsolateShutdown.class);
         try {
-            RuntimeReflection.register(isola.nativeimage.tier.IsolateShutdown.class.getConstructor());
+            RuntimeReflection.register(isola.tier.nativeimage.IsolateShutdown.class.getConstructor());
         } catch (NoSuchMethodException e) {
             throw new IllegalStateException(e);
         }

@@ -1,7 +1,7 @@
 package isola.nativeimage;
 
-import isola.nativeimage.tier.EchoServer;
-import isola.nativeimage.tier.NativeTier;
+import isola.testservers.selftest.EchoServer;
+import isola.tier.nativeimage.NativeTier;
 import java.util.concurrent.Callable;
 import org.graalvm.nativeimage.ImageInfo;
 import picocli.CommandLine;
@@ -95,7 +95,7 @@ public final class NativeMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        isola.nativeimage.tier.NativeLogging.configure();
+        isola.tier.nativeimage.NativeLogging.configure();
         System.exit(new CommandLine(new NativeMain()).execute(args));
     }
 }

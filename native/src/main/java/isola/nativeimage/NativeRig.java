@@ -8,9 +8,9 @@ import isola.kernel.Rights;
 import isola.kernel.Tag;
 import isola.kernel.Tcb;
 import isola.kernel.Utcb;
-import isola.kernel.hosted.ConcurrentMachine;
-import isola.kernel.hosted.HostedMachine;
-import isola.nativeimage.tier.NativeTier;
+import isola.kernel.machine.ConcurrentMachine;
+import isola.kernel.machine.HostedMachine;
+import isola.tier.nativeimage.NativeTier;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 

@@ -127,7 +127,7 @@ class NativeExecutableIT {
     @Test
     void aServerNotCompiledInIsRefusedNamingTheImageAndTheManifestLine(@org.junit.jupiter.api.io.TempDir Path dir)
             throws Exception {
-        Path jar = isola.vm.ServerJars.pack(isola.nativeimage.testservers.outside.OutsideServer.class,
+        Path jar = isola.tier.vm.ServerJars.pack(isola.nativeimage.testservers.outside.OutsideServer.class,
                 dir.resolve("outside.jar"));
         String manifest = isola.boot.image.DefaultImage.defaultManifest()
                 + "\n[server outside]\njar = outside.jar\nprovides = outside\n";
@@ -150,7 +150,7 @@ class NativeExecutableIT {
      */
     @Test
     void aServerOutOfHeapIsReportedAndRestartedByTheSupervisor(@TempDir Path dir) throws Exception {
-        Path jar = isola.vm.ServerJars.pack(isola.nativeimage.tier.HeapHogServer.class, dir.resolve("hog.jar"));
+        Path jar = isola.tier.vm.ServerJars.pack(isola.testservers.selftest.HeapHogServer.class, dir.resolve("hog.jar"));
         String manifest = isola.boot.image.DefaultImage.defaultManifest() + "\n[server hog]\njar = hog.jar\nprovides = hog\n";
         Path image = dir.resolve("hog.img");
         Files.write(image, isola.boot.image.InitrdBuilder.build("hog.manifest", manifest, null, List.of(jar), image.toString()).image());
@@ -176,7 +176,7 @@ class NativeExecutableIT {
      */
     @Test
     void aServerLoopingPastItsDeadlineIsStoppedAndRestarted(@TempDir Path dir) throws Exception {
-        Path jar = isola.vm.ServerJars.pack(isola.nativeimage.tier.LoopServer.class, dir.resolve("loop.jar"));
+        Path jar = isola.tier.vm.ServerJars.pack(isola.testservers.selftest.LoopServer.class, dir.resolve("loop.jar"));
         String manifest = isola.boot.image.DefaultImage.defaultManifest()
                 + "\n[server loop]\njar = loop.jar\nprovides = loop\ndeadline = 300ms\n";
         Path image = dir.resolve("loop.img");

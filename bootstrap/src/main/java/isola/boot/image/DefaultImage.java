@@ -5,7 +5,7 @@ import isola.sdk.Server;
 import isola.system.log.LogServer;
 import isola.system.names.NamesServer;
 import isola.system.shell.ShellServer;
-import isola.vm.ServerJars;
+import isola.tier.vm.ServerJars;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

@@ -7,7 +7,7 @@ import isola.boot.image.DefaultImage;
 import isola.drivers.blk.BlkServer;
 import isola.kernel.Domain;
 import isola.kernel.KernelConfig;
-import isola.kernel.hosted.HostedMachine;
+import isola.kernel.machine.HostedMachine;
 import isola.device.HostDisk;
 import isola.system.fs.FileSystem;
 import isola.system.fs.Fsck;

@@ -7,7 +7,7 @@ import isola.sdk.Sys;
 /**
  * Test server that reports which classes it can load: MR0 = 1 if the kernel class
  * isola.kernel.Kernel is visible, MR1 = 1 if the ABI class isola.kernel.Status is, MR2 = 1 if
- * the host's test classes (isola.vm.VmTierTest) are.
+ * the host's test classes (isola.tier.vm.VmTierTest) are.
  */
 public final class PeekerServer implements Server {
     @Override
@@ -15,7 +15,7 @@ public final class PeekerServer implements Server {
         context.servePassive(0, sys -> {
             sys.mr(0, visible("isola.kernel.Kernel"));
             sys.mr(1, visible("isola.kernel.Status"));
-            sys.mr(2, visible("isola.vm.VmTierTest"));
+            sys.mr(2, visible("isola.tier.vm.VmTierTest"));
             return Sys.tag(0, 3);
         });
     }
