@@ -184,11 +184,14 @@ final class FastPath {
      * an armed bound receiver ({@link #claimBoundAfterQueueing}). Arm-then-read here and
      * write-then-claim there, each ordered by a volatile access, mean that at least one side
      * sees the other: the receiver withdraws, or the sender claims it, or both try and the CAS
-     * on the wake word lets exactly one win. {@code machine}: {@link Machine#preempt} between
-     * the arm and the re-check, where a simulated machine lets a sender in.
+     * on the wake word lets exactly one win. {@code machine}: {@link Machine#preempt} before
+     * the arm (a sender queues and finds the receiver busy: only the re-check sees it) and
+     * between the arm and the re-check (the sender claims it, or both race), where a simulated
+     * machine lets a sender in.
      */
     static boolean armToReceive(Machine machine, Tcb self, Endpoint ep) {
         MemorySegment su = self.utcb;
+        machine.preempt();
         Utcb.armVolatile(su, Utcb.WAIT_RECV_FAST, ep.id);
         machine.preempt();
         return !((ep.hasSenders || ep.fastReceiver != self) && Utcb.withdraw(su));
