@@ -204,7 +204,7 @@ class BenchMainTest {
     @Test
     void crashManifestRestartsNamesAndLogAtOnceAndKeepsTheRest() throws Exception {
         String m = isola.boot.CrashSystem.manifest(isola.boot.image.DefaultImage.defaultManifest());
-        isola.system.init.BootManifest parsed = isola.system.init.BootManifest.parse("bench.manifest", m,
+        isola.init.manifest.BootManifest parsed = isola.init.manifest.BootManifest.parse("bench.manifest", m,
                 isola.boot.image.DefaultImage.servers().keySet(), isola.boot.Boot.BUILTIN_SERVICES);
         for (String server : List.of("names", "log")) {
             var p = parsed.server(server).restart();

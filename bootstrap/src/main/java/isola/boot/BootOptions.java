@@ -2,7 +2,7 @@ package isola.boot;
 
 import isola.kernel.KernelConfig;
 import isola.kernel.machine.HostedMachine;
-import isola.system.init.ByteSize;
+import isola.init.manifest.ByteSize;
 import isola.tier.IsolationTier;
 import isola.drivers.blk.BlkServer;
 import isola.device.HostDisk;

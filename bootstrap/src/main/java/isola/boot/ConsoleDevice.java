@@ -12,7 +12,7 @@ import isola.sdk.ActiveLoop;
 import isola.sdk.Console;
 import isola.sdk.Replies;
 import isola.sdk.Sys;
-import isola.system.init.Init;
+import isola.init.Init;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

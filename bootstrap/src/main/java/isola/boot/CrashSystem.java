@@ -54,7 +54,7 @@ public final class CrashSystem implements AutoCloseable {
     /**
      * How long a benchmark pauses after each crash, unmeasured, so that each crash hits a system
      * at rest: the supervisor's follow-up work is done, init has prepared the server's next
-     * incarnation ({@code Init.STANDBY_DELAY_MS} after the restart, then a few milliseconds of
+     * incarnation ({@code Standby.DELAY_MS} of init's after the restart, then a few milliseconds of
      * work), and klogd and the host log have caught up.
      */
     public static final long SETTLE_MS = 200;

@@ -4,7 +4,7 @@ import isola.device.HostDisk;
 import isola.system.fs.FileSystem;
 import isola.system.fs.FsException;
 import isola.system.fs.Fsck;
-import isola.system.init.ByteSize;
+import isola.init.manifest.ByteSize;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -169,7 +169,7 @@ public final class Qemu {
     static final class QemuMemory implements CommandLine.ITypeConverter<Long> {
         @Override
         public Long convert(String value) {
-            long bytes = isola.system.init.ByteSize.parse(value, "MG");
+            long bytes = isola.init.manifest.ByteSize.parse(value, "MG");
             if (bytes < 0 || bytes % (1L << 20) != 0) {
                 throw new CommandLine.TypeConversionException("'" + value + "' is not a memory size; expected whole megabytes with unit M or G, e.g. 128M");
             }

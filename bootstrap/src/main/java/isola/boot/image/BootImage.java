@@ -3,7 +3,7 @@ package isola.boot.image;
 import isola.kernel.initrd.Initrd;
 import isola.sdk.Console;
 import isola.sdk.Proc;
-import isola.system.init.BootManifest;
+import isola.init.manifest.BootManifest;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashSet;
 import java.util.Set;
@@ -32,7 +32,7 @@ public final class BootImage {
      * errors are {@code NAME:boot.manifest:LINE: problem}).
      *
      * @throws isola.kernel.initrd.InitrdException if the archive is malformed or has no manifest
-     * @throws isola.system.init.ManifestException at the manifest's first problem
+     * @throws isola.init.manifest.ManifestException at the manifest's first problem
      */
     public static Checked check(String name, byte[] bytes) {
         Initrd initrd = Initrd.parse(name, bytes);

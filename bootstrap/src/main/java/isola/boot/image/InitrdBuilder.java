@@ -1,8 +1,8 @@
 package isola.boot.image;
 
 import isola.sdk.Server;
-import isola.system.init.BootManifest;
-import isola.system.init.ServerSpec;
+import isola.init.manifest.BootManifest;
+import isola.init.manifest.ServerSpec;
 import isola.tier.vm.ServerJars;
 import isola.tier.vm.VmTier;
 import java.io.IOException;
@@ -78,7 +78,7 @@ public final class InitrdBuilder {
         ImageFiles files = new ImageFiles(given, beside, defaults);
         try {
             parsed = BootManifest.parse(manifestName, manifest, files, BootImage.BUILTIN_SERVICES);
-        } catch (isola.system.init.ManifestException e) {
+        } catch (isola.init.manifest.ManifestException e) {
             // The parser stops at the first jar the image would not hold: say where jars come from.
             String hint = files.missed == null ? ""
                     : " (give it with --jar JAR, or put it beside the manifest"

@@ -3,7 +3,7 @@ package isola.boot.storm;
 import isola.kernel.Domain;
 import isola.kernel.Kernel;
 import isola.kernel.KernelException;
-import isola.system.init.Init;
+import isola.init.Init;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;

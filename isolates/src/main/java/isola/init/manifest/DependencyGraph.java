@@ -1,4 +1,4 @@
-package isola.system.init;
+package isola.init.manifest;
 
 import java.util.ArrayList;
 import java.util.Collections;

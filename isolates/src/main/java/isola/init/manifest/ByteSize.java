@@ -1,4 +1,4 @@
-package isola.system.init;
+package isola.init.manifest;
 
 /**
  * A size as people write it in a manifest or on the command line: a whole number and a binary

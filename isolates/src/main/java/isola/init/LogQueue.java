@@ -1,4 +1,4 @@
-package isola.system.init;
+package isola.init;
 
 import java.util.ArrayDeque;
 

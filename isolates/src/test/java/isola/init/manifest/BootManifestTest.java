@@ -1,4 +1,4 @@
-package isola.system.init;
+package isola.init.manifest;
 
 import static org.junit.jupiter.api.Assertions.*;
 

@@ -1,4 +1,4 @@
-package isola.system.init;
+package isola.init;
 
 import isola.kernel.Domain;
 import isola.kernel.Kernel;
@@ -46,7 +46,7 @@ final class Watchdog {
     /** The watchdog of init's servers, or null if none has a deadline. */
     static Watchdog of(Init init) {
         Duration shortest = null;
-        for (Init.Running r : init.servers.values()) {
+        for (Running r : init.servers.values()) {
             Duration d = r.spec.deadline();
             if (d != null && (shortest == null || d.compareTo(shortest) < 0)) {
                 shortest = d;
@@ -65,7 +65,7 @@ final class Watchdog {
         while (!stopping.getAsBoolean()) {
             sys.await(timerSlot, periodNs);
             long now = advance();
-            for (Init.Running r : init.servers.values()) {
+            for (Running r : init.servers.values()) {
                 check(r, now);
             }
         }
@@ -93,7 +93,7 @@ final class Watchdog {
         return after == Long.MAX_VALUE ? 0 : now - after;
     }
 
-    private void check(Init.Running r, long now) {
+    private void check(Running r, long now) {
         Duration deadline = r.spec.deadline();
         if (deadline == null || r.gaveUp) {
             return;

@@ -1,4 +1,4 @@
-package isola.system.init;
+package isola.init.manifest;
 
 /**
  * A boot manifest that cannot be used, with the place and the reason.

@@ -1,4 +1,4 @@
-package isola.system.init;
+package isola.init;
 
 import isola.kernel.Domain;
 import isola.kernel.Endpoint;
@@ -86,14 +86,14 @@ final class Supervisor {
 
     /** Logs as "supervisor": queued for klogd, never waiting on the log server (one it restarts). */
     private void log(Sys sys, int level, String text) {
-        if (init.queueLog(Init.SUPERVISOR_LOG, level, text)) {
+        if (init.klogd.queue(Init.SUPERVISOR_LOG, level, text)) {
             sys.signal(KLOG);
         }
     }
 
     /** A fault message from a server domain's proxy: MR0 kind, MR1 thread, MR2 domain, MR3 count. */
     private long onFault(Sys sys) {
-        Init.Running r = init.serverByBadge(sys.badge());
+        Running r = init.serverByBadge(sys.badge());
         if (r == null || stopping) {
             return faultReply(); // unknown or shutting down: let it die
         }
@@ -144,7 +144,7 @@ final class Supervisor {
      * on the host's stderr (the user's terminal, which the dead server may have been serving)
      * and exit status {@link #CRITICAL_LOST}, rather than a shell that never answers again.
      */
-    private void leftDead(Sys sys, Init.Running r, String why) {
+    private void leftDead(Sys sys, Running r, String why) {
         if (r.spec.critical() && !stopping && !init.machine.closed()) { // not when the host is closing the machine
             log(sys, Log.ERROR, "the critical server " + r.spec.name() + " is dead (" + why + "): stopping the system");
             System.err.println("isola: the critical server " + r.spec.name() + " is dead: " + why
@@ -164,12 +164,12 @@ final class Supervisor {
      * tier's hold on the dead incarnation (the native tier tears its isolate down, which also
      * stops code still running there).
      */
-    private void leftDead(Sys sys, Init.Running r) {
+    private void leftDead(Sys sys, Running r) {
         var dead = r.vd;
         if (dead != null && dead.domain().state() == Domain.DEAD) {
             init.tier.release(dead);
         }
-        int st = init.releasePaged(domain, sys, PAGER, r);
+        int st = init.pagers.release(domain, sys, PAGER, r);
         if (st != Status.OK) {
             log(sys, Log.WARN, r.spec.name() + "'s pager " + r.spec.pager() + " did not free its pages: "
                     + Status.name(st));
@@ -184,7 +184,7 @@ final class Supervisor {
         switch (sys.label()) {
             case Proc.RESTART -> {
                 String name = sys.string(0);
-                Init.Running r = name == null ? null : init.server(name);
+                Running r = name == null ? null : init.server(name);
                 if (r == null) {
                     return Replies.error(sys, Status.E_INVALID_ARG, "restart: no server named '" + name
                             + "' (servers: " + String.join(", ", init.servers.keySet()) + ")");
@@ -209,7 +209,7 @@ final class Supervisor {
                 List<String> lines = new ArrayList<>();
                 lines.add(String.format("%-12s %-9s %8s %10s %12s %9s %9s", "SERVER", "POLICY", "RESTARTS", "MAX", "BACKOFF",
                         "DEADLINE", "STATE"));
-                for (Init.Running r : init.servers.values()) {
+                for (Running r : init.servers.values()) {
                     var p = r.spec.restart();
                     lines.add(String.format("%-12s %-9s %8d %10d %12s %9s %9s", r.spec.name(), p.onCrash() ? "on-crash" : "never",
                             r.restarts, p.maxRestarts(), p.backoff().toMillis() + "ms",

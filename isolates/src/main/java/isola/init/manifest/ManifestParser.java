@@ -1,4 +1,4 @@
-package isola.system.init;
+package isola.init.manifest;
 
 import java.time.Duration;
 import java.util.ArrayList;
