@@ -207,7 +207,8 @@ class LauncherIT {
             "bootstrap/target/classpath.txt"};
     static final String[] NATIVE = {"native/target/native-0.1.0-SNAPSHOT.jar", "native/target/imagecp.txt",
             "native/target/graal/svm-25.0.1.jar"};
-    static final String[] BAREMETAL = {"baremetal/target/baremetal-0.1.0-SNAPSHOT.jar", "baremetal/target/imagecp.txt"};
+    static final String[] BAREMETAL = {"baremetal/target/baremetal-0.1.0-SNAPSHOT.jar", "baremetal/target/imagecp.txt",
+            "baremetal/build/target/baremetal-build-0.1.0-SNAPSHOT.jar"};
 
     String[] all(String[]... parts) {
         return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
