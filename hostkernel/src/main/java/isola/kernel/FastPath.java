@@ -1,9 +1,8 @@
 package isola.kernel;
 
-import isola.kernel.machine.Machine;
-
 import static isola.kernel.Status.*;
 
+import isola.kernel.machine.Machine;
 import java.lang.foreign.MemorySegment;
 
 /**

@@ -1,9 +1,8 @@
 package isola.kernel;
 
-import isola.kernel.machine.Machine;
-
 import static isola.kernel.Status.*;
 
+import isola.kernel.machine.Machine;
 import java.lang.foreign.Arena;
 import java.util.List;
 
@@ -24,8 +23,7 @@ import java.util.List;
  * Slow paths run between {@link Machine#enter} and {@link Machine#leave} (the kernel lock;
  * methods that need it are marked {@link LockHeld}), change objects, and may block the caller.
  * The core holds no JDK locks or threads, does no reflection or logging, and allocates nothing
- * on the fast paths.
- * What a call's status says of its message across faults and restarts: see {@link Status}.
+ * on the fast paths. What a status says of its message across faults and restarts: {@link Status}.
  */
 public final class Kernel {
     /** Block until done. */

@@ -1,7 +1,6 @@
 package isola.kernel;
 
 import isola.kernel.machine.Machine;
-
 import java.util.function.Supplier;
 
 /**

@@ -1,7 +1,6 @@
 package isola.kernel;
 
 import isola.kernel.machine.Machine;
-
 import java.lang.annotation.Documented;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;

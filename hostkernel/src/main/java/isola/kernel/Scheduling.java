@@ -1,9 +1,8 @@
 package isola.kernel;
 
-import isola.kernel.machine.Machine;
-
 import static isola.kernel.Status.*;
 
+import isola.kernel.machine.Machine;
 /**
  * Kernel entry and exit, blocking and waking, timeouts and the uniprocessor's scheduling
  * decisions. Every slow-path system call is {@code begin ... end}: {@link #begin} takes the

@@ -1,9 +1,8 @@
 package isola.kernel;
 
-import isola.kernel.machine.Machine;
-
 import static org.junit.jupiter.api.Assertions.*;
 
+import isola.kernel.machine.Machine;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;

@@ -305,7 +305,7 @@ class TimeoutTest {
             st[1] = k.call(cli, EP, Tag.of(1, 0), 2_000_000);
             st[2] = k.await(cli, NOTE, 2_000_000);
             // a server that receives but answers too late
-            rig.spawn(server, "srv", 10, t -> {
+            Tcb srv = rig.spawn(server, "srv", 10, t -> {
                 assertEquals(OK, k.recv(t, EP, Kernel.FOREVER));
                 assertEquals(E_TIMEOUT, k.await(t, SLEEP, 50_000_000));
                 setMr(t, 0, 999);
@@ -317,6 +317,11 @@ class TimeoutTest {
                     reply = Tag.of(0, 1);
                 }
             });
+            // The call's 5 ms bound is for the reply: the server must be receiving first, or a
+            // slow start (a busy host) times the call out in the queue and the server never sees it.
+            while (srv.state() != Tcb.BLOCKED_RECV) {
+                Thread.sleep(1);
+            }
             setMr(cli, 0, 555);
             st[3] = k.call(cli, EP, Tag.of(1, 1), 5_000_000);
             while (lateReply.get() == 99) {
