@@ -4,7 +4,6 @@ import isola.boot.Boot;
 import isola.boot.DiskImage;
 import isola.boot.fuse.FsClients;
 import isola.boot.image.DefaultImage;
-import isola.drivers.blk.BlkServer;
 import isola.kernel.Domain;
 import isola.sdk.Fs;
 import isola.device.HostDisk;
@@ -94,14 +93,13 @@ public class FsBench {
             dir = Files.createDirectories(Path.of("target", "bench", "fs").toAbsolutePath());
             image = dir.resolve("isola-bench.img");
             DiskImage.mkfs(image, DISK_BYTES);
-            HostDisk.attach(BlkServer.DISK, HostDisk.open(image, false));
             Path bootImage = dir.resolve("boot.img");
             // Restarted at once on every crash, however often.
             DefaultImage.build(bootImage, DefaultImage.defaultManifest()
                     .replace("provides = fs, fs-attach\n", "provides = fs, fs-attach\nmax-restarts = 1000\nbackoff = 0ms\n"));
             keepOpen = new PipedOutputStream();
-            boot = Boot.start(bootImage, new PipedInputStream(keepOpen), new PrintStream(new ByteArrayOutputStream()), false)
-                    .awaitBooted();
+            boot = Boot.start(bootImage, HostDisk.open(image, false), new PipedInputStream(keepOpen),
+                    new PrintStream(new ByteArrayOutputStream()), false).awaitBooted();
             Domain client = boot.machine().kernel().createDomain("bench", 64, 16);
             boot.machine().kernel().setFrameQuota(client, 4096);
             fs = FsClients.newClient(boot, client, 0, "bench");
@@ -118,8 +116,7 @@ public class FsBench {
         public void shutdown() throws IOException {
             keepOpen.close();
             boot.awaitExit();
-            boot.close();
-            HostDisk.detach(BlkServer.DISK);
+            boot.close(); // and the disk
             Files.deleteIfExists(dir.resolve("host-seq"));
         }
 

@@ -41,17 +41,21 @@ public final class Boot implements AutoCloseable {
 
     private final ConsoleDevice console;
 
-    private Boot(ConcurrentMachine machine, Init init, ConsoleDevice console, Path ramdisk, Path scratchDisk,
-            CompletableFuture<Integer> exit) {
+    private Boot(ConcurrentMachine machine, Init init, ConsoleDevice console, Path ramdisk, HostDisk disk,
+            Path scratchDisk, CompletableFuture<Integer> exit) {
         this.machine = machine;
         this.console = console;
         this.init = init;
         this.ramdisk = ramdisk;
+        this.disk = disk;
         this.scratchDisk = scratchDisk;
         this.exit = exit;
     }
 
-    /** The disk made for this boot because none was attached, removed at close; or null. */
+    /** The machine's disk, plugged in at start and closed at close. */
+    private final HostDisk disk;
+
+    /** The file of the disk made for this boot because it was given none, removed at close; or null. */
     private final Path scratchDisk;
 
     /**
@@ -71,6 +75,46 @@ public final class Boot implements AutoCloseable {
     /** As {@link #start(Path, InputStream, PrintStream, boolean, KernelConfig)}, servers in the tier {@code tier} makes. */
     public static Boot start(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config,
             java.util.function.Function<HostedMachine, IsolationTier> tier) {
+        return start(image, in, out, terminal, config, tier, null);
+    }
+
+    /** As {@link #start(Path, InputStream, PrintStream, boolean)}, with {@code disk} as the machine's disk. */
+    public static Boot start(Path image, HostDisk disk, InputStream in, PrintStream out, boolean terminal) {
+        return start(image, in, out, terminal, KernelConfig.DEFAULT, VmTier::new, disk);
+    }
+
+    /**
+     * As {@link #start(Path, InputStream, PrintStream, boolean, KernelConfig, java.util.function.Function)},
+     * with {@code disk} plugged in as the machine's disk ({@code disk0}), which init hands only to
+     * the servers the manifest grants it. From this call on the boot owns the disk: it closes it
+     * at {@link #close}, or at once if the start fails. With {@code disk} null, the machine gets a
+     * blank scratch disk (tests, embedders), removed at close.
+     */
+    public static Boot start(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config,
+            java.util.function.Function<HostedMachine, IsolationTier> tier, HostDisk disk) {
+        Path scratchDisk = null;
+        try {
+            if (disk == null) {
+                try {
+                    scratchDisk = Files.createTempFile("isola-disk", ".img");
+                    DiskImage.mkfs(scratchDisk, DiskImage.DEFAULT_SIZE);
+                    disk = HostDisk.open(scratchDisk, false);
+                } catch (IOException e) {
+                    throw new BootException("cannot make a scratch disk image: " + e.getMessage());
+                }
+            }
+            return startOwning(image, in, out, terminal, config, tier, disk, scratchDisk);
+        } catch (RuntimeException e) {
+            if (disk != null) {
+                disk.close();
+            }
+            deleteQuietly(scratchDisk);
+            throw e;
+        }
+    }
+
+    private static Boot startOwning(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config,
+            java.util.function.Function<HostedMachine, IsolationTier> tier, HostDisk disk, Path scratchDisk) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(image);
@@ -102,21 +146,11 @@ public final class Boot implements AutoCloseable {
         } catch (IOException e) {
             throw new BootException("cannot unpack the boot image " + image + ": " + e.getMessage());
         }
-        Path scratchDisk = null;
-        if (HostDisk.attached(BlkServer.DISK) == null) {
-            // A machine without a disk gets a blank one (tests, embedders): the launcher attaches its own.
-            try {
-                scratchDisk = Files.createTempFile("isola-disk", ".img");
-                DiskImage.mkfs(scratchDisk, DiskImage.DEFAULT_SIZE);
-                HostDisk.attach(BlkServer.DISK, HostDisk.open(scratchDisk, false));
-            } catch (IOException e) {
-                throw new BootException("cannot make a scratch disk image: " + e.getMessage());
-            }
-        }
         ConcurrentMachine machine = HostedMachine.concurrent(config);
         ConsoleDevice console = new ConsoleDevice(in, out, terminal);
-        Init init = new Init(machine, manifest, jars, tier.apply(machine)).provide(Console.DEVICE, console);
-        return new Boot(machine, init, console, ramdisk, scratchDisk, init.start());
+        Init init = new Init(machine, manifest, jars, tier.apply(machine)).provide(Console.DEVICE, console)
+                .attach(BlkServer.DISK, disk);
+        return new Boot(machine, init, console, ramdisk, disk, scratchDisk, init.start());
     }
 
     /** Boots and waits for the system to shut down; returns its exit status. */
@@ -127,7 +161,13 @@ public final class Boot implements AutoCloseable {
     /** As {@link #run(Path, InputStream, PrintStream, boolean, KernelConfig)}, servers in the tier {@code tier} makes. */
     public static int run(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config,
             java.util.function.Function<HostedMachine, IsolationTier> tier) {
-        try (Boot b = start(image, in, out, terminal, config, tier)) {
+        return run(image, in, out, terminal, config, tier, null);
+    }
+
+    /** As {@link #run(Path, InputStream, PrintStream, boolean, KernelConfig, java.util.function.Function)}, on {@code disk}, which the boot owns (see {@link #start(Path, InputStream, PrintStream, boolean, KernelConfig, java.util.function.Function, HostDisk)}). */
+    public static int run(Path image, InputStream in, PrintStream out, boolean terminal, KernelConfig config,
+            java.util.function.Function<HostedMachine, IsolationTier> tier, HostDisk disk) {
+        try (Boot b = start(image, in, out, terminal, config, tier, disk)) {
             return b.awaitExit();
         }
     }
@@ -193,14 +233,8 @@ public final class Boot implements AutoCloseable {
     @Override
     public void close() {
         machine.close();
-        if (scratchDisk != null) {
-            HostDisk.detach(BlkServer.DISK);
-            try {
-                Files.deleteIfExists(scratchDisk);
-            } catch (IOException e) {
-                // a temp file left behind is harmless
-            }
-        }
+        disk.close();
+        deleteQuietly(scratchDisk);
         try (var s = Files.list(ramdisk)) {
             for (Path p : s.toList()) {
                 Files.deleteIfExists(p);
@@ -208,6 +242,16 @@ public final class Boot implements AutoCloseable {
             Files.deleteIfExists(ramdisk);
         } catch (IOException e) {
             // a temp directory left behind is harmless
+        }
+    }
+
+    private static void deleteQuietly(Path scratchDisk) {
+        if (scratchDisk != null) {
+            try {
+                Files.deleteIfExists(scratchDisk);
+            } catch (IOException e) {
+                // a temp file left behind is harmless
+            }
         }
     }
 

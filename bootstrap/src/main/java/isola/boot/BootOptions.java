@@ -4,7 +4,6 @@ import isola.kernel.KernelConfig;
 import isola.kernel.machine.HostedMachine;
 import isola.init.manifest.ByteSize;
 import isola.tier.IsolationTier;
-import isola.drivers.blk.BlkServer;
 import isola.device.HostDisk;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -46,20 +45,20 @@ public final class BootOptions {
      */
     public int boot(Function<HostedMachine, IsolationTier> tier) {
         boolean terminal = System.console() != null && System.console().isTerminal();
+        HostDisk machineDisk;
         try {
             Path file = disk == null ? DEFAULT_DISK : DiskCommands.users(disk);
-            HostDisk.attach(BlkServer.DISK, DiskImage.openOrCreate(file, m -> System.err.println("isola: " + m)));
+            machineDisk = DiskImage.openOrCreate(file, m -> System.err.println("isola: " + m));
         } catch (IOException e) {
             System.err.println("isola boot: " + e.getMessage());
             return 2;
         }
         try {
-            return Boot.run(image, System.in, System.out, terminal, KernelConfig.DEFAULT.withMemory(memory), tier);
+            return Boot.run(image, System.in, System.out, terminal, KernelConfig.DEFAULT.withMemory(memory), tier,
+                    machineDisk);
         } catch (Boot.BootException e) {
             System.err.println("isola boot: " + e.getMessage());
             return 2;
-        } finally {
-            HostDisk.detach(BlkServer.DISK);
         }
     }
 

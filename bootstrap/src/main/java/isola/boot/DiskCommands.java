@@ -146,8 +146,8 @@ final class DiskCommands {
             Path bootImage = Files.createTempFile("isola-mount", ".img");
             try {
                 isola.boot.image.DefaultImage.build(bootImage, MANIFEST);
-                HostDisk.attach(isola.drivers.blk.BlkServer.DISK, HostDisk.open(image, false));
-                boot = Boot.start(bootImage, java.io.InputStream.nullInputStream(), System.out, false).awaitBooted();
+                boot = Boot.start(bootImage, HostDisk.open(image, false), java.io.InputStream.nullInputStream(), System.out,
+                        false).awaitBooted();
                 String name = "isola:" + image.getFileName().toString().replaceAll("[,\\s\\\\]", "_");
                 mount = isola.boot.fuse.FuseMount.mount(new isola.boot.fuse.FsClients(boot), dir, name);
                 Runtime.getRuntime().addShutdownHook(new Thread(this::stop, "isola-mount-stop"));
@@ -177,9 +177,8 @@ final class DiskCommands {
                     System.err.println("isola mount: " + e.getMessage());
                 }
                 if (boot != null) {
-                    boot.close();
+                    boot.close(); // and the disk
                     boot = null;
-                    HostDisk.detach(isola.drivers.blk.BlkServer.DISK);
                 }
             }
         }

@@ -1,7 +1,6 @@
 package isola.boot;
 
 import isola.boot.image.DefaultImage;
-import isola.drivers.blk.BlkServer;
 import isola.kernel.Domain;
 import isola.sdk.Fs;
 import isola.device.HostDisk;
@@ -82,12 +81,11 @@ public final class FsWorkload {
     public static void main(String[] args) throws Exception {
         Path image = Path.of(args[0]);
         long seed = Long.parseLong(args[1]);
-        HostDisk.attach(BlkServer.DISK, HostDisk.open(image, false));
         Path bootImage = Files.createTempFile("isola-workload", ".img");
         DefaultImage.build(bootImage, DefaultImage.defaultManifest());
         PipedOutputStream keepOpen = new PipedOutputStream();
-        Boot boot = Boot.start(bootImage, new PipedInputStream(keepOpen), new PrintStream(new ByteArrayOutputStream()), false)
-                .awaitBooted();
+        Boot boot = Boot.start(bootImage, HostDisk.open(image, false), new PipedInputStream(keepOpen),
+                new PrintStream(new ByteArrayOutputStream()), false).awaitBooted();
         Domain client = boot.machine().kernel().createDomain("workload", 64, 16);
         boot.machine().kernel().setFrameQuota(client, 4096);
         Fs.Client fs = isola.boot.fuse.FsClients.newClient(boot, client, 0, "workload");

@@ -22,8 +22,10 @@ import java.nio.file.Path;
  * {@code pread}, {@code pwrite} and {@code fdatasync} on one file descriptor, as a disk
  * controller would be reached through its registers. Transfers go straight between the file and
  * the caller's memory (heap segments included: the calls are critical, so the JVM neither copies
- * nor moves the buffer while the kernel reads or writes it). Only the block driver, and the
- * host's own tools (mkfs, fsck), should open one.
+ * nor moves the buffer while the kernel reads or writes it). The host opens one: the boot that
+ * owns the machine plugs it in ({@code Init.attach}), and init hands it only to the servers the
+ * manifest grants it; mkfs and fsck open their own. No server can open one itself: this package
+ * is hidden from every server's class loader.
  *
  * <p>The native executable has no Panama (the builder on Maven Central lacks its support):
  * there {@link #openFile} is substituted with one that makes the same calls through Native
@@ -147,8 +149,6 @@ public final class HostDisk implements BlockDevice {
         }
     }
 
-    private static final java.util.Map<String, HostDisk> ATTACHED = new java.util.concurrent.ConcurrentHashMap<>();
-
     private final Path path;
     private final long blocks;
     private final boolean readOnly;
@@ -178,24 +178,8 @@ public final class HostDisk implements BlockDevice {
     }
 
     /**
-     * Attaches {@code disk} to the machine as {@code name} (the launcher does, as it plugs in
-     * the console): the device outlives any driver incarnation that serves it.
-     */
-    public static void attach(String name, HostDisk disk) {
-        ATTACHED.put(name, disk);
-    }
-
-    /** Detaches and closes the disk {@code name}, if one is attached. */
-    public static void detach(String name) {
-        HostDisk d = ATTACHED.remove(name);
-        if (d != null) {
-            d.close();
-        }
-    }
-
-    /**
-     * This disk as a driver holds it: every operation but {@link BlockDevice#close}, which is the
-     * launcher's (the device outlives the driver incarnations that serve it).
+     * This disk as a driver holds it: every operation but {@link BlockDevice#close}, which is its
+     * owner's (the boot it was plugged into: the device outlives the driver incarnations that serve it).
      */
     public BlockDevice forDriver() {
         HostDisk disk = this;
@@ -222,7 +206,7 @@ public final class HostDisk implements BlockDevice {
 
             @Override
             public void close() {
-                // the launcher's: detach closes it
+                // the owner's: Boot.close closes it
             }
 
             @Override
@@ -230,11 +214,6 @@ public final class HostDisk implements BlockDevice {
                 return disk.toString();
             }
         };
-    }
-
-    /** The disk attached as {@code name}, or null. */
-    public static HostDisk attached(String name) {
-        return ATTACHED.get(name);
     }
 
     public Path path() {

@@ -1,5 +1,6 @@
 package isola.init;
 
+import isola.device.HostDisk;
 import isola.init.manifest.BootManifest;
 import isola.init.manifest.ServerSpec;
 import isola.kernel.Domain;
@@ -110,6 +111,21 @@ public final class Init {
             throw new IllegalStateException("host service " + service + " must be provided before init starts");
         }
         hostServices.put(service, host);
+        return this;
+    }
+
+    private final Map<String, HostDisk> disks = new LinkedHashMap<>();
+
+    /**
+     * Before {@link #start}: the machine has {@code disk} as the device {@code name}, which init
+     * hands to the servers the manifest grants it (a device is a grant, not a service: no
+     * endpoint, no name). The caller keeps it, and closes it after the system stopped.
+     */
+    public Init attach(String name, HostDisk disk) {
+        if (domain != null) {
+            throw new IllegalStateException("device " + name + " must be attached before init starts");
+        }
+        disks.put(name, disk);
         return this;
     }
 
@@ -336,7 +352,7 @@ public final class Init {
         Domain d = vd.domain();
         Map<String, Integer> provided = new LinkedHashMap<>();
         Map<String, Integer> granted = new LinkedHashMap<>();
-        Map<String, isola.sdk.BlockDevice> devices = new LinkedHashMap<>();
+        Map<String, HostDisk> devices = new LinkedHashMap<>();
         int slot = 0;
         for (String svc : s.provides()) {
             kernel.grantCap(domain, serviceSlots.get(svc), d, slot, Rights.ALL, 0);
@@ -344,10 +360,10 @@ public final class Init {
             provided.put(svc, slot++);
         }
         for (String svc : s.grants()) {
-            if (svc.equals(isola.sdk.Blk.DISK)) { // a device, not a service: see HostDisk
-                isola.device.HostDisk disk = isola.device.HostDisk.attached(svc);
+            if (svc.equals(isola.sdk.Blk.DISK)) { // a device, not a service: see attach
+                HostDisk disk = disks.get(svc);
                 if (disk != null) {
-                    devices.put(svc, disk.forDriver());
+                    devices.put(svc, disk);
                 }
                 continue;
             }

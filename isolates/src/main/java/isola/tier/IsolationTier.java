@@ -51,11 +51,11 @@ public interface IsolationTier {
 
     /**
      * What a server is told at start, like seL4's boot info: by service name, the slots of the
-     * endpoints it provides and of the services it was granted; what was kept for it across
-     * restarts; and the slot of its keep capability (-1: none).
+     * endpoints it provides and of the services it was granted; the devices it was granted; what
+     * was kept for it across restarts; and the slot of its keep capability (-1: none).
      */
     record StartInfo(Map<String, Integer> endpoints, Map<String, Integer> services,
-            Map<String, isola.sdk.BlockDevice> devices, Kept kept, int keepSlot) {
+            Map<String, isola.device.HostDisk> devices, Kept kept, int keepSlot) {
         public StartInfo {
             endpoints = Map.copyOf(endpoints);
             services = Map.copyOf(services);

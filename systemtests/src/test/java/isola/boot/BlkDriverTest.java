@@ -58,9 +58,8 @@ class BlkDriverTest {
         try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
             f.setLength(4L << 20); // 1024 blocks, no file system: the driver does not care
         }
-        HostDisk.attach(Blk.DISK, HostDisk.open(image, false));
         PipedOutputStream keepOpen = new PipedOutputStream();
-        try (Boot boot = Boot.start(DefaultImage.build(dir.resolve("boot.img"), MANIFEST),
+        try (Boot boot = Boot.start(DefaultImage.build(dir.resolve("boot.img"), MANIFEST), HostDisk.open(image, false),
                 new PipedInputStream(keepOpen), new PrintStream(new ByteArrayOutputStream()), false).awaitBooted()) {
             assertTimeoutPreemptively(BootTest.HANG_GUARD, () -> {
                 Kernel k = boot.machine().kernel();
@@ -130,8 +129,6 @@ class BlkDriverTest {
                 assertTrue(failed.getMessage().contains("blk request " + (id + 1)), failed.getMessage());
             });
             keepOpen.close();
-        } finally {
-            HostDisk.detach(Blk.DISK);
         }
     }
 }

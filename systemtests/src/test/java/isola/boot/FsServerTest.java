@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import isola.boot.image.DefaultImage;
-import isola.drivers.blk.BlkServer;
 import isola.kernel.Domain;
 import isola.kernel.Kernel;
 import isola.kernel.Status;
@@ -74,10 +73,9 @@ class FsServerTest {
     /** Boots with {@code disk} as disk0 and attaches a host-side fs client. */
     void boot(Path disk) throws Exception {
         this.disk = disk;
-        HostDisk.attach(BlkServer.DISK, HostDisk.open(disk, false));
         keepOpen = new PipedOutputStream();
-        boot = Boot.start(image, new PipedInputStream(keepOpen), new PrintStream(new ByteArrayOutputStream()), false)
-                .awaitBooted();
+        boot = Boot.start(image, HostDisk.open(disk, false), new PipedInputStream(keepOpen),
+                new PrintStream(new ByteArrayOutputStream()), false).awaitBooted();
         k = boot.machine().kernel();
         Domain client = k.createDomain("client", 64, 16);
         k.setFrameQuota(client, 4096);
@@ -97,8 +95,7 @@ class FsServerTest {
         if (boot != null) {
             keepOpen.close();
             assertEquals(exitStatus, boot.awaitExit(), "the shell's exit status (its sync at shutdown)");
-            boot.close();
-            HostDisk.detach(BlkServer.DISK);
+            boot.close(); // and the disk
             boot = null;
         }
     }

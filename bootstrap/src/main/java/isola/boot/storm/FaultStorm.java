@@ -4,7 +4,6 @@ import isola.boot.Boot;
 import isola.boot.CrashSystem;
 import isola.boot.DiskImage;
 import isola.boot.image.DefaultImage;
-import isola.drivers.blk.BlkServer;
 import isola.kernel.Domain;
 import isola.kernel.KernelConfig;
 import isola.kernel.machine.HostedMachine;
@@ -111,57 +110,53 @@ public final class FaultStorm {
                 m -> DefaultImage.restartAlways(m, Killer.SERVERS));
         Path disk = dir.resolve("disk.img");
         DiskImage.mkfs(disk, DiskImage.DEFAULT_SIZE);
-        HostDisk.attach(BlkServer.DISK, HostDisk.open(disk, false));
         Map<String, Integer> kills;
         int refused;
-        try {
-            PipedOutputStream keyboard = new PipedOutputStream();
-            PipedInputStream in = new PipedInputStream(keyboard, 1 << 16);
-            StormShell.Screen screen = new StormShell.Screen();
-            try (Boot boot = Boot.start(image, in, screen.printStream(), false, KernelConfig.DEFAULT, options.tier())) {
-                booted = boot;
-                shell = new StormShell(boot.console(), keyboard, screen);
-                if (!shell.awaitPrompt(BOOT_BOUND_NS)) {
-                    throw new IllegalStateException("the system did not come up to its prompt: " + screen.tail(2000));
+        PipedOutputStream keyboard = new PipedOutputStream();
+        PipedInputStream in = new PipedInputStream(keyboard, 1 << 16);
+        StormShell.Screen screen = new StormShell.Screen();
+        try (Boot boot = Boot.start(image, in, screen.printStream(), false, KernelConfig.DEFAULT, options.tier(),
+                HostDisk.open(disk, false))) {
+            booted = boot;
+            shell = new StormShell(boot.console(), keyboard, screen);
+            if (!shell.awaitPrompt(BOOT_BOUND_NS)) {
+                throw new IllegalStateException("the system did not come up to its prompt: " + screen.tail(2000));
+            }
+            killer = new Killer(boot.init(), boot.machine().kernel(), options.seed() * 31 + 7, options.meanKillGapMs(),
+                    () -> inFlight, shell::idle, started);
+            Thread k = new Thread(killer, "storm-killer");
+            k.setDaemon(true);
+            k.start();
+            try {
+                for (int i = 0; i < options.operations() && hangs == 0 && failures.size() < MAX_FAILURES; i++) {
+                    step(i);
+                    if (options.progress() != null && (i + 1) % 100 == 0) {
+                        options.progress().printf("  %d operations, %d kills%n", i + 1,
+                                killer.kills().values().stream().mapToInt(Integer::intValue).sum());
+                    }
                 }
-                killer = new Killer(boot.init(), boot.machine().kernel(), options.seed() * 31 + 7, options.meanKillGapMs(),
-                        () -> inFlight, shell::idle, started);
-                Thread k = new Thread(killer, "storm-killer");
-                k.setDaemon(true);
-                k.start();
+            } finally {
+                killer.stop();
+                k.join();
+            }
+            kills = killer.kills();
+            typedKills.forEach((server, n) -> kills.merge(server, n, Integer::sum));
+            refused = killer.refused();
+            transcript = screen;
+            if (hangs == 0) {
+                settle(boot);
+            }
+            if (hangs == 0) {
+                finalChecks(boot);
+            }
+            if (hangs == 0) {
+                shell.type("shutdown");
                 try {
-                    for (int i = 0; i < options.operations() && hangs == 0 && failures.size() < MAX_FAILURES; i++) {
-                        step(i);
-                        if (options.progress() != null && (i + 1) % 100 == 0) {
-                            options.progress().printf("  %d operations, %d kills%n", i + 1,
-                                    killer.kills().values().stream().mapToInt(Integer::intValue).sum());
-                        }
-                    }
-                } finally {
-                    killer.stop();
-                    k.join();
-                }
-                kills = killer.kills();
-                typedKills.forEach((server, n) -> kills.merge(server, n, Integer::sum));
-                refused = killer.refused();
-                transcript = screen;
-                if (hangs == 0) {
-                    settle(boot);
-                }
-                if (hangs == 0) {
-                    finalChecks(boot);
-                }
-                if (hangs == 0) {
-                    shell.type("shutdown");
-                    try {
-                        boot.awaitExitWithin(options.opBoundNs());
-                    } catch (java.util.concurrent.TimeoutException e) {
-                        hang("shutdown", null);
-                    }
+                    boot.awaitExitWithin(options.opBoundNs());
+                } catch (java.util.concurrent.TimeoutException e) {
+                    hang("shutdown", null);
                 }
             }
-        } finally {
-            HostDisk.detach(BlkServer.DISK);
         }
         long[] bytes = hangs == 0 ? readBack(disk) : new long[3];
         List<String> fsck = checkDisk(disk);

@@ -161,7 +161,7 @@ class VmTierTest {
             int slot = nextClientSlot++;
             kernel.grantCap(vd.domain(), 0, clientDomain, slot, Rights.SEND, 0);
             tier.start(vd, 100, new isola.tier.IsolationTier.StartInfo(java.util.Map.of(), java.util.Map.of(),
-                    java.util.Map.of(isola.sdk.Blk.DISK, disk.forDriver()), isola.sdk.Kept.NONE, -1));
+                    java.util.Map.of(isola.sdk.Blk.DISK, disk), isola.sdk.Kept.NONE, -1));
             awaitPassive(ep);
             assertEquals(Status.OK, client.call(slot, 1, 0));
             assertEquals(8, client.mr(0), "the granted driver reads the disk's size through its grant");

@@ -262,13 +262,8 @@ public final class NativeTier implements IsolationTier {
                 .append(' ').append(b64.encodeToString(v.getBytes(StandardCharsets.UTF_8))));
         info.kept().caps().forEach((k, slot) -> spec.append("\nc ").append(b64.encodeToString(k.getBytes(StandardCharsets.UTF_8)))
                 .append(' ').append(slot));
-        for (String device : info.devices().keySet()) {
-            isola.device.HostDisk disk = isola.device.HostDisk.attached(device);
-            if (disk != null) {
-                spec.append("\nd ").append(device).append(' ')
-                        .append(b64.encodeToString(disk.path().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8)));
-            }
-        }
+        info.devices().forEach((device, disk) -> spec.append("\nd ").append(device).append(' ')
+                .append(b64.encodeToString(disk.path().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8))));
         java.lang.foreign.MemorySegment m = info.kept().memory();
         spec.append("\nm ").append(m.address()).append(' ').append(m.byteSize());
         spec.append("\nw ").append(isolate.killWord);
