@@ -193,6 +193,23 @@ class BootTest {
         assertTrue(e.getMessage().contains("boot.manifest"), e.getMessage());
     }
 
+    @Test
+    void aRefusedBootClosesTheDiskItWasGivenAndLeavesItAsItWas() throws Exception {
+        Path diskFile = dir.resolve("refused-disk.img");
+        DiskImage.mkfs(diskFile, 4L << 20);
+        byte[] before = Files.readAllBytes(diskFile);
+        isola.device.HostDisk disk = isola.device.HostDisk.open(diskFile, false);
+        Path bad = imageWith(DefaultImage.defaultManifest().replace("priority = 150", "priorty = 150"));
+        Boot.BootException e = assertThrows(Boot.BootException.class,
+                () -> Boot.start(bad, disk, new ByteArrayInputStream(new byte[0]), System.out, false));
+        assertTrue(e.getMessage().contains("priorty"), e.getMessage());
+        IllegalStateException closed = assertThrows(IllegalStateException.class,
+                () -> disk.read(0, 1, java.lang.foreign.MemorySegment.ofArray(new byte[4096]), 0));
+        assertTrue(closed.getMessage().contains("refused-disk.img") && closed.getMessage().contains("closed"),
+                closed.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(diskFile), "a refused boot writes nothing to the disk");
+    }
+
     /** A newc archive with one entry named {@code name}, bypassing the writer's name check. */
     static byte[] rawEntry(String name) throws Exception {
         ByteArrayOutputStream bo = new ByteArrayOutputStream();
