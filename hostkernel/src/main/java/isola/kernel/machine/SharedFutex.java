@@ -61,7 +61,10 @@ public final class SharedFutex {
             long r = (long) SYSCALL.invokeExact(SYS_FUTEX, memory.address() + offset, FUTEX_WAKE, (long) count,
                     0L, 0L, 0L);
             if (r < 0) {
-                throw new IllegalStateException("futex wake at offset " + offset + " failed: " + r);
+                // checkWord ruled out EINVAL (alignment); what is left is EFAULT. Reading errno would
+                // need a call-state buffer per wake, which a stateless wake does not have.
+                throw new IllegalStateException("futex wake at offset " + offset + " of " + memory
+                        + " failed: the word is not mapped in this process");
             }
             return (int) r;
         } catch (RuntimeException | Error e) {
